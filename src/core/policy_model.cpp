@@ -1,0 +1,95 @@
+// policy_model.cpp: validation of policy settings (see policy_model.hpp).
+#include "core/policy_model.hpp"
+
+namespace pg_retention::core {
+
+namespace {
+
+// An interval is negative when any of its parts is, or when it sums below
+// zero under PostgreSQL's own 30-day-month convention.
+bool IsNegative(const IntervalValue& v) {
+  const long double kUsecPerDay = 86400.0L * 1000000.0L;
+  long double total = static_cast<long double>(v.months) * 30.0L * kUsecPerDay +
+                      static_cast<long double>(v.days) * kUsecPerDay +
+                      static_cast<long double>(v.microseconds);
+  return total < 0 || v.months < 0 || v.days < 0 || v.microseconds < 0;
+}
+
+bool IsZero(const IntervalValue& v) {
+  return v.months == 0 && v.days == 0 && v.microseconds == 0;
+}
+
+}  // namespace
+
+std::optional<Mode> ParseMode(const std::string& text) {
+  if (text == "delete") return Mode::kDelete;
+  if (text == "archive") return Mode::kArchive;
+  return std::nullopt;
+}
+
+const char* ModeName(Mode mode) {
+  return mode == Mode::kArchive ? "archive" : "delete";
+}
+
+Status ValidateModeText(const std::string& text) {
+  if (ParseMode(text)) return Status::Ok();
+  return Status::Error(ErrorKind::kInvalidParameterValue,
+                       "invalid retention mode \"" + text + "\"", "",
+                       "Valid modes are \"delete\" and \"archive\".");
+}
+
+Status ValidatePolicyName(const std::string& name) {
+  if (name.empty())
+    return Status::Error(ErrorKind::kInvalidName, "policy name must not be empty");
+  if (name.size() > kMaxPolicyNameBytes)
+    return Status::Error(ErrorKind::kInvalidName, "policy name \"" + name + "\" is too long",
+                         "Policy names are limited to " +
+                             std::to_string(kMaxPolicyNameBytes) + " bytes.");
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7f)
+      return Status::Error(ErrorKind::kInvalidName,
+                           "policy name must not contain control characters");
+  }
+  return Status::Ok();
+}
+
+Status ValidateBatchSize(int64_t batch_size) {
+  if (batch_size <= 0)
+    return Status::Error(ErrorKind::kInvalidParameterValue,
+                         "batch_size must be greater than zero", "",
+                         "Pass NULL to let the engine choose the batch size.");
+  return Status::Ok();
+}
+
+Status ValidateRetain(const IntervalValue& retain) {
+  if (IsNegative(retain))
+    return Status::Error(ErrorKind::kInvalidParameterValue, "retain must not be negative",
+                         "", "Use an interval such as '30 days', or '0' to purge rows as soon as they expire.");
+  return Status::Ok();
+}
+
+Status ValidateSchedule(const IntervalValue& schedule) {
+  if (IsNegative(schedule) || IsZero(schedule))
+    return Status::Error(ErrorKind::kInvalidParameterValue,
+                         "schedule must be a positive interval", "",
+                         "Use an interval such as '1 hour'.");
+  return Status::Ok();
+}
+
+Status ValidateMaxRows(int64_t max_rows) {
+  if (max_rows <= 0)
+    return Status::Error(ErrorKind::kInvalidParameterValue,
+                         "max_rows must be greater than zero", "",
+                         "Pass NULL to run until no purgeable row is left.");
+  return Status::Ok();
+}
+
+Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given) {
+  if (mode == Mode::kDelete && archive_table_given)
+    return Status::Error(ErrorKind::kInvalidParameterValue,
+                         "archive_table can only be used with mode \"archive\"", "",
+                         "Pass mode => 'archive', or leave archive_table out.");
+  return Status::Ok();
+}
+
+}  // namespace pg_retention::core

@@ -1,0 +1,46 @@
+// policy_model.hpp: what a retention policy is, independent of PostgreSQL,
+// and the validation of the settings a user passes to add_policy and
+// alter_policy. Expressions are validated by the server (they need the
+// parser); everything else is checked here.
+#pragma once
+#include "core/wall.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/status.hpp"
+
+namespace pg_retention::core {
+
+enum class Mode { kDelete, kArchive };
+
+// Longest policy name: the same limit as an SQL identifier (NAMEDATALEN - 1).
+constexpr std::size_t kMaxPolicyNameBytes = 63;
+
+// The engine's batch size when a policy does not fix one.
+constexpr int32_t kDefaultBatchSize = 5000;
+
+// An SQL interval split as PostgreSQL stores it.
+struct IntervalValue {
+  int32_t months = 0;
+  int32_t days = 0;
+  int64_t microseconds = 0;
+};
+
+// Parses "delete" or "archive" (case-sensitive, as stored).
+std::optional<Mode> ParseMode(const std::string& text);
+const char* ModeName(Mode mode);
+
+// Each returns Ok or a Status whose message is ready for errmsg().
+Status ValidateModeText(const std::string& text);
+Status ValidatePolicyName(const std::string& name);
+Status ValidateBatchSize(int64_t batch_size);
+Status ValidateRetain(const IntervalValue& retain);
+Status ValidateSchedule(const IntervalValue& schedule);
+Status ValidateMaxRows(int64_t max_rows);
+
+// An archive table only makes sense in archive mode.
+Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given);
+
+}  // namespace pg_retention::core

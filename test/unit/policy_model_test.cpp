@@ -1,0 +1,65 @@
+// Unit tests for policy setting validation (src/core/policy_model).
+#include "core/policy_model.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace pg_retention::core;
+
+TEST(PolicyModel, ParsesModes) {
+  EXPECT_EQ(ParseMode("delete"), Mode::kDelete);
+  EXPECT_EQ(ParseMode("archive"), Mode::kArchive);
+  EXPECT_FALSE(ParseMode("Delete"));
+  EXPECT_FALSE(ParseMode(""));
+  EXPECT_STREQ(ModeName(Mode::kArchive), "archive");
+}
+
+TEST(PolicyModel, UnknownModeHasHint) {
+  Status s = ValidateModeText("purge");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.kind(), ErrorKind::kInvalidParameterValue);
+  EXPECT_EQ(s.message(), "invalid retention mode \"purge\"");
+  EXPECT_NE(s.hint().find("\"delete\""), std::string::npos);
+}
+
+TEST(PolicyModel, BatchSizeMustBePositive) {
+  EXPECT_TRUE(ValidateBatchSize(1).ok());
+  EXPECT_FALSE(ValidateBatchSize(0).ok());
+  EXPECT_FALSE(ValidateBatchSize(-5).ok());
+}
+
+TEST(PolicyModel, RetainMustNotBeNegative) {
+  EXPECT_TRUE(ValidateRetain({0, 0, 0}).ok());
+  EXPECT_TRUE(ValidateRetain({1, 0, 0}).ok());
+  EXPECT_FALSE(ValidateRetain({0, -1, 0}).ok());
+  EXPECT_FALSE(ValidateRetain({0, 0, -1}).ok());
+  // '1 month -1 day' is positive in total but has a negative part: refused,
+  // because its meaning depends on the calendar.
+  EXPECT_FALSE(ValidateRetain({1, -1, 0}).ok());
+}
+
+TEST(PolicyModel, ScheduleMustBePositive) {
+  EXPECT_TRUE(ValidateSchedule({0, 0, 1000000}).ok());
+  EXPECT_FALSE(ValidateSchedule({0, 0, 0}).ok());
+  EXPECT_FALSE(ValidateSchedule({0, -1, 0}).ok());
+}
+
+TEST(PolicyModel, PolicyNames) {
+  EXPECT_TRUE(ValidatePolicyName("tokens").ok());
+  EXPECT_TRUE(ValidatePolicyName("We\"ird Name").ok());
+  EXPECT_FALSE(ValidatePolicyName("").ok());
+  EXPECT_FALSE(ValidatePolicyName(std::string(64, 'x')).ok());
+  EXPECT_TRUE(ValidatePolicyName(std::string(63, 'x')).ok());
+  EXPECT_FALSE(ValidatePolicyName("a\nb").ok());
+}
+
+TEST(PolicyModel, ArchiveTableOnlyInArchiveMode) {
+  EXPECT_TRUE(ValidateArchiveTableForMode(Mode::kArchive, true).ok());
+  EXPECT_TRUE(ValidateArchiveTableForMode(Mode::kArchive, false).ok());
+  EXPECT_TRUE(ValidateArchiveTableForMode(Mode::kDelete, false).ok());
+  EXPECT_FALSE(ValidateArchiveTableForMode(Mode::kDelete, true).ok());
+}
+
+TEST(PolicyModel, MaxRows) {
+  EXPECT_TRUE(ValidateMaxRows(1).ok());
+  EXPECT_FALSE(ValidateMaxRows(0).ok());
+}

@@ -1,0 +1,160 @@
+// Unit tests for the batch and preview statements (src/core/statement_builder).
+// They pin the properties the engine's safety rests on: one statement per
+// batch, SKIP LOCKED, the predicate re-checked by the DELETE, by-name column
+// mapping in archive mode, and a cursor so no batch rescans from the start.
+#include "core/statement_builder.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace pg_retention::core;
+
+namespace {
+
+BatchStatementSpec TokensSpec() {
+  BatchStatementSpec spec;
+  spec.source = "\"public\".\"oauth_access_tokens\"";
+  spec.expires_at = "revoked_at";
+  spec.key = {{"\"id\"", "pg_catalog"}};
+  return spec;
+}
+
+std::size_t Count(const std::string& haystack, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + needle.size()))
+    ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(StatementBuilder, PredicateUsesCutoffAndFilter) {
+  BatchStatementSpec spec = TokensSpec();
+  EXPECT_EQ(BuildPurgeablePredicate(spec), "(revoked_at) OPERATOR(pg_catalog.<) $1");
+  spec.filter = "(scopes = 'api'::text)";
+  EXPECT_EQ(BuildPurgeablePredicate(spec),
+            "(revoked_at) OPERATOR(pg_catalog.<) $1 AND ((scopes = 'api'::text))");
+}
+
+TEST(StatementBuilder, PrimaryKeyWalkFirstBatchHasNoCursor) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), false);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_EQ(st.cursor_params, 0);
+  EXPECT_EQ(st.cursor_columns, 1);
+  EXPECT_EQ(st.sql.find("$3"), std::string::npos);
+  EXPECT_NE(st.sql.find("LIMIT $2"), std::string::npos);
+}
+
+TEST(StatementBuilder, PrimaryKeyWalkContinuesAfterCursor) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), true);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_EQ(st.cursor_params, 1);
+  // Both the range bound and the locking scan start after the cursor.
+  EXPECT_EQ(Count(st.sql, "t.\"id\" OPERATOR(pg_catalog.>) $3"), 2u);
+  EXPECT_NE(st.sql.find("OPERATOR(pg_catalog.<=) (SELECT l.\"id\" FROM last_key l)"),
+            std::string::npos);
+  EXPECT_NE(st.sql.find("AS cursor_1"), std::string::npos);
+}
+
+TEST(StatementBuilder, LocksWithSkipLockedAndRechecksOnDelete) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), true);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_NE(st.sql.find("FOR UPDATE OF t SKIP LOCKED"), std::string::npos);
+  // The predicate appears in the locking scan AND on the DELETE itself.
+  EXPECT_EQ(Count(st.sql, "(revoked_at) OPERATOR(pg_catalog.<) $1"), 2u);
+  std::size_t del = st.sql.find("DELETE FROM ONLY");
+  ASSERT_NE(del, std::string::npos);
+  EXPECT_NE(st.sql.find("(revoked_at) OPERATOR(pg_catalog.<) $1", del), std::string::npos);
+  // The batch is materialized so the planner cannot re-run the LIMIT.
+  EXPECT_NE(st.sql.find("batch AS MATERIALIZED"), std::string::npos);
+}
+
+TEST(StatementBuilder, CompositeKeyUsesRowComparison) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.key = {{"\"tenant\"", "pg_catalog"}, {"\"id\"", "pg_catalog"}};
+  BatchStatement st = BuildBatchStatement(spec, true);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_EQ(st.cursor_params, 2);
+  EXPECT_EQ(st.cursor_columns, 2);
+  EXPECT_NE(st.sql.find("ROW(t.\"tenant\", t.\"id\") OPERATOR(pg_catalog.>) ROW($3, $4)"),
+            std::string::npos);
+  EXPECT_NE(st.sql.find("AS cursor_2"), std::string::npos);
+}
+
+TEST(StatementBuilder, MixedOperatorSchemasAreRefused) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.key = {{"\"a\"", "pg_catalog"}, {"\"b\"", "\"public\""}};
+  EXPECT_FALSE(BuildBatchStatement(spec, false).status.ok());
+}
+
+TEST(StatementBuilder, ArchiveMovesColumnsByName) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.mode = Mode::kArchive;
+  spec.archive = "\"retention_archive\".\"oauth_access_tokens\"";
+  spec.columns = {"\"id\"", "\"token\"", "\"revoked_at\""};
+  BatchStatement st = BuildBatchStatement(spec, false);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_NE(st.sql.find("RETURNING t.\"id\", t.\"token\", t.\"revoked_at\""), std::string::npos);
+  EXPECT_NE(st.sql.find("INSERT INTO \"retention_archive\".\"oauth_access_tokens\" "
+                        "(\"id\", \"token\", \"revoked_at\")"),
+            std::string::npos);
+  EXPECT_NE(st.sql.find("SELECT m.\"id\", m.\"token\", m.\"revoked_at\" FROM moved m"),
+            std::string::npos);
+  EXPECT_NE(st.sql.find("(SELECT pg_catalog.count(*) FROM archived) AS archived"),
+            std::string::npos);
+  // Never ON CONFLICT: a conflict must fail the batch, not drop the row.
+  EXPECT_EQ(st.sql.find("ON CONFLICT"), std::string::npos);
+}
+
+TEST(StatementBuilder, ArchiveNeedsTable) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.mode = Mode::kArchive;
+  EXPECT_FALSE(BuildBatchStatement(spec, false).status.ok());
+}
+
+TEST(StatementBuilder, DeleteModeReportsZeroArchived) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), false);
+  EXPECT_NE(st.sql.find("0::pg_catalog.int8 AS archived"), std::string::npos);
+  EXPECT_EQ(st.sql.find("INSERT"), std::string::npos);
+}
+
+TEST(StatementBuilder, IndexPathWalksUpFromCursor) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.path = AccessPath::kIndex;
+  BatchStatement first = BuildBatchStatement(spec, false);
+  ASSERT_TRUE(first.status.ok());
+  EXPECT_EQ(first.cursor_params, 0);
+  EXPECT_EQ(first.sql.find("$3"), std::string::npos);
+  BatchStatement next = BuildBatchStatement(spec, true);
+  EXPECT_EQ(next.cursor_params, 1);
+  EXPECT_NE(next.sql.find("(revoked_at) OPERATOR(pg_catalog.>=) $3"), std::string::npos);
+  EXPECT_NE(next.sql.find("ORDER BY (revoked_at) USING OPERATOR(pg_catalog.<)"),
+            std::string::npos);
+  EXPECT_NE(next.sql.find("pg_catalog.max(b.expiry)"), std::string::npos);
+}
+
+TEST(StatementBuilder, BlockRangeUsesTidRange) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.key.clear();
+  spec.path = AccessPath::kBlockRange;
+  BatchStatement st = BuildBatchStatement(spec, true);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_EQ(st.cursor_params, 2);
+  EXPECT_EQ(st.cursor_columns, 0);
+  EXPECT_NE(st.sql.find("t.ctid OPERATOR(pg_catalog.>=) $3 AND t.ctid OPERATOR(pg_catalog.<) $4"),
+            std::string::npos);
+}
+
+TEST(StatementBuilder, PreviewCountsWithSamePredicate) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.filter = "(scopes = 'api'::text)";
+  std::string sql = BuildPreviewStatement(spec);
+  EXPECT_NE(sql.find(BuildPurgeablePredicate(spec)), std::string::npos);
+  EXPECT_NE(sql.find("pg_catalog.count(*) AS purgeable_rows"), std::string::npos);
+  EXPECT_NE(sql.find("FROM ONLY \"public\".\"oauth_access_tokens\" t"), std::string::npos);
+}
+
+TEST(StatementBuilder, PathNames) {
+  EXPECT_STREQ(AccessPathName(AccessPath::kPrimaryKeyWalk), "primary key walk");
+  EXPECT_STREQ(AccessPathName(AccessPath::kBlockRange), "block range walk");
+}
