@@ -38,7 +38,7 @@ PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-register -Wno-unused-parameter \
 SHLIB_LINK  = -lstdc++
 
 # Debian's PGXS would build JIT bitcode with clang and without our C++ flags.
-with_llvm = no
+override with_llvm = no
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

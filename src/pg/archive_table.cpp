@@ -1,0 +1,190 @@
+// archive_table.cpp: see archive_table.hpp.
+#include "pg/archive_table.hpp"
+
+#include <set>
+#include <string>
+
+#include "core/archive_naming.hpp"
+#include "pg/guard.hpp"
+#include "pg/session.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relation.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+}
+
+namespace pg_retention::pg {
+
+namespace {
+
+constexpr const char* kArchiveSchema = "retention_archive";
+
+void ExecDdl(const char* sql) {
+  int rc = SPI_execute(sql, false, 0);
+  if (rc < 0) elog(ERROR, "could not run \"%s\": %s", sql, SPI_result_code_string(rc));
+}
+
+// Names already used in retention_archive, as a NULL-terminated array.
+char** ExistingArchiveNames(int* count) {
+  int rc = SPI_execute(
+      "SELECT c.relname::text FROM pg_catalog.pg_class c"
+      " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+      " WHERE n.nspname = 'retention_archive'",
+      true, 0);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "could not list archive tables");
+  int n = static_cast<int>(SPI_processed);
+  char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
+  for (int i = 0; i < n; ++i)
+    names[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+  *count = n;
+  return names;
+}
+
+}  // namespace
+
+unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int owner) {
+  for (int i = 0; i < source->ncolumns; ++i)
+    if (strcmp(source->column_names[i], "archived_at") == 0)
+      ereport(ERROR,
+              (errcode(ERRCODE_DUPLICATE_COLUMN),
+               errmsg("cannot create an archive table for \"%s\": it already has a column "
+                      "named \"archived_at\"",
+                      source->table_name),
+               errhint("Create an archive table yourself and pass it as archive_table.")));
+
+  SavedUser saved;
+  int nest = PinSearchPath();
+  BeginRunAs(ExtensionOwner(), false, &saved);
+
+  if (!OidIsValid(get_namespace_oid(kArchiveSchema, true))) {
+    ExecDdl("CREATE SCHEMA retention_archive");
+    ExecDdl("GRANT USAGE ON SCHEMA retention_archive TO PUBLIC");
+  }
+
+  int ntaken;
+  char** taken = ExistingArchiveNames(&ntaken);
+  const char* schema_name = source->schema_name;
+  const char* table_name = source->table_name;
+  CoreError err;
+  char* chosen_malloc = nullptr;
+  if (!CallCore(&err, [&]() {
+        std::set<std::string> used;
+        for (int i = 0; i < ntaken; ++i) used.insert(taken[i]);
+        std::string name = core::ChooseArchiveTableName(
+            schema_name, table_name, [&](const std::string& n) { return used.count(n) > 0; });
+        chosen_malloc = CoreStrdup(name);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+  char* chosen = TakeCoreString(chosen_malloc);
+  char* archive = quote_qualified_identifier(kArchiveSchema, chosen);
+
+  ExecDdl(psprintf("CREATE TABLE %s (LIKE %s)", archive, source->qualified));
+  ExecDdl(psprintf("ALTER TABLE %s ADD COLUMN archived_at pg_catalog.timestamptz NOT NULL "
+                   "DEFAULT pg_catalog.now()",
+                   archive));
+  if (source->pk_index_name) {
+    // A unique index on the source's primary key: a row archived twice fails
+    // its batch instead of hiding a duplicate.
+    Relation src = relation_open(source->relid, AccessShareLock);
+    Oid pk = RelationGetPrimaryKeyIndex(src);
+    Relation idx = index_open(pk, AccessShareLock);
+    StringInfoData cols;
+    initStringInfo(&cols);
+    for (int i = 0; i < IndexRelationGetNumberOfKeyAttributes(idx); ++i) {
+      AttrNumber attnum = idx->rd_index->indkey.values[i];
+      if (i) appendStringInfoString(&cols, ", ");
+      appendStringInfoString(&cols, quote_identifier(get_attname(source->relid, attnum, false)));
+    }
+    index_close(idx, AccessShareLock);
+    relation_close(src, AccessShareLock);
+    ExecDdl(psprintf("CREATE UNIQUE INDEX ON %s (%s)", archive, cols.data));
+  }
+  ExecDdl(psprintf("REVOKE ALL ON %s FROM PUBLIC", archive));
+  ExecDdl(psprintf("ALTER TABLE %s OWNER TO %s", archive,
+                   quote_identifier(GetUserNameFromId(owner, false))));
+
+  EndRunAs(&saved);
+  RestoreSettings(nest);
+
+  Oid relid = get_relname_relid(chosen, get_namespace_oid(kArchiveSchema, false));
+  ereport(NOTICE, (errmsg("created archive table %s", archive)));
+  return relid;
+}
+
+void CheckArchiveTable(unsigned int archive_relid, const SourceInfo* source, unsigned int owner) {
+  if (archive_relid == source->relid)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("archive_table must differ from the source table")));
+  Relation rel = relation_open(archive_relid, AccessShareLock);
+  const char* name = RelationGetRelationName(rel);
+  char kind = rel->rd_rel->relkind;
+  if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
+    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+                    errmsg("archive table \"%s\" is not a table", name)));
+  if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("archive table \"%s\" must not be temporary", name)));
+
+  TupleDesc desc = RelationGetDescr(rel);
+  bool* matched = static_cast<bool*>(palloc0(sizeof(bool) * (desc->natts + 1)));
+  for (int i = 0; i < source->ncolumns; ++i) {
+    const char* col = source->column_names[i];
+    AttrNumber attnum = get_attnum(archive_relid, col);
+    if (attnum == InvalidAttrNumber)
+      ereport(ERROR,
+              (errcode(ERRCODE_UNDEFINED_COLUMN),
+               errmsg("archive table \"%s\" has no column \"%s\"", name, col),
+               errdetail("Every column of \"%s\" must exist in the archive table, by name.",
+                         source->table_name)));
+    Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+    matched[attnum - 1] = true;
+    Oid src_type = source->column_types[i];
+    if (att->atttypid != src_type &&
+        !can_coerce_type(1, &src_type, &att->atttypid, COERCION_ASSIGNMENT))
+      ereport(ERROR,
+              (errcode(ERRCODE_DATATYPE_MISMATCH),
+               errmsg("column \"%s\" of archive table \"%s\" has type %s, which cannot store %s",
+                      col, name, format_type_be(att->atttypid), format_type_be(src_type))));
+    if (att->attgenerated)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+                      errmsg("column \"%s\" of archive table \"%s\" is a generated column", col,
+                             name)));
+    if (att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+      ereport(ERROR,
+              (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+               errmsg("column \"%s\" of archive table \"%s\" is GENERATED ALWAYS AS IDENTITY",
+                      col, name),
+               errhint("Archived rows keep their values; use a plain column.")));
+  }
+  for (int i = 0; i < desc->natts; ++i) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (att->attisdropped || matched[i]) continue;
+    if (att->attnotnull && !att->atthasdef && !att->attidentity && !att->attgenerated)
+      ereport(ERROR,
+              (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+               errmsg("column \"%s\" of archive table \"%s\" is NOT NULL and has no default",
+                      NameStr(att->attname), name),
+               errdetail("The column does not exist in \"%s\", so archived rows leave it empty.",
+                         source->table_name)));
+  }
+  if (pg_class_aclcheck(archive_relid, owner, ACL_INSERT) != ACLCHECK_OK)
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("role \"%s\" may not insert into archive table \"%s\"",
+                           GetUserNameFromId(owner, false), name)));
+  relation_close(rel, AccessShareLock);
+}
+
+}  // namespace pg_retention::pg

@@ -1,0 +1,19 @@
+// archive_table.hpp: the archive side of archive mode. Either add_policy
+// creates retention_archive.<table> for the policy owner, or the user names
+// an existing table that must be able to take every source column by name.
+#pragma once
+
+#include "pg/relation_info.hpp"
+
+namespace pg_retention::pg {
+
+// Creates the default archive table and returns its Oid. Runs as the
+// extension owner, then hands the table to owner. The table is not a member
+// of the extension, so DROP EXTENSION never drops archived rows.
+unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int owner);
+
+// Raises an error unless archive_relid can receive every source column by
+// name and owner may insert into it.
+void CheckArchiveTable(unsigned int archive_relid, const SourceInfo* source, unsigned int owner);
+
+}  // namespace pg_retention::pg

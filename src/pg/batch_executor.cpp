@@ -1,0 +1,353 @@
+// batch_executor.cpp: see batch_executor.hpp.
+#include "pg/batch_executor.hpp"
+
+#include <string>
+#include <vector>
+
+#include "core/block_walk.hpp"
+#include "core/statement_builder.hpp"
+#include "pg/archive_table.hpp"
+#include "pg/expression.hpp"
+#include "pg/guard.hpp"
+#include "pg/gucs.hpp"
+#include "pg/relation_info.hpp"
+#include "pg/session.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/itemptr.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/memutils.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+}
+
+namespace pg_retention::pg {
+
+namespace {
+
+// The plain description of a batch statement that crosses into the core.
+struct PlainSpec {
+  const char* source;
+  const char* expires_at;
+  const char* filter;
+  int mode;
+  const char* archive;
+  int ncolumns;
+  char** columns;
+  int path;
+  int nkeys;
+  KeyColumnInfo* keys;
+};
+
+struct BuiltSql {
+  char* first;
+  char* next;
+  char* preview;
+};
+
+BuiltSql BuildStatements(const PlainSpec* p) {
+  CoreError err;
+  char* first = nullptr;
+  char* next = nullptr;
+  char* preview = nullptr;
+  bool ok = CallCore(&err, [&]() {
+    core::BatchStatementSpec spec;
+    spec.source = p->source;
+    spec.expires_at = p->expires_at;
+    spec.filter = p->filter ? p->filter : "";
+    spec.mode = p->mode == 1 ? core::Mode::kArchive : core::Mode::kDelete;
+    spec.archive = p->archive ? p->archive : "";
+    for (int i = 0; i < p->ncolumns; ++i) spec.columns.emplace_back(p->columns[i]);
+    spec.path = static_cast<core::AccessPath>(p->path);
+    for (int i = 0; i < p->nkeys; ++i) spec.key.push_back({p->keys[i].name, p->keys[i].op_schema});
+    if (spec.path != core::AccessPath::kBlockRange) {
+      core::BatchStatement st = core::BuildBatchStatement(spec, false);
+      if (!st.status.ok()) return st.status;
+      first = CoreStrdup(st.sql);
+    }
+    core::BatchStatement st = core::BuildBatchStatement(spec, true);
+    if (!st.status.ok()) return st.status;
+    next = CoreStrdup(st.sql);
+    preview = CoreStrdup(core::BuildPreviewStatement(spec));
+    return core::Status::Ok();
+  });
+  if (!ok) {
+    free(first);
+    free(next);
+    free(preview);
+    RaiseCoreError(&err);
+  }
+  BuiltSql out;
+  out.first = first ? TakeCoreString(first) : nullptr;
+  out.next = TakeCoreString(next);
+  out.preview = TakeCoreString(preview);
+  return out;
+}
+
+// The stored expressions must still read the columns they were written
+// against: a rename or drop would otherwise change what gets deleted.
+void CheckColumnsUnchanged(const PolicyRecord* policy, const AnalyzedExpression* expires,
+                           const AnalyzedExpression* filter) {
+  int count;
+  int16_t* now = MergeAttnums(expires, filter, &count);
+  bool same = count == policy->ncolumns;
+  for (int i = 0; same && i < count; ++i) same = now[i] == policy->column_attnums[i];
+  for (int i = 0; same && i < policy->ncolumns; ++i) {
+    char* name = get_attname(policy->relid, policy->column_attnums[i], true);
+    same = name != nullptr && strcmp(name, policy->column_names[i]) == 0;
+  }
+  if (!same)
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("retention policy \"%s\" no longer matches table \"%s\"", policy->name,
+                    get_rel_name(policy->relid)),
+             errdetail("A column its expressions read was renamed, dropped or replaced."),
+             errhint("Redefine the expressions with retention.alter_policy().")));
+}
+
+// Expression errors at run time mean the table changed under the policy.
+void ColumnChangedContext(void* arg) {
+  errcontext("checking retention policy \"%s\" against its table", static_cast<char*>(arg));
+}
+
+// State of the per-batch statement timeout.
+bool outer_timeout_active = false;
+TimestampTz outer_timeout_at = 0;
+TimestampTz batch_timeout_at = 0;
+
+}  // namespace
+
+RunPlan* BuildRunPlan(PolicyRecord* policy) {
+  RunPlan* plan = static_cast<RunPlan*>(palloc0(sizeof(RunPlan)));
+  plan->policy = policy;
+
+  if (get_rel_name(policy->relid) == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("table of retention policy \"%s\" no longer exists", policy->name)));
+
+  SavedUser saved;
+  int nest = PinSearchPath();
+  BeginRunAs(policy->owner, true, &saved);
+
+  ErrorContextCallback callback;
+  callback.callback = ColumnChangedContext;
+  callback.arg = policy->name;
+  callback.previous = error_context_stack;
+  error_context_stack = &callback;
+  AnalyzedExpression expires =
+      AnalyzeExpression(policy->relid, policy->expires_at, ExprRole::kExpiresAt);
+  AnalyzedExpression filter;
+  if (policy->filter) filter = AnalyzeExpression(policy->relid, policy->filter, ExprRole::kFilter);
+  error_context_stack = callback.previous;
+  CheckColumnsUnchanged(policy, &expires, policy->filter ? &filter : nullptr);
+
+  SourceInfo* source = DescribeSource(policy->relid, &expires);
+  if (policy->mode == 1) {
+    if (policy->archive_relid == InvalidOid || get_rel_name(policy->archive_relid) == nullptr)
+      ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                      errmsg("archive table of retention policy \"%s\" no longer exists",
+                             policy->name)));
+    CheckArchiveTable(policy->archive_relid, source, policy->owner);
+    CheckReferencingForeignKeys(policy->relid, true);
+    plan->archive_name = quote_qualified_identifier(
+        get_namespace_name(get_rel_namespace(policy->archive_relid)),
+        get_rel_name(policy->archive_relid));
+  }
+
+  if (source->expiry_index) {
+    plan->path = static_cast<int>(core::AccessPath::kIndex);
+    plan->ncursor = 1;
+    plan->cursor_types[0] = expires.type_oid;
+  } else if (source->nkeys > 0) {
+    plan->path = static_cast<int>(core::AccessPath::kPrimaryKeyWalk);
+    plan->ncursor = source->nkeys;
+    for (int i = 0; i < source->nkeys; ++i) plan->cursor_types[i] = source->keys[i].type_oid;
+  } else {
+    plan->path = static_cast<int>(core::AccessPath::kBlockRange);
+    plan->ncursor = 0;
+  }
+  for (int i = 0; i < plan->ncursor; ++i) {
+    int16 len;
+    bool byval;
+    get_typlenbyval(plan->cursor_types[i], &len, &byval);
+    plan->cursor_len[i] = len;
+    plan->cursor_byval[i] = byval;
+  }
+  plan->access_path = pstrdup(DescribeAccessPath(source));
+  plan->batch_size = policy->batch_size > 0 ? policy->batch_size : guc_default_batch_size;
+
+  if (plan->path == static_cast<int>(core::AccessPath::kBlockRange)) {
+    Relation rel = relation_open(policy->relid, AccessShareLock);
+    plan->end_block = RelationGetNumberOfBlocks(rel);
+    relation_close(rel, AccessShareLock);
+    plan->blocks_per_batch =
+        core::BlocksPerBatch(plan->batch_size, source->reltuples, source->relpages);
+  }
+
+  PlainSpec spec;
+  spec.source = source->qualified;
+  spec.expires_at = policy->expires_at;
+  spec.filter = policy->filter;
+  spec.mode = policy->mode;
+  spec.archive = plan->archive_name;
+  spec.ncolumns = source->ncolumns;
+  spec.columns = source->column_quoted;
+  spec.path = plan->path;
+  spec.nkeys = source->nkeys;
+  spec.keys = source->keys;
+  BuiltSql sql = BuildStatements(&spec);
+  plan->sql_first = sql.first;
+  plan->sql_next = sql.next;
+  plan->sql_preview = sql.preview;
+
+  EndRunAs(&saved);
+  RestoreSettings(nest);
+  return plan;
+}
+
+void ArmBatchTimeout() {
+  outer_timeout_active = get_timeout_active(STATEMENT_TIMEOUT);
+  outer_timeout_at = outer_timeout_active ? get_timeout_finish_time(STATEMENT_TIMEOUT) : 0;
+  batch_timeout_at = 0;
+  if (guc_statement_timeout_ms <= 0) return;
+  batch_timeout_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), guc_statement_timeout_ms);
+  if (!outer_timeout_active || batch_timeout_at < outer_timeout_at)
+    enable_timeout_at(STATEMENT_TIMEOUT, batch_timeout_at);
+}
+
+void DisarmBatchTimeout() {
+  if (batch_timeout_at == 0) return;
+  disable_timeout(STATEMENT_TIMEOUT, false);
+  if (outer_timeout_active) enable_timeout_at(STATEMENT_TIMEOUT, outer_timeout_at);
+}
+
+bool OurStatementTimeoutExpired() {
+  if (batch_timeout_at == 0) return false;
+  TimestampTz now = GetCurrentTimestamp();
+  return now >= batch_timeout_at && (!outer_timeout_active || now < outer_timeout_at);
+}
+
+void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
+  memset(result, 0, sizeof(*result));
+  const core::AccessPath path = static_cast<core::AccessPath>(plan->path);
+
+  Oid types[2 + kMaxCursorColumns];
+  Datum values[2 + kMaxCursorColumns];
+  types[0] = TIMESTAMPTZOID;
+  values[0] = TimestampTzGetDatum(plan->policy->cutoff);
+  types[1] = INT8OID;
+  values[1] = Int64GetDatum(limit);
+  int nargs = 2;
+  const char* sql = plan->sql_next;
+  ItemPointerData range[2];
+  if (path == core::AccessPath::kBlockRange) {
+    ItemPointerSet(&range[0], static_cast<BlockNumber>(plan->next_block), 0);
+    int64_t end = plan->next_block + plan->blocks_per_batch;
+    ItemPointerSet(&range[1], static_cast<BlockNumber>(end > MaxBlockNumber ? MaxBlockNumber : end), 0);
+    types[2] = TIDOID;
+    values[2] = PointerGetDatum(&range[0]);
+    types[3] = TIDOID;
+    values[3] = PointerGetDatum(&range[1]);
+    nargs = 4;
+  } else if (plan->have_cursor) {
+    for (int i = 0; i < plan->ncursor; ++i) {
+      types[nargs] = plan->cursor_types[i];
+      values[nargs] = plan->cursor[i];
+      nargs++;
+    }
+  } else {
+    sql = plan->sql_first;
+  }
+
+  SavedUser saved;
+  int nest = PinSearchPath();
+  char timeout[32];
+  snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
+  SetLocalSetting("lock_timeout", timeout);
+  BeginRunAs(plan->policy->owner, true, &saved);
+  ArmBatchTimeout();
+  int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+  DisarmBatchTimeout();
+  EndRunAs(&saved);
+  RestoreSettings(nest);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1)
+    elog(ERROR, "retention batch returned an unexpected result: %s", SPI_result_code_string(rc));
+
+  HeapTuple tup = SPI_tuptable->vals[0];
+  TupleDesc desc = SPI_tuptable->tupdesc;
+  bool isnull;
+  result->deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+  result->archived = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+  result->scanned = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+
+  if (plan->policy->mode == 1 && result->archived != result->deleted)
+    ereport(ERROR,
+            (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+             errmsg("archive table %s stored " INT64_FORMAT " of " INT64_FORMAT " rows",
+                    plan->archive_name, result->archived, result->deleted),
+             errdetail("A trigger or rule on the archive table changed the rows written; the "
+                       "batch was rolled back, so no row was deleted."),
+             errhint("Remove the trigger or rule, or let it write every row it is given.")));
+
+  // Advance the cursor.
+  switch (path) {
+    case core::AccessPath::kPrimaryKeyWalk:
+    case core::AccessPath::kIndex: {
+      bool progressed = result->deleted > 0;
+      bool all_null = true;
+      for (int i = 0; i < plan->ncursor; ++i) {
+        Datum d = SPI_getbinval(tup, desc, 4 + i, &isnull);
+        if (isnull) continue;
+        all_null = false;
+        if (plan->have_cursor && !datumIsEqual(d, plan->cursor[i], plan->cursor_byval[i],
+                                               plan->cursor_len[i]))
+          progressed = true;
+        MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
+        plan->cursor[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
+        MemoryContextSwitchTo(old);
+      }
+      if (!plan->have_cursor) progressed = true;
+      plan->have_cursor = plan->have_cursor || !all_null;
+      // A short batch reached the end; a full one that moved nothing would
+      // only find the same rows again.
+      result->walk_finished = all_null || result->scanned < limit || !progressed;
+      break;
+    }
+    case core::AccessPath::kBlockRange:
+      // A full batch may have left rows in its range: visit it again, unless
+      // it removed nothing.
+      if (result->scanned < limit || result->deleted == 0)
+        plan->next_block += plan->blocks_per_batch;
+      result->walk_finished = plan->next_block >= plan->end_block;
+      break;
+  }
+}
+
+void ExecutePreview(RunPlan* plan, int64_t* purgeable, bool* oldest_null, int64_t* oldest) {
+  Oid types[1] = {TIMESTAMPTZOID};
+  Datum values[1] = {TimestampTzGetDatum(plan->policy->cutoff)};
+  SavedUser saved;
+  int nest = PinSearchPath();
+  BeginRunAs(plan->policy->owner, true, &saved);
+  int rc = SPI_execute_with_args(plan->sql_preview, 1, types, values, NULL, true, 0);
+  EndRunAs(&saved);
+  RestoreSettings(nest);
+  if (rc != SPI_OK_SELECT || SPI_processed != 1)
+    elog(ERROR, "retention preview failed: %s", SPI_result_code_string(rc));
+  bool isnull;
+  *purgeable = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, oldest_null);
+  *oldest = *oldest_null ? 0 : DatumGetTimestampTz(d);
+}
+
+}  // namespace pg_retention::pg

@@ -1,0 +1,63 @@
+// batch_executor.hpp: turns a stored policy into a run plan (statements,
+// access path, cursor) and executes one batch of it. Policy SQL always runs
+// as the policy owner, in a security-restricted operation, with search_path
+// pinned and the batch's lock_timeout and statement_timeout in force.
+// Transactions are the caller's business (run_engine.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "pg/catalog.hpp"
+
+namespace pg_retention::pg {
+
+constexpr int kMaxCursorColumns = 32;  // INDEX_MAX_KEYS
+
+struct RunPlan {
+  PolicyRecord* policy;
+  int path;                 // core::AccessPath
+  char* access_path;        // as preview reports it
+  char* archive_name;       // quoted, archive mode only
+  char* sql_first;          // batch without a cursor (nullptr for block walks)
+  char* sql_next;           // batch continuing from the cursor
+  char* sql_preview;
+  int32_t batch_size;
+  // Cursor: the last primary key (path 0) or the lowest expiry left (path 1).
+  int ncursor;
+  unsigned int cursor_types[kMaxCursorColumns];
+  bool cursor_byval[kMaxCursorColumns];
+  int16_t cursor_len[kMaxCursorColumns];
+  uintptr_t cursor[kMaxCursorColumns];
+  bool have_cursor;
+  // Block range walk (path 2).
+  int64_t next_block;
+  int64_t blocks_per_batch;
+  int64_t end_block;
+};
+
+struct BatchResult {
+  int64_t deleted;
+  int64_t archived;
+  int64_t scanned;
+  bool walk_finished;  // nothing left to visit after this batch
+};
+
+// Checks the policy still matches its table (renamed or dropped columns, a
+// missing or incompatible archive) and builds the statements. Runs as owner.
+RunPlan* BuildRunPlan(PolicyRecord* policy);
+
+// One batch of at most limit rows. Raises on any failure, including an
+// archive that stored fewer rows than were deleted.
+void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result);
+
+// The preview query: exact purgeable count and oldest expiry. Runs as owner.
+void ExecutePreview(RunPlan* plan, int64_t* purgeable, bool* oldest_null, int64_t* oldest);
+
+// Arms the per-batch statement timeout on top of any the session has, and
+// puts the session's back; OurStatementTimeoutExpired tells a batch timeout
+// apart from the caller's own.
+void ArmBatchTimeout();
+void DisarmBatchTimeout();
+bool OurStatementTimeoutExpired();
+
+}  // namespace pg_retention::pg

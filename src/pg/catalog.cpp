@@ -1,0 +1,246 @@
+// catalog.cpp: SPI access to the policy catalog and run history (see
+// catalog.hpp). Every statement runs with the search_path pinned and as the
+// extension owner, so a caller's objects can neither capture a name here nor
+// be denied access to the catalog the API maintains for them.
+#include "pg/catalog.hpp"
+
+#include "pg/session.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+}
+
+namespace pg_retention::pg {
+
+namespace {
+
+// Runs one catalog statement as the extension owner with a pinned path.
+int ExecCatalog(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                bool read_only, long limit) {
+  SavedUser saved;
+  int nest = PinSearchPath();
+  BeginRunAs(ExtensionOwner(), false, &saved);
+  int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, limit);
+  EndRunAs(&saved);
+  RestoreSettings(nest);
+  if (rc < 0) elog(ERROR, "pg_retention catalog statement failed: %s", SPI_result_code_string(rc));
+  return rc;
+}
+
+char* TextOrNull(HeapTuple tup, TupleDesc desc, int col) {
+  bool isnull;
+  Datum d = SPI_getbinval(tup, desc, col, &isnull);
+  return isnull ? nullptr : TextDatumGetCString(d);
+}
+
+const char* kPolicyColumns =
+    "SELECT p.id, p.name, p.relation::oid, p.expires_at, p.filter, p.retain, p.schedule,"
+    "       p.mode, p.archive_table::oid, coalesce(p.batch_size, 0), p.enabled, p.paused,"
+    "       p.owner::oid, now() - p.retain, p.expr_columns, p.expr_attnums"
+    "  FROM retention.policy p ";
+
+PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
+  PolicyRecord* rec = static_cast<PolicyRecord*>(palloc0(sizeof(PolicyRecord)));
+  bool isnull;
+  rec->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+  strlcpy(rec->name, TextOrNull(tup, desc, 2), sizeof(rec->name));
+  rec->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+  rec->expires_at = TextOrNull(tup, desc, 4);
+  rec->filter = TextOrNull(tup, desc, 5);
+  rec->retain = PointerGetDatum(DatumGetIntervalP(
+      datumCopy(SPI_getbinval(tup, desc, 6, &isnull), false, sizeof(Interval))));
+  rec->schedule = PointerGetDatum(DatumGetIntervalP(
+      datumCopy(SPI_getbinval(tup, desc, 7, &isnull), false, sizeof(Interval))));
+  char* mode = TextOrNull(tup, desc, 8);
+  rec->mode = strcmp(mode, "archive") == 0 ? 1 : 0;
+  Datum archive = SPI_getbinval(tup, desc, 9, &isnull);
+  rec->archive_relid = isnull ? InvalidOid : DatumGetObjectId(archive);
+  rec->batch_size = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
+  rec->enabled = DatumGetBool(SPI_getbinval(tup, desc, 11, &isnull));
+  rec->paused = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
+  rec->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 13, &isnull));
+  rec->cutoff = DatumGetTimestampTz(SPI_getbinval(tup, desc, 14, &isnull));
+
+  ArrayType* names = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 15, &isnull));
+  ArrayType* attnums = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 16, &isnull));
+  Datum* name_datums;
+  Datum* attnum_datums;
+  int nnames, nattnums;
+  deconstruct_array(names, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &name_datums, NULL,
+                    &nnames);
+  deconstruct_array(attnums, INT2OID, 2, true, TYPALIGN_SHORT, &attnum_datums, NULL, &nattnums);
+  rec->ncolumns = nnames < nattnums ? nnames : nattnums;
+  rec->column_names = static_cast<char**>(palloc0(sizeof(char*) * (rec->ncolumns + 1)));
+  rec->column_attnums = static_cast<int16_t*>(palloc0(sizeof(int16_t) * (rec->ncolumns + 1)));
+  for (int i = 0; i < rec->ncolumns; ++i) {
+    rec->column_names[i] = pstrdup(NameStr(*DatumGetName(name_datums[i])));
+    rec->column_attnums[i] = DatumGetInt16(attnum_datums[i]);
+  }
+  return rec;
+}
+
+// Builds the name[] and int2[] datums of a record's column list.
+void ColumnArrays(const PolicyRecord* rec, Datum* names_out, Datum* attnums_out) {
+  Datum* names = static_cast<Datum*>(palloc0(sizeof(Datum) * (rec->ncolumns + 1)));
+  Datum* attnums = static_cast<Datum*>(palloc0(sizeof(Datum) * (rec->ncolumns + 1)));
+  for (int i = 0; i < rec->ncolumns; ++i) {
+    Name n = static_cast<Name>(palloc0(NAMEDATALEN));
+    namestrcpy(n, rec->column_names[i]);
+    names[i] = NameGetDatum(n);
+    attnums[i] = Int16GetDatum(rec->column_attnums[i]);
+  }
+  *names_out = PointerGetDatum(
+      construct_array(names, rec->ncolumns, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
+  *attnums_out = PointerGetDatum(
+      construct_array(attnums, rec->ncolumns, INT2OID, 2, true, TYPALIGN_SHORT));
+}
+
+// The settings columns shared by INSERT and UPDATE, as $2..$13.
+void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* nulls) {
+  types[1] = TEXTOID;      values[1] = CStringGetTextDatum(rec->name);
+  types[2] = OIDOID;       values[2] = ObjectIdGetDatum(rec->relid);
+  types[3] = TEXTOID;      values[3] = CStringGetTextDatum(rec->expires_at);
+  types[4] = INTERVALOID;  values[4] = rec->retain;
+  types[5] = TEXTOID;      values[5] = CStringGetTextDatum(rec->mode == 1 ? "archive" : "delete");
+  types[6] = OIDOID;       values[6] = ObjectIdGetDatum(rec->archive_relid);
+  nulls[6] = rec->archive_relid == InvalidOid ? 'n' : ' ';
+  types[7] = TEXTOID;
+  values[7] = rec->filter ? CStringGetTextDatum(rec->filter) : (Datum) 0;
+  nulls[7] = rec->filter ? ' ' : 'n';
+  types[8] = INTERVALOID;  values[8] = rec->schedule;
+  types[9] = INT4OID;      values[9] = Int32GetDatum(rec->batch_size);
+  nulls[9] = rec->batch_size > 0 ? ' ' : 'n';
+  types[10] = BOOLOID;     values[10] = BoolGetDatum(rec->enabled);
+  types[11] = OIDOID;      values[11] = ObjectIdGetDatum(rec->owner);
+  types[12] = NAMEARRAYOID;
+  types[13] = INT2ARRAYOID;
+  ColumnArrays(rec, &values[12], &values[13]);
+}
+
+}  // namespace
+
+PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
+  char* sql = psprintf("%s WHERE p.name = $1", kPolicyColumns);
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(name)};
+  ExecCatalog(sql, 1, types, values, NULL, true, 1);
+  if (SPI_processed == 0) {
+    if (missing_ok) return nullptr;
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("retention policy \"%s\" does not exist", name),
+                    errhint("The policies are listed in the view retention.policies.")));
+  }
+  return RecordFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+}
+
+char** ListRunnablePolicies(int* count) {
+  ExecCatalog("SELECT name FROM retention.policy WHERE enabled AND NOT paused ORDER BY id", 0,
+              NULL, NULL, NULL, true, 0);
+  int n = static_cast<int>(SPI_processed);
+  char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
+  for (int i = 0; i < n; ++i)
+    names[i] = TextOrNull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+  *count = n;
+  return names;
+}
+
+bool PolicyNameExists(const char* name) {
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(name)};
+  ExecCatalog("SELECT 1 FROM retention.policy WHERE name = $1", 1, types, values, NULL, true, 1);
+  return SPI_processed > 0;
+}
+
+void InsertPolicy(const PolicyRecord* rec) {
+  Oid types[14];
+  Datum values[14];
+  char nulls[15];
+  memset(nulls, ' ', sizeof(nulls));
+  nulls[14] = '\0';
+  types[0] = INT4OID;
+  values[0] = Int32GetDatum(0);
+  SettingsArgs(rec, types, values, nulls);
+  ExecCatalog(
+      "INSERT INTO retention.policy (name, relation, expires_at, retain, mode, archive_table,"
+      " filter, schedule, batch_size, enabled, owner, expr_columns, expr_attnums)"
+      " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+      14, types, values, nulls, false, 0);
+}
+
+void UpdatePolicy(const PolicyRecord* rec) {
+  Oid types[14];
+  Datum values[14];
+  char nulls[15];
+  memset(nulls, ' ', sizeof(nulls));
+  nulls[14] = '\0';
+  types[0] = INT4OID;
+  values[0] = Int32GetDatum(rec->id);
+  SettingsArgs(rec, types, values, nulls);
+  ExecCatalog(
+      "UPDATE retention.policy SET name = $2, relation = $3, expires_at = $4, retain = $5,"
+      " mode = $6, archive_table = $7, filter = $8, schedule = $9, batch_size = $10,"
+      " enabled = $11, owner = $12, expr_columns = $13, expr_attnums = $14"
+      " WHERE id = $1",
+      14, types, values, nulls, false, 0);
+}
+
+void DeletePolicy(int32_t id) {
+  Oid types[1] = {INT4OID};
+  Datum values[1] = {Int32GetDatum(id)};
+  ExecCatalog("DELETE FROM retention.policy WHERE id = $1", 1, types, values, NULL, false, 0);
+}
+
+void SetPolicyPaused(int32_t id, bool paused) {
+  Oid types[2] = {INT4OID, BOOLOID};
+  Datum values[2] = {Int32GetDatum(id), BoolGetDatum(paused)};
+  ExecCatalog("UPDATE retention.policy SET paused = $2 WHERE id = $1", 2, types, values, NULL,
+              false, 0);
+}
+
+int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status) {
+  Oid types[6] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID};
+  Datum values[6] = {Int32GetDatum(rec->id),       CStringGetTextDatum(rec->name),
+                     CStringGetTextDatum(trigger), Int32GetDatum(MyProcPid),
+                     CStringGetTextDatum(status),  TimestampTzGetDatum(rec->cutoff)};
+  const char* finished = strcmp(status, "running") == 0 ? "NULL" : "clock_timestamp()";
+  char* sql = psprintf(
+      "INSERT INTO retention.run_history (policy_id, policy, trigger, pid, started_at,"
+      " finished_at, status, cutoff) VALUES ($1, $2, $3, $4, clock_timestamp(), %s, $5, $6)"
+      " RETURNING id",
+      finished);
+  ExecCatalog(sql, 6, types, values, NULL, false, 0);
+  bool isnull;
+  return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
+               int32_t batches, const char* sqlstate, const char* error) {
+  Oid types[7] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID};
+  Datum values[7] = {Int64GetDatum(run_id),
+                     CStringGetTextDatum(status),
+                     Int64GetDatum(rows_deleted),
+                     Int64GetDatum(rows_archived),
+                     Int32GetDatum(batches),
+                     sqlstate ? CStringGetTextDatum(sqlstate) : (Datum) 0,
+                     error ? CStringGetTextDatum(error) : (Datum) 0};
+  char nulls[8] = "       ";
+  nulls[5] = sqlstate ? ' ' : 'n';
+  nulls[6] = error ? ' ' : 'n';
+  ExecCatalog(
+      "UPDATE retention.run_history SET finished_at = clock_timestamp(), status = $2,"
+      " rows_deleted = $3, rows_archived = $4, batches = $5, sqlstate = $6, error = $7"
+      " WHERE id = $1",
+      7, types, values, nulls, false, 0);
+}
+
+}  // namespace pg_retention::pg

@@ -1,0 +1,57 @@
+// catalog.hpp: reading and writing retention.policy and retention.run_history.
+// Callers are connected to SPI. Writes run as the extension owner with a
+// pinned search_path (users have no privileges on these tables).
+#pragma once
+
+#include <cstdint>
+
+namespace pg_retention::pg {
+
+constexpr int kNameBytes = 64;  // NAMEDATALEN
+
+// One policy as stored. Strings and arrays are palloc'd in the current
+// memory context.
+struct PolicyRecord {
+  int32_t id;
+  char name[kNameBytes];
+  unsigned int relid;          // Oid of the source table
+  char* expires_at;            // deparsed expression
+  char* filter;                // deparsed expression, nullptr when none
+  uintptr_t retain;            // Interval datum
+  uintptr_t schedule;          // Interval datum
+  int mode;                    // core::Mode
+  unsigned int archive_relid;  // Oid, 0 when none
+  int32_t batch_size;          // 0: the engine chooses
+  bool enabled;
+  bool paused;
+  unsigned int owner;          // Oid of the owning role
+  int64_t cutoff;              // TimestampTz: now() - retain, when loaded
+  int ncolumns;                // columns the expressions read
+  char** column_names;
+  int16_t* column_attnums;
+};
+
+// Returns nullptr when missing_ok and the policy does not exist; otherwise
+// raises 42704.
+PolicyRecord* LoadPolicy(const char* name, bool missing_ok);
+
+// Names of the enabled, unpaused policies, in id order; *count receives the
+// number. palloc'd.
+char** ListRunnablePolicies(int* count);
+
+// Inserts a new policy row (rec->id is ignored) / rewrites every setting of
+// an existing one / deletes it / sets its paused flag.
+void InsertPolicy(const PolicyRecord* rec);
+void UpdatePolicy(const PolicyRecord* rec);
+void DeletePolicy(int32_t id);
+void SetPolicyPaused(int32_t id, bool paused);
+
+// True when a policy with this name exists.
+bool PolicyNameExists(const char* name);
+
+// Run history. Statuses: running, ok, error, skipped, partial.
+int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status);
+void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
+               int32_t batches, const char* sqlstate, const char* error);
+
+}  // namespace pg_retention::pg

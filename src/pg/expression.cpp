@@ -1,0 +1,185 @@
+// expression.cpp: see expression.hpp.
+#include "pg/expression.hpp"
+
+#include "pg/session.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/sysattr.h"
+#include "catalog/pg_type.h"
+#include "nodes/bitmapset.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "parser/parse_collate.h"
+#include "parser/parse_expr.h"
+#include "parser/parse_node.h"
+#include "parser/parse_relation.h"
+#include "parser/parser.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+}
+
+namespace pg_retention::pg {
+
+namespace {
+
+struct ParseErrorContext {
+  const char* role_name;
+  const char* query;
+};
+
+// Reports parser errors against our own text, not against the caller's
+// statement (as PL/pgSQL does for its expressions).
+void ExpressionErrorCallback(void* arg) {
+  const ParseErrorContext* ctx = static_cast<const ParseErrorContext*>(arg);
+  int pos = geterrposition();
+  if (pos > 0) {
+    errposition(0);
+    internalerrposition(pos);
+    internalerrquery(ctx->query);
+  }
+  errcontext("retention policy expression %s", ctx->role_name);
+}
+
+const char* RoleName(ExprRole role) { return role == ExprRole::kFilter ? "filter" : "expires_at"; }
+
+[[noreturn]] void NotASingleExpression(ExprRole role) {
+  ereport(ERROR, (errcode(ERRCODE_SYNTAX_ERROR),
+                  errmsg("%s must be a single SQL expression", RoleName(role)),
+                  errhint("Write an expression over the table's columns, such as \"revoked_at\" "
+                          "or \"created_at + make_interval(secs => expires_in)\".")));
+}
+
+// Rejects statements that carry more than one bare expression.
+Node* SingleRawExpression(const char* query, ExprRole role) {
+  List* stmts = raw_parser(query, RAW_PARSE_DEFAULT);
+  if (list_length(stmts) != 1) NotASingleExpression(role);
+  RawStmt* raw = linitial_node(RawStmt, stmts);
+  if (!IsA(raw->stmt, SelectStmt)) NotASingleExpression(role);
+  SelectStmt* sel = reinterpret_cast<SelectStmt*>(raw->stmt);
+  if (sel->op != SETOP_NONE || sel->distinctClause || sel->intoClause || sel->fromClause ||
+      sel->whereClause || sel->groupClause || sel->havingClause || sel->windowClause ||
+      sel->valuesLists || sel->sortClause || sel->limitOffset || sel->limitCount ||
+      sel->lockingClause || sel->withClause || list_length(sel->targetList) != 1)
+    NotASingleExpression(role);
+  ResTarget* target = linitial_node(ResTarget, sel->targetList);
+  if (target->name != NULL || target->indirection != NIL) NotASingleExpression(role);
+  return target->val;
+}
+
+void CheckShape(ParseState* pstate, Node* expr, ExprRole role) {
+  const char* what = RoleName(role);
+  if (pstate->p_hasSubLinks)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("%s must not contain a subquery", what),
+                    errhint("A policy expression can only read the row being checked.")));
+  if (pstate->p_hasAggs)
+    ereport(ERROR, (errcode(ERRCODE_GROUPING_ERROR),
+                    errmsg("%s must not contain an aggregate function", what)));
+  if (pstate->p_hasWindowFuncs)
+    ereport(ERROR, (errcode(ERRCODE_WINDOWING_ERROR),
+                    errmsg("%s must not contain a window function", what)));
+  if (pstate->p_hasTargetSRFs || expression_returns_set(expr))
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("%s must not contain a set-returning function", what)));
+  if (contain_volatile_functions(expr))
+    ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                    errmsg("%s must not call volatile functions", what),
+                    errdetail("A batch evaluates the expression twice per row and must get the "
+                              "same answer both times."),
+                    errhint("Use only immutable or stable functions, such as now().")));
+
+  Oid type = exprType(expr);
+  if (role == ExprRole::kExpiresAt && type != TIMESTAMPTZOID && type != TIMESTAMPOID &&
+      type != DATEOID)
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                    errmsg("expires_at must be of type timestamp with time zone, timestamp or "
+                           "date, not %s",
+                           format_type_be(type)),
+                    errhint("NULL means the row never expires; for an age in seconds write "
+                            "\"created_at + make_interval(secs => expires_in)\".")));
+  if (role == ExprRole::kFilter && type != BOOLOID)
+    ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH),
+                    errmsg("filter must be of type boolean, not %s", format_type_be(type))));
+}
+
+}  // namespace
+
+AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprRole role) {
+  AnalyzedExpression out;
+  memset(&out, 0, sizeof(out));
+
+  char* query = psprintf("SELECT %s", text);
+  ParseErrorContext ctx = {RoleName(role), query};
+  ErrorContextCallback callback;
+  callback.callback = ExpressionErrorCallback;
+  callback.arg = &ctx;
+  callback.previous = error_context_stack;
+  error_context_stack = &callback;
+
+  Node* raw = SingleRawExpression(query, role);
+
+  Relation rel = relation_open(relid, AccessShareLock);
+  ParseState* pstate = make_parsestate(NULL);
+  pstate->p_sourcetext = query;
+  ParseNamespaceItem* nsitem =
+      addRangeTableEntryForRelation(pstate, rel, AccessShareLock, NULL, false, true);
+  addNSItemToQuery(pstate, nsitem, true, true, true);
+
+  Node* expr = transformExpr(pstate, raw, EXPR_KIND_SELECT_TARGET);
+  assign_expr_collations(pstate, expr);
+  CheckShape(pstate, expr, role);
+
+  // Only plain user columns of this table: no whole-row or system columns.
+  Bitmapset* attrs = NULL;
+  pull_varattnos(expr, 1, &attrs);
+  List* vars = pull_var_clause(expr, PVC_RECURSE_PLACEHOLDERS);
+  ListCell* lc;
+  foreach (lc, vars) {
+    Var* var = static_cast<Var*>(lfirst(lc));
+    if (var->varlevelsup != 0 || var->varno != 1)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+                      errmsg("%s may only refer to columns of table \"%s\"", RoleName(role),
+                             RelationGetRelationName(rel))));
+    if (var->varattno <= 0)
+      ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+                      errmsg("%s may not refer to system columns or the whole row",
+                             RoleName(role))));
+  }
+  out.nattnums = bms_num_members(attrs);
+  out.attnums = static_cast<int16_t*>(palloc0(sizeof(int16_t) * (out.nattnums + 1)));
+  int i = 0, member = -1;
+  while ((member = bms_next_member(attrs, member)) >= 0)
+    out.attnums[i++] = static_cast<int16_t>(member + FirstLowInvalidHeapAttributeNumber);
+
+  // Deparse with only pg_catalog visible, so every other name is qualified.
+  int nest = PinSearchPath();
+  out.canonical = deparse_expression(
+      expr, deparse_context_for(RelationGetRelationName(rel), RelationGetRelid(rel)), false,
+      false);
+  RestoreSettings(nest);
+
+  out.type_oid = exprType(expr);
+  out.node = expr;
+  relation_close(rel, AccessShareLock);
+  error_context_stack = callback.previous;
+  return out;
+}
+
+int16_t* MergeAttnums(const AnalyzedExpression* a, const AnalyzedExpression* b, int* count) {
+  Bitmapset* set = NULL;
+  for (int i = 0; i < a->nattnums; ++i) set = bms_add_member(set, a->attnums[i]);
+  if (b)
+    for (int i = 0; i < b->nattnums; ++i) set = bms_add_member(set, b->attnums[i]);
+  *count = bms_num_members(set);
+  int16_t* out = static_cast<int16_t*>(palloc0(sizeof(int16_t) * (*count + 1)));
+  int i = 0, member = -1;
+  while ((member = bms_next_member(set, member)) >= 0) out[i++] = static_cast<int16_t>(member);
+  return out;
+}
+
+}  // namespace pg_retention::pg

@@ -1,0 +1,65 @@
+// guard.hpp: the only way from src/pg into the core. CallCore runs a callable
+// that returns a core::Status, catches every C++ exception, and copies the
+// outcome into a plain CoreError. The caller raises it with RaiseCoreError
+// (guard.cpp) only after CallCore has returned, so no PostgreSQL error ever
+// unwinds through a C++ frame and no C++ exception reaches PostgreSQL.
+#pragma once
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "core/status.hpp"
+
+namespace pg_retention::pg {
+
+struct CoreError {
+  int kind;  // core::ErrorKind
+  char message[1024];
+  char detail[1024];
+  char hint[512];
+};
+
+inline void CopyText(char* dst, std::size_t size, const std::string& src) {
+  std::size_t n = src.size() < size - 1 ? src.size() : size - 1;
+  std::memcpy(dst, src.data(), n);
+  dst[n] = '\0';
+}
+
+// Runs fn() and returns true when it returned an ok Status.
+template <typename Fn>
+bool CallCore(CoreError* err, Fn&& fn) noexcept {
+  std::memset(err, 0, sizeof(*err));
+  try {
+    core::Status status = fn();
+    if (status.ok()) return true;
+    err->kind = static_cast<int>(status.kind());
+    CopyText(err->message, sizeof(err->message), status.message());
+    CopyText(err->detail, sizeof(err->detail), status.detail());
+    CopyText(err->hint, sizeof(err->hint), status.hint());
+  } catch (const std::exception& e) {
+    err->kind = static_cast<int>(core::ErrorKind::kInternal);
+    CopyText(err->message, sizeof(err->message), std::string("pg_retention internal error: ") + e.what());
+  } catch (...) {
+    err->kind = static_cast<int>(core::ErrorKind::kInternal);
+    CopyText(err->message, sizeof(err->message), "pg_retention internal error");
+  }
+  return false;
+}
+
+// A malloc'd copy of a core string for the caller to pstrdup and free; no
+// PostgreSQL call happens inside the guard.
+inline char* CoreStrdup(const std::string& s) {
+  char* out = static_cast<char*>(std::malloc(s.size() + 1));
+  if (out) std::memcpy(out, s.c_str(), s.size() + 1);
+  return out;
+}
+
+// ereport(ERROR) with the SQLSTATE for err->kind. Never returns.
+[[noreturn]] void RaiseCoreError(const CoreError* err);
+
+// Turns a CoreStrdup result into palloc'd memory (frees the malloc'd copy).
+char* TakeCoreString(char* malloced);
+
+}  // namespace pg_retention::pg

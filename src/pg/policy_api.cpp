@@ -1,0 +1,268 @@
+// policy_api.cpp: the SQL functions that manage policies: add_policy,
+// alter_policy, drop_policy, pause and resume. Each checks its input fully
+// before it changes anything; the caller's transaction makes the change
+// atomic. Only the table owner may add a policy, only the policy owner (or a
+// member of that role, or a superuser) may change it.
+#include "core/policy_model.hpp"
+#include "pg/archive_table.hpp"
+#include "pg/catalog.hpp"
+#include "pg/expression.hpp"
+#include "pg/guard.hpp"
+#include "pg/relation_info.hpp"
+#include "pg/session.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+PGDLLEXPORT Datum retention_add_policy(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum retention_alter_policy(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum retention_drop_policy(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum retention_pause(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum retention_resume(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(retention_add_policy);
+PG_FUNCTION_INFO_V1(retention_alter_policy);
+PG_FUNCTION_INFO_V1(retention_drop_policy);
+PG_FUNCTION_INFO_V1(retention_pause);
+PG_FUNCTION_INFO_V1(retention_resume);
+}
+
+using namespace pg_retention;
+using namespace pg_retention::pg;
+
+namespace {
+
+void PreventDuringRecovery() {
+  if (RecoveryInProgress())
+    ereport(ERROR, (errcode(ERRCODE_READ_ONLY_SQL_TRANSACTION),
+                    errmsg("cannot change retention policies during recovery"),
+                    errhint("Change policies on the primary server.")));
+}
+
+core::IntervalValue ToCore(Datum interval) {
+  Interval* iv = DatumGetIntervalP(interval);
+  core::IntervalValue v;
+  v.months = iv->month;
+  v.days = iv->day;
+  v.microseconds = iv->time;
+  return v;
+}
+
+// The settings a caller asks for, as plain values the core can check.
+struct Settings {
+  const char* mode_text;
+  Datum retain;
+  Datum schedule;
+  int64_t batch_size;  // 0 = engine chooses
+  bool archive_given;
+  const char* name;
+};
+
+void CheckSettings(const Settings* s) {
+  CoreError err;
+  if (!CallCore(&err, [&]() {
+        core::Status st = core::ValidatePolicyName(s->name);
+        if (!st.ok()) return st;
+        st = core::ValidateModeText(s->mode_text);
+        if (!st.ok()) return st;
+        st = core::ValidateArchiveTableForMode(*core::ParseMode(s->mode_text), s->archive_given);
+        if (!st.ok()) return st;
+        st = core::ValidateRetain(ToCore(s->retain));
+        if (!st.ok()) return st;
+        st = core::ValidateSchedule(ToCore(s->schedule));
+        if (!st.ok()) return st;
+        if (s->batch_size != 0) st = core::ValidateBatchSize(s->batch_size);
+        return st;
+      }))
+    RaiseCoreError(&err);
+}
+
+void RequireArgument(FunctionCallInfo fcinfo, int arg, const char* name) {
+  if (PG_ARGISNULL(arg))
+    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", name)));
+}
+
+void RequirePolicyOwner(const PolicyRecord* rec) {
+  if (!CurrentUserActsAs(rec->owner))
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("must be owner of retention policy \"%s\"", rec->name)));
+}
+
+// Validates the expressions and the table, fills the derived fields of rec
+// (canonical expressions, column lists) and prepares the archive table.
+// A stored expression (stored_*) is the canonical form written under the
+// pinned search_path and is read back under it; a new one is read with the
+// caller's search_path, as any SQL the caller writes.
+AnalyzedExpression Analyze(unsigned int relid, const char* text, ExprRole role, bool stored) {
+  int nest = stored ? PinSearchPath() : -1;
+  AnalyzedExpression out = AnalyzeExpression(relid, text, role);
+  if (nest >= 0) RestoreSettings(nest);
+  return out;
+}
+
+void PreparePolicy(PolicyRecord* rec, const char* expires_text, bool stored_expires,
+                   const char* filter_text, bool stored_filter) {
+  CheckPolicySourceTable(rec->relid);
+
+  AnalyzedExpression expires =
+      Analyze(rec->relid, expires_text, ExprRole::kExpiresAt, stored_expires);
+  AnalyzedExpression filter;
+  bool has_filter = filter_text != nullptr && filter_text[0] != '\0';
+  if (has_filter) filter = Analyze(rec->relid, filter_text, ExprRole::kFilter, stored_filter);
+
+  rec->expires_at = expires.canonical;
+  rec->filter = has_filter ? filter.canonical : nullptr;
+  int count;
+  int16_t* attnums = MergeAttnums(&expires, has_filter ? &filter : nullptr, &count);
+  rec->ncolumns = count;
+  rec->column_attnums = attnums;
+  rec->column_names = static_cast<char**>(palloc0(sizeof(char*) * (count + 1)));
+  for (int i = 0; i < count; ++i)
+    rec->column_names[i] = get_attname(rec->relid, attnums[i], false);
+
+  SourceInfo* source = DescribeSource(rec->relid, &expires);
+  CheckReferencingForeignKeys(rec->relid, rec->mode == 1);
+  if (rec->mode == 1) {
+    if (rec->archive_relid == InvalidOid)
+      rec->archive_relid = CreateDefaultArchiveTable(source, rec->owner);
+    else
+      CheckArchiveTable(rec->archive_relid, source, rec->owner);
+  }
+}
+
+}  // namespace
+
+Datum retention_add_policy(PG_FUNCTION_ARGS) {
+  PreventDuringRecovery();
+  RequireArgument(fcinfo, 0, "relation");
+  RequireArgument(fcinfo, 1, "expires_at");
+
+  Oid relid = PG_GETARG_OID(0);
+  char* expires_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
+  Settings s;
+  s.retain = PG_ARGISNULL(2) ? DirectFunctionCall3(interval_in, CStringGetDatum("0"),
+                                                   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
+                             : PG_GETARG_DATUM(2);
+  s.mode_text = PG_ARGISNULL(3) ? "delete" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+  s.archive_given = !PG_ARGISNULL(4);
+  char* filter_text = PG_ARGISNULL(5) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(5));
+  char* relname = get_rel_name(relid);
+  if (relname == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("relation with OID %u does not exist", relid)));
+  s.name = PG_ARGISNULL(6) ? relname : text_to_cstring(PG_GETARG_TEXT_PP(6));
+  s.schedule = PG_ARGISNULL(7)
+                   ? DirectFunctionCall3(interval_in, CStringGetDatum("1 hour"),
+                                         ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
+                   : PG_GETARG_DATUM(7);
+  s.batch_size = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
+  if (!PG_ARGISNULL(8) && s.batch_size == 0) s.batch_size = -1;  // 0 is invalid here
+  bool enabled = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
+  if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
+
+  CheckSettings(&s);
+
+  SPI_connect();
+  if (PolicyNameExists(s.name))
+    ereport(ERROR,
+            (errcode(ERRCODE_DUPLICATE_OBJECT),
+             errmsg("retention policy \"%s\" already exists", s.name),
+             PG_ARGISNULL(6)
+                 ? errhint("Give the new policy its own name with name => '...'.")
+                 : errhint("Choose another name, or change the existing policy with "
+                           "retention.alter_policy().")));
+
+  PolicyRecord rec;
+  memset(&rec, 0, sizeof(rec));
+  strlcpy(rec.name, s.name, sizeof(rec.name));
+  rec.relid = relid;
+  rec.retain = s.retain;
+  rec.schedule = s.schedule;
+  rec.mode = strcmp(s.mode_text, "archive") == 0 ? 1 : 0;
+  rec.archive_relid = s.archive_given ? PG_GETARG_OID(4) : InvalidOid;
+  rec.batch_size = static_cast<int32_t>(s.batch_size);
+  rec.enabled = enabled;
+  rec.owner = GetUserId();
+
+  PreparePolicy(&rec, expires_text, false, filter_text, false);
+  InsertPolicy(&rec);
+  SPI_finish();
+
+  PG_RETURN_TEXT_P(cstring_to_text(s.name));
+}
+
+Datum retention_alter_policy(PG_FUNCTION_ARGS) {
+  PreventDuringRecovery();
+  RequireArgument(fcinfo, 0, "name");
+  char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+  SPI_connect();
+  PolicyRecord* rec = LoadPolicy(name, false);
+  RequirePolicyOwner(rec);
+
+  bool new_expires = !PG_ARGISNULL(1);
+  bool new_filter = !PG_ARGISNULL(5);
+  char* expires_text = new_expires ? text_to_cstring(PG_GETARG_TEXT_PP(1)) : rec->expires_at;
+  char* filter_text = new_filter ? text_to_cstring(PG_GETARG_TEXT_PP(5)) : rec->filter;
+
+  Settings s;
+  s.name = rec->name;
+  s.retain = PG_ARGISNULL(2) ? rec->retain : PG_GETARG_DATUM(2);
+  s.mode_text = PG_ARGISNULL(3) ? (rec->mode == 1 ? "archive" : "delete")
+                                : text_to_cstring(PG_GETARG_TEXT_PP(3));
+  s.archive_given = !PG_ARGISNULL(4);
+  s.schedule = PG_ARGISNULL(6) ? rec->schedule : PG_GETARG_DATUM(6);
+  s.batch_size = PG_ARGISNULL(7) ? rec->batch_size : PG_GETARG_INT32(7);
+  CheckSettings(&s);
+
+  int new_mode = strcmp(s.mode_text, "archive") == 0 ? 1 : 0;
+  if (s.archive_given)
+    rec->archive_relid = PG_GETARG_OID(4);
+  else if (new_mode == 0)
+    rec->archive_relid = InvalidOid;
+  rec->mode = new_mode;
+  rec->retain = s.retain;
+  rec->schedule = s.schedule;
+  rec->batch_size = static_cast<int32_t>(s.batch_size);
+  if (!PG_ARGISNULL(8)) rec->enabled = PG_GETARG_BOOL(8);
+
+  // A stored expression that no longer parses (a column was renamed) must be
+  // replaced in this call; the error says which.
+  PreparePolicy(rec, expires_text, !new_expires, filter_text, !new_filter);
+  UpdatePolicy(rec);
+  SPI_finish();
+  PG_RETURN_VOID();
+}
+
+Datum retention_drop_policy(PG_FUNCTION_ARGS) {
+  PreventDuringRecovery();
+  char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  SPI_connect();
+  PolicyRecord* rec = LoadPolicy(name, false);
+  RequirePolicyOwner(rec);
+  DeletePolicy(rec->id);
+  SPI_finish();
+  PG_RETURN_VOID();
+}
+
+static Datum SetPaused(FunctionCallInfo fcinfo, bool paused) {
+  PreventDuringRecovery();
+  char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+  SPI_connect();
+  PolicyRecord* rec = LoadPolicy(name, false);
+  RequirePolicyOwner(rec);
+  SetPolicyPaused(rec->id, paused);
+  SPI_finish();
+  PG_RETURN_VOID();
+}
+
+Datum retention_pause(PG_FUNCTION_ARGS) { return SetPaused(fcinfo, true); }
+
+Datum retention_resume(PG_FUNCTION_ARGS) { return SetPaused(fcinfo, false); }

@@ -1,0 +1,212 @@
+// run_engine.cpp: see run_engine.hpp. The transaction choreography of a run:
+//
+//   txn 1: load the policy, take its advisory lock (or record "skipped"),
+//          record the run as "running"                           -> commit
+//   txn k: one batch inside a subtransaction; a failure rolls back the
+//          batch only, is classified, and either retried after a backoff
+//          (lock or statement timeout, deadlock, serialization) or ends
+//          the run                                                -> commit
+//   last:  record the outcome                                     -> commit
+//
+// The advisory lock is session-level so that it spans the commits; every
+// path out of RunPolicy, including an error, releases it.
+#include "pg/run_engine.hpp"
+
+#include "core/backoff.hpp"
+#include "pg/batch_executor.hpp"
+#include "pg/catalog.hpp"
+#include "pg/guard.hpp"
+#include "pg/gucs.hpp"
+#include "pg/policy_lock.hpp"
+#include "pg/session.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/wait_event.h"
+}
+
+namespace pg_retention::pg {
+
+namespace {
+
+bool IsTransient(int sqlerrcode) {
+  return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+         sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE;
+}
+
+int64_t BackoffMs(int failures) {
+  CoreError err;
+  int64_t delay = 0;
+  double draw = pg_prng_double(&pg_global_prng_state);
+  if (!CallCore(&err, [&]() {
+        core::BackoffSettings settings;
+        delay = core::BackoffDelayMs(settings, failures, draw);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+  return delay;
+}
+
+void Sleep(int64_t ms) {
+  if (ms <= 0) return;
+  (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, static_cast<long>(ms),
+                   PG_WAIT_EXTENSION);
+  ResetLatch(MyLatch);
+  CHECK_FOR_INTERRUPTS();
+}
+
+// Runs f inside a subtransaction. On failure returns the error (copied into
+// the caller's context) with the subtransaction rolled back; nullptr on
+// success.
+template <typename Fn>
+ErrorData* InSubtransaction(Fn&& f) {
+  MemoryContext oldcontext = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  ErrorData* volatile error = nullptr;
+  BeginInternalSubTransaction(NULL);
+  MemoryContextSwitchTo(oldcontext);
+  PG_TRY();
+  {
+    f();
+    ReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(oldcontext);
+    CurrentResourceOwner = oldowner;
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(oldcontext);
+    error = CopyErrorData();
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(oldcontext);
+    CurrentResourceOwner = oldowner;
+  }
+  PG_END_TRY();
+  return error;
+}
+
+// Everything after the lock is taken; the caller releases the lock.
+RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger) {
+  RunTotals totals = {0, 0, 0, RunStatus::kOk};
+  int64_t run_id = InsertRun(policy, trigger, "running");
+  SPI_commit();
+
+  RunPlan* plan = nullptr;
+  ErrorData* error = InSubtransaction([&]() { plan = BuildRunPlan(policy); });
+
+  int failures = 0;
+  while (error == nullptr) {
+    int64_t limit = plan->batch_size;
+    if (max_rows > 0) {
+      int64_t left = max_rows - totals.rows_deleted;
+      if (left <= 0) {
+        totals.status = RunStatus::kPartial;
+        break;
+      }
+      if (left < limit) limit = left;
+    }
+    CHECK_FOR_INTERRUPTS();
+
+    BatchResult result;
+    error = InSubtransaction([&]() { ExecuteBatch(plan, limit, &result); });
+    if (error != nullptr) {
+      bool batch_timeout =
+          error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired();
+      if (error->sqlerrcode == ERRCODE_QUERY_CANCELED && !batch_timeout) break;  // a real cancel
+      if ((IsTransient(error->sqlerrcode) || batch_timeout) &&
+          failures < guc_max_batch_retries) {
+        failures++;
+        ereport(LOG, (errmsg("retention policy \"%s\": batch failed, retrying: %s", policy->name,
+                             error->message)));
+        FreeErrorData(error);
+        error = nullptr;
+        SPI_commit();
+        Sleep(BackoffMs(failures));
+        continue;
+      }
+      break;
+    }
+    failures = 0;
+    totals.rows_deleted += result.deleted;
+    totals.rows_archived += result.archived;
+    totals.batches++;
+    SPI_commit();
+    if (result.walk_finished) break;
+  }
+
+  const char* sqlstate = nullptr;
+  const char* message = nullptr;
+  bool reraise = false;
+  if (error != nullptr) {
+    totals.status = RunStatus::kError;
+    sqlstate = unpack_sql_state(error->sqlerrcode);
+    message = error->message;
+    reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired();
+  }
+  FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
+            totals.rows_archived, totals.batches, sqlstate, message);
+  SPI_commit();
+  if (reraise) ReThrowError(error);
+  if (error != nullptr)
+    ereport(WARNING,
+            (errcode(error->sqlerrcode),
+             errmsg("retention policy \"%s\" stopped after an error: %s", policy->name,
+                    error->message),
+             error->detail ? errdetail("%s", error->detail) : 0,
+             errhint("The run was recorded in retention.runs; rows of failed batches are "
+                     "still in place.")));
+  return totals;
+}
+
+}  // namespace
+
+const char* RunStatusName(RunStatus status) {
+  switch (status) {
+    case RunStatus::kOk: return "ok";
+    case RunStatus::kPartial: return "partial";
+    case RunStatus::kSkipped: return "skipped";
+    case RunStatus::kError: return "error";
+  }
+  return "error";
+}
+
+RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
+  PolicyRecord* policy = LoadPolicy(name, false);
+  if (!CurrentUserActsAs(policy->owner))
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("must be owner of retention policy \"%s\"", policy->name)));
+
+  if (!TryLockPolicy(policy->id)) {
+    int64_t run_id = InsertRun(policy, trigger, "skipped");
+    (void) run_id;
+    SPI_commit();
+    ereport(NOTICE, (errmsg("retention policy \"%s\" is already running; skipped", policy->name)));
+    RunTotals skipped = {0, 0, 0, RunStatus::kSkipped};
+    return skipped;
+  }
+
+  RunTotals totals;
+  int32_t policy_id = policy->id;
+  PG_TRY();
+  {
+    totals = RunLocked(policy, max_rows, trigger);
+  }
+  PG_CATCH();
+  {
+    UnlockPolicy(policy_id);
+    PG_RE_THROW();
+  }
+  PG_END_TRY();
+  UnlockPolicy(policy_id);
+  return totals;
+}
+
+}  // namespace pg_retention::pg
