@@ -1,0 +1,107 @@
+-- How batches find and move rows: access paths, by-name archive mapping, the
+-- archive row-count guard, and policies whose tables change underneath.
+CREATE EXTENSION pg_retention;
+\set SHOW_CONTEXT never
+
+CREATE TABLE tokens (
+    id          bigint PRIMARY KEY,
+    token       text NOT NULL,
+    created_at  timestamp NOT NULL,
+    expires_in  integer NOT NULL,
+    revoked_at  timestamptz
+);
+INSERT INTO tokens
+SELECT i, 'tok' || i, now()::timestamp - (i % 50) * interval '1 day', 86400,
+       CASE WHEN i % 4 = 0 THEN now() - (i % 30) * interval '1 day' END
+FROM generate_series(1, 1000) AS i;
+CREATE TABLE tokens_before AS SELECT * FROM tokens;
+
+-- Without a matching index: primary key walk.
+SELECT retention.add_policy('tokens', 'revoked_at', retain => '10 days', batch_size => 64);
+SELECT access_path, purgeable_rows FROM retention.preview('tokens');
+-- An index on the expiry column is used.
+CREATE INDEX tokens_revoked_at_idx ON tokens (revoked_at);
+SELECT access_path, purgeable_rows FROM retention.preview('tokens');
+CALL retention.run('tokens');
+SELECT count(*) FILTER (WHERE revoked_at < now() - interval '10 days') AS purgeable_left,
+       count(*) AS total_left FROM tokens;
+
+-- An expression index matches an expression policy (timestamp, not timestamptz).
+SELECT retention.add_policy('tokens', 'created_at + make_interval(secs => expires_in)',
+                            retain => '30 days', name => 'expired tokens', batch_size => 50);
+SELECT access_path FROM retention.preview('expired tokens');
+CREATE INDEX tokens_expiry_idx ON tokens ((created_at + make_interval(secs => expires_in)));
+SELECT access_path, purgeable_rows FROM retention.preview('expired tokens');
+CALL retention.run('expired tokens');
+SELECT count(*) AS expired_left FROM tokens
+WHERE created_at + make_interval(secs => expires_in) < now()::timestamp - interval '30 days';
+-- Only purgeable rows went, and all of them.
+SELECT count(*) AS wrongly_deleted FROM tokens_before b
+WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.id = b.id)
+  AND NOT (b.revoked_at < now() - interval '10 days'
+           OR b.created_at + make_interval(secs => b.expires_in) < now()::timestamp - interval '30 days');
+-- A partial index does not count.
+DROP INDEX tokens_revoked_at_idx;
+CREATE INDEX tokens_revoked_partial_idx ON tokens (revoked_at) WHERE revoked_at IS NOT NULL;
+SELECT access_path FROM retention.preview('tokens');
+
+-- Archive mapping is by column name, whatever the order, with extra columns
+-- left to their defaults.
+CREATE TABLE grants (id int PRIMARY KEY, a text, b text, expires date);
+INSERT INTO grants SELECT i, 'a' || i, 'b' || i, DATE '2020-01-01' + i FROM generate_series(1, 30) AS i;
+CREATE TABLE grants_archive (b text, note text DEFAULT 'archived', expires date, id int UNIQUE, a text);
+SELECT retention.add_policy('grants', 'expires', mode => 'archive', archive_table => 'grants_archive',
+                            filter => 'id <= 20', batch_size => 6);
+CALL retention.run('grants');
+SELECT id, a, b, expires, note FROM grants_archive WHERE id IN (1, 20) ORDER BY id;
+SELECT count(*) AS swapped FROM grants_archive WHERE a NOT LIKE 'a%' OR b NOT LIKE 'b%';
+SELECT (SELECT count(*) FROM grants) AS source, (SELECT count(*) FROM grants_archive) AS archive;
+
+-- A trigger that swallows archive rows rolls the whole batch back: nothing is
+-- deleted unarchived.
+SELECT retention.alter_policy('grants', filter => '');
+CREATE FUNCTION swallow() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.id % 2 = 0 THEN RETURN NULL; END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER swallow BEFORE INSERT ON grants_archive FOR EACH ROW EXECUTE FUNCTION swallow();
+CALL retention.run('grants');
+SELECT status, sqlstate, rows_deleted FROM retention.runs WHERE policy = 'grants' ORDER BY run_id DESC LIMIT 1;
+SELECT (SELECT count(*) FROM grants) AS source, (SELECT count(*) FROM grants_archive) AS archive;
+DROP TRIGGER swallow ON grants_archive;
+-- So does a rule.
+CREATE RULE swallow_rule AS ON INSERT TO grants_archive DO INSTEAD NOTHING;
+CALL retention.run('grants');
+SELECT (SELECT count(*) FROM grants) AS source, (SELECT count(*) FROM grants_archive) AS archive;
+DROP RULE swallow_rule ON grants_archive;
+-- A row already archived (unique key) fails its batch instead of vanishing.
+INSERT INTO grants_archive (id, a, b, expires) VALUES (21, 'dup', 'dup', '2020-01-01');
+CALL retention.run('grants');
+SELECT status, sqlstate FROM retention.runs WHERE policy = 'grants' ORDER BY run_id DESC LIMIT 1;
+SELECT (SELECT count(*) FROM grants) AS source, (SELECT count(*) FROM grants_archive) AS archive;
+DELETE FROM grants_archive WHERE a = 'dup';
+CALL retention.run('grants');
+SELECT (SELECT count(*) FROM grants) AS source, (SELECT count(*) FROM grants_archive) AS archive;
+
+-- The archive table changes under the policy: checked at run time.
+INSERT INTO grants SELECT i, 'a' || i, 'b' || i, DATE '2020-01-01' FROM generate_series(31, 35) AS i;
+ALTER TABLE grants_archive DROP COLUMN b;
+CALL retention.run('grants');
+SELECT count(*) AS grants_kept FROM grants;
+-- Dropping the archive table disables the policy.
+DROP TABLE grants_archive;
+SELECT name, enabled FROM retention.policies WHERE name = 'grants';
+CALL retention.run('grants');
+SELECT count(*) AS grants_kept FROM grants;
+
+-- Dates, timestamps and NULL expiry (never expires).
+CREATE TABLE events (id int PRIMARY KEY, happened date);
+INSERT INTO events VALUES (1, current_date - 400), (2, current_date - 10), (3, NULL);
+SELECT retention.add_policy('events', 'happened', retain => '1 year');
+CALL retention.run('events');
+SELECT id FROM events ORDER BY id;
+
+DROP TABLE tokens, tokens_before, grants, events;
+DROP FUNCTION swallow();
+DROP EXTENSION pg_retention;
