@@ -95,12 +95,15 @@ user_env() {
 }
 
 # in_dir DIR CMD...: run CMD in DIR as the test user with the clean env.
+# setpriv execs in place (unlike runuser, no parent process stays behind to
+# catch signals), so an interrupt reaches CMD directly.
 in_dir() {
   local dir=$1; shift
   local -a env_vars=()
   mapfile -d '' env_vars < <(user_env)
   if (( IS_ROOT )); then
-    runuser -u "$TEST_USER" -- env -i -C "$dir" "${env_vars[@]}" "$@"
+    setpriv --reuid="$TEST_USER" --regid="$TEST_USER" --init-groups \
+      env -i -C "$dir" "${env_vars[@]}" "$@"
   else
     env -i -C "$dir" "${env_vars[@]}" "$@"
   fi
@@ -126,24 +129,47 @@ run_bg() {
   return "$rc"
 }
 
+# children_of PID: the PIDs whose parent is PID (from /proc; no procps).
+children_of() {
+  local parent=$1 f stat
+  local -a fields
+  for f in /proc/[0-9]*/stat; do
+    { read -r stat <"$f"; } 2>/dev/null || continue
+    read -r -a fields <<<"${stat##*) }"   # state ppid ...
+    if [[ ${fields[1]:-} == "$parent" ]]; then
+      f=${f#/proc/}; printf '%s\n' "${f%/stat}"
+    fi
+  done
+}
+
 # kill_tree PID: TERM, then KILL, PID and every process below it.
 kill_tree() {
   local root=$1 p i
   local -a tree=("$root") queue=("$root") kids=()
   while (( ${#queue[@]} )); do
     p=${queue[0]}; queue=("${queue[@]:1}")
-    mapfile -t kids < <(ps -o pid= --ppid "$p" 2>/dev/null | tr -d ' ')
+    mapfile -t kids < <(children_of "$p")
     for i in "${kids[@]+"${kids[@]}"}"; do
-      [[ -n $i ]] || continue
       tree+=("$i"); queue+=("$i")
     done
   done
   kill -TERM "${tree[@]}" 2>/dev/null || true
   for i in 1 2 3 4 5 6 7 8 9 10; do
-    kill -0 "${tree[@]}" 2>/dev/null || return 0
+    any_alive "${tree[@]}" || return 0
     sleep 0.5
   done
   kill -KILL "${tree[@]}" 2>/dev/null || true
+}
+
+# any_alive PID...: true if one of them still runs (a zombie does not count).
+any_alive() {
+  local p stat
+  for p in "$@"; do
+    { read -r stat <"/proc/$p/stat"; } 2>/dev/null || continue
+    stat=${stat##*) }
+    [[ ${stat:0:1} == Z ]] || return 0
+  done
+  return 1
 }
 
 # run_logged LOG CMD...: run CMD with output to the terminal and LOG; returns
@@ -190,6 +216,9 @@ finish_tier() {
   local p=0 f=0 status
   if [[ -n $counts ]]; then
     read -r p f <<<"$counts"
+  fi
+  if (( rc == 124 || rc == 137 )); then
+    note="${note:+$note; }timed out after ${TIER_TIMEOUT}s"
   fi
   if [[ -z $counts ]]; then
     status=ERROR; f=$(( f + 1 ))
@@ -362,7 +391,7 @@ stop_clusters() {
 
 cleanup() {
   local rc=$?
-  trap - EXIT INT TERM
+  trap - EXIT HUP INT TERM
   {
     [[ -n $CHILD_PID ]] && kill_tree "$CHILD_PID"
     stop_clusters
@@ -403,6 +432,13 @@ ensure_extension_built() {
   run_logged "$log" in_dir "$SRC" "${mk[@]}" || rc=$?
   if (( rc == 0 )); then
     local -a inst=(make install "PG_CONFIG=$PG_CONFIG")
+    # JIT bitcode of an earlier install would outlive a build without it
+    # (the Makefile turns with_llvm off) and be inlined in its place.
+    local bitcode
+    bitcode=$("$PG_CONFIG" --pkglibdir)/bitcode
+    if [[ -w $bitcode ]]; then
+      rm -rf "$bitcode/pg_retention" "$bitcode/pg_retention.index.bc"
+    fi
     if (( IS_ROOT )); then
       run_logged "$log" env -C "$SRC" "${inst[@]}" || rc=$?
       chown -R "$TEST_USER:" "$SRC"
@@ -443,16 +479,31 @@ show_diffs() {
   (( shown )) || say "(no regression.diffs with content)"
 }
 
-# Print the logs of pg_regress's temporary instance newer than MARKER (it
-# keeps them in OUTPUTDIR/log when a run fails).
+# After pg_regress died without its summary: print the logs of its temporary
+# instance newer than MARKER (kept in OUTPUTDIR/log; initdb's only when the
+# server never started), and the actual output of any test whose expected
+# file is missing (pg_regress stops at the first one).
 show_instance_logs() {
-  local marker=$1 l n
+  local marker=$1 log=$2 l found=0 exp res
   while IFS= read -r -d '' l; do
-    n=40; [[ $l == */initdb.log ]] && n=10
-    say "----- $l (last $n lines) -----"
-    tail -n "$n" "$l"
+    say "----- $l (last 40 lines) -----"
+    tail -n 40 "$l"
+    found=1
   done < <(find "$SRC" -path "$SRC/tmp_check" -prune -o \
-             \( -name postmaster.log -o -name initdb.log \) -newer "$marker" -print0 2>/dev/null)
+             -name postmaster.log -newer "$marker" -print0 2>/dev/null)
+  if (( ! found )); then
+    while IFS= read -r -d '' l; do
+      say "----- $l (last 40 lines) -----"
+      tail -n 40 "$l"
+    done < <(find "$SRC" -path "$SRC/tmp_check" -prune -o \
+               -name initdb.log -newer "$marker" -print0 2>/dev/null)
+  fi
+  while IFS= read -r exp; do
+    res=${exp%/expected/*}/results/${exp##*/}
+    [[ -f $res ]] || continue
+    say "----- missing ${exp#"$SRC"/}; actual output ${res#"$SRC"/} (first $DIFF_LINES lines) -----"
+    head -n "$DIFF_LINES" "$res"
+  done < <(perl -ne 'print "$1\n" if m{^.*?diff: (\S+/expected/[^/\s]+\.out): No such file or directory}' "$log" | sort -u)
 }
 
 # ------------------------------------------------------------------ tiers
@@ -501,8 +552,9 @@ tier_pg_regress() {
   fi
   if [[ ${T_STATUS[$tier]} != ok ]]; then
     show_diffs "$marker"
-    [[ -n $counts ]] || show_instance_logs "$marker"
+    [[ -n $counts ]] || show_instance_logs "$marker" "$log"
   fi
+  stop_clusters   # pg_regress leaves its instance running when it dies
 }
 
 finish_tier_partial() {
@@ -700,7 +752,7 @@ main() {
   local want=" ${selected[*]} "
 
   trap cleanup EXIT
-  trap on_signal INT TERM
+  trap on_signal HUP INT TERM
 
   local t0
   t0=$(now)
@@ -721,16 +773,10 @@ main() {
   fi
   setup_workdir
 
-  local need_build=0
-  for t in "${selected[@]}"; do
-    [[ $DB_TIERS == *" $t "* ]] && need_build=1
-  done
-
   for t in "${ALL_TIERS[@]}"; do
     [[ $want == *" $t "* ]] || continue
-    if [[ $DB_TIERS == *" $t "* ]] && (( need_build )); then
-      ensure_extension_built
-    fi
+    # The database tiers share one build and install of the extension.
+    [[ $DB_TIERS == *" $t "* ]] && ensure_extension_built
     case $t in
       unit)        tier_unit ;;
       regress)     tier_regress ;;
@@ -753,4 +799,8 @@ main() {
 }
 
 SUMMARY_FAILED=0
-main "$@"
+# Sourcing the file (e.g. to try a parser on a saved log) defines the
+# functions without running anything.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

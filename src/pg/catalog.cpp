@@ -127,6 +127,19 @@ void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* null
   ColumnArrays(rec, &values[12], &values[13]);
 }
 
+// Writes a policy row with $1 = id and the settings as $2..$14.
+void WritePolicy(const PolicyRecord* rec, const char* sql) {
+  Oid types[14];
+  Datum values[14];
+  char nulls[15];
+  memset(nulls, ' ', sizeof(nulls));
+  nulls[14] = '\0';
+  types[0] = INT4OID;
+  values[0] = Int32GetDatum(rec->id);
+  SettingsArgs(rec, types, values, nulls);
+  ExecCatalog(sql, 14, types, values, nulls, false, 0);
+}
+
 }  // namespace
 
 PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
@@ -161,37 +174,21 @@ bool PolicyNameExists(const char* name) {
   return SPI_processed > 0;
 }
 
+
 void InsertPolicy(const PolicyRecord* rec) {
-  Oid types[14];
-  Datum values[14];
-  char nulls[15];
-  memset(nulls, ' ', sizeof(nulls));
-  nulls[14] = '\0';
-  types[0] = INT4OID;
-  values[0] = Int32GetDatum(0);
-  SettingsArgs(rec, types, values, nulls);
-  ExecCatalog(
-      "INSERT INTO retention.policy (name, relation, expires_at, retain, mode, archive_table,"
-      " filter, schedule, batch_size, enabled, owner, expr_columns, expr_attnums)"
-      " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-      14, types, values, nulls, false, 0);
+  WritePolicy(rec,
+              "INSERT INTO retention.policy (name, relation, expires_at, retain, mode,"
+              " archive_table, filter, schedule, batch_size, enabled, owner, expr_columns,"
+              " expr_attnums)"
+              " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)");
 }
 
 void UpdatePolicy(const PolicyRecord* rec) {
-  Oid types[14];
-  Datum values[14];
-  char nulls[15];
-  memset(nulls, ' ', sizeof(nulls));
-  nulls[14] = '\0';
-  types[0] = INT4OID;
-  values[0] = Int32GetDatum(rec->id);
-  SettingsArgs(rec, types, values, nulls);
-  ExecCatalog(
-      "UPDATE retention.policy SET name = $2, relation = $3, expires_at = $4, retain = $5,"
-      " mode = $6, archive_table = $7, filter = $8, schedule = $9, batch_size = $10,"
-      " enabled = $11, owner = $12, expr_columns = $13, expr_attnums = $14"
-      " WHERE id = $1",
-      14, types, values, nulls, false, 0);
+  WritePolicy(rec,
+              "UPDATE retention.policy SET name = $2, relation = $3, expires_at = $4, retain = $5,"
+              " mode = $6, archive_table = $7, filter = $8, schedule = $9, batch_size = $10,"
+              " enabled = $11, owner = $12, expr_columns = $13, expr_attnums = $14"
+              " WHERE id = $1");
 }
 
 void DeletePolicy(int32_t id) {
