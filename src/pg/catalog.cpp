@@ -221,23 +221,24 @@ int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* stat
 }
 
 void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
-               int32_t batches, const char* sqlstate, const char* error) {
-  Oid types[7] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID};
-  Datum values[7] = {Int64GetDatum(run_id),
+               int32_t batches, int32_t retries, const char* sqlstate, const char* error) {
+  Oid types[8] = {INT8OID, TEXTOID, INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, INT4OID};
+  Datum values[8] = {Int64GetDatum(run_id),
                      CStringGetTextDatum(status),
                      Int64GetDatum(rows_deleted),
                      Int64GetDatum(rows_archived),
                      Int32GetDatum(batches),
                      sqlstate ? CStringGetTextDatum(sqlstate) : (Datum) 0,
-                     error ? CStringGetTextDatum(error) : (Datum) 0};
-  char nulls[8] = "       ";
+                     error ? CStringGetTextDatum(error) : (Datum) 0,
+                     Int32GetDatum(retries)};
+  char nulls[9] = "        ";
   nulls[5] = sqlstate ? ' ' : 'n';
   nulls[6] = error ? ' ' : 'n';
   ExecCatalog(
       "UPDATE retention.run_history SET finished_at = clock_timestamp(), status = $2,"
-      " rows_deleted = $3, rows_archived = $4, batches = $5, sqlstate = $6, error = $7"
-      " WHERE id = $1",
-      7, types, values, nulls, false, 0);
+      " rows_deleted = $3, rows_archived = $4, batches = $5, sqlstate = $6, error = $7,"
+      " retries = $8 WHERE id = $1",
+      8, types, values, nulls, false, 0);
 }
 
 }  // namespace pg_retention::pg

@@ -52,6 +52,6 @@ bool PolicyNameExists(const char* name);
 // Run history. Statuses: running, ok, error, skipped, partial.
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status);
 void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
-               int32_t batches, const char* sqlstate, const char* error);
+               int32_t batches, int32_t retries, const char* sqlstate, const char* error);
 
 }  // namespace pg_retention::pg

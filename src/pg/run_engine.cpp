@@ -103,6 +103,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
   ErrorData* error = InSubtransaction([&]() { plan = BuildRunPlan(policy); });
 
   int failures = 0;
+  int32_t retries = 0;
+  const char* retry_sqlstate = nullptr;
+  const char* retry_message = nullptr;
   while (error == nullptr) {
     int64_t limit = plan->batch_size;
     if (max_rows > 0) {
@@ -124,6 +127,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
       if ((IsTransient(error->sqlerrcode) || batch_timeout) &&
           failures < guc_max_batch_retries) {
         failures++;
+        retries++;
+        retry_sqlstate = pstrdup(unpack_sql_state(error->sqlerrcode));
+        retry_message = pstrdup(error->message);
         ereport(LOG, (errmsg("retention policy \"%s\": batch failed, retrying: %s", policy->name,
                              error->message)));
         FreeErrorData(error);
@@ -142,8 +148,8 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
     if (result.walk_finished) break;
   }
 
-  const char* sqlstate = nullptr;
-  const char* message = nullptr;
+  const char* sqlstate = retry_sqlstate;
+  const char* message = retry_message;
   bool reraise = false;
   if (error != nullptr) {
     totals.status = RunStatus::kError;
@@ -152,7 +158,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
     reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired();
   }
   FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
-            totals.rows_archived, totals.batches, sqlstate, message);
+            totals.rows_archived, totals.batches, retries, sqlstate, message);
   SPI_commit();
   if (reraise) ReThrowError(error);
   if (error != nullptr)

@@ -59,7 +59,8 @@ CREATE TABLE retention.run_history (
     rows_deleted  bigint      NOT NULL DEFAULT 0,
     rows_archived bigint      NOT NULL DEFAULT 0,
     batches       integer     NOT NULL DEFAULT 0,
-    sqlstate      text,
+    retries       integer     NOT NULL DEFAULT 0,  -- batches retried after a timeout
+    sqlstate      text,                            -- of the error, or of the last retry
     error         text
 );
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
@@ -147,6 +148,7 @@ SELECT r.id AS run_id,
        r.rows_deleted,
        r.rows_archived,
        r.batches,
+       r.retries,
        r.sqlstate,
        r.error
   FROM retention.run_history r;

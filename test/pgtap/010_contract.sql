@@ -60,7 +60,7 @@ SELECT col_type_is('retention', 'policies', 'relation', 'regclass', 'policies.re
 SELECT col_type_is('retention', 'policies', 'archive_table', 'regclass', 'policies.archive_table is a regclass');
 SELECT columns_are('retention', 'runs',
     ARRAY['run_id', 'policy', 'trigger', 'pid', 'started_at', 'finished_at', 'status', 'cutoff',
-          'rows_deleted', 'rows_archived', 'batches', 'sqlstate', 'error']);
+          'rows_deleted', 'rows_archived', 'batches', 'retries', 'sqlstate', 'error']);
 
 -- Privileges: the catalog belongs to the API, the views to everybody.
 SELECT table_privs_are('retention', 'policy', 'public', ARRAY[]::text[]);
