@@ -124,8 +124,26 @@ void ColumnChangedContext(void* arg) {
 bool outer_timeout_active = false;
 TimestampTz outer_timeout_at = 0;
 TimestampTz batch_timeout_at = 0;
+bool armed = false;
 
 }  // namespace
+
+// The bounds every piece of policy work runs under: pinned search_path, the
+// batch lock_timeout, and the batch statement timeout. Returns the GUC nest
+// level for EndBoundedWork.
+static int BeginBoundedWork() {
+  int nest = PinSearchPath();
+  char timeout[32];
+  snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
+  SetLocalSetting("lock_timeout", timeout);
+  ArmBatchTimeout();
+  return nest;
+}
+
+static void EndBoundedWork(int nest) {
+  DisarmBatchTimeout();
+  RestoreSettings(nest);
+}
 
 RunPlan* BuildRunPlan(PolicyRecord* policy) {
   RunPlan* plan = static_cast<RunPlan*>(palloc0(sizeof(RunPlan)));
@@ -136,7 +154,7 @@ RunPlan* BuildRunPlan(PolicyRecord* policy) {
                     errmsg("table of retention policy \"%s\" no longer exists", policy->name)));
 
   SavedUser saved;
-  int nest = PinSearchPath();
+  int nest = BeginBoundedWork();
   BeginRunAs(policy->owner, true, &saved);
 
   ErrorContextCallback callback;
@@ -211,7 +229,7 @@ RunPlan* BuildRunPlan(PolicyRecord* policy) {
   plan->sql_preview = sql.preview;
 
   EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndBoundedWork(nest);
   return plan;
 }
 
@@ -223,10 +241,12 @@ void ArmBatchTimeout() {
   batch_timeout_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), guc_statement_timeout_ms);
   if (!outer_timeout_active || batch_timeout_at < outer_timeout_at)
     enable_timeout_at(STATEMENT_TIMEOUT, batch_timeout_at);
+  armed = true;
 }
 
 void DisarmBatchTimeout() {
-  if (batch_timeout_at == 0) return;
+  if (batch_timeout_at == 0 || !armed) return;
+  armed = false;
   disable_timeout(STATEMENT_TIMEOUT, false);
   if (outer_timeout_active) enable_timeout_at(STATEMENT_TIMEOUT, outer_timeout_at);
 }
@@ -270,16 +290,11 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   }
 
   SavedUser saved;
-  int nest = PinSearchPath();
-  char timeout[32];
-  snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
-  SetLocalSetting("lock_timeout", timeout);
+  int nest = BeginBoundedWork();
   BeginRunAs(plan->policy->owner, true, &saved);
-  ArmBatchTimeout();
   int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-  DisarmBatchTimeout();
   EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndBoundedWork(nest);
   if (rc != SPI_OK_SELECT || SPI_processed != 1)
     elog(ERROR, "retention batch returned an unexpected result: %s", SPI_result_code_string(rc));
 

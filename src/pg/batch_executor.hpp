@@ -43,7 +43,8 @@ struct BatchResult {
 };
 
 // Checks the policy still matches its table (renamed or dropped columns, a
-// missing or incompatible archive) and builds the statements. Runs as owner.
+// missing or incompatible archive) and builds the statements. Runs as owner,
+// under the same lock and statement timeouts as a batch.
 RunPlan* BuildRunPlan(PolicyRecord* policy);
 
 // One batch of at most limit rows. Raises on any failure, including an
@@ -54,8 +55,9 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result);
 void ExecutePreview(RunPlan* plan, int64_t* purgeable, bool* oldest_null, int64_t* oldest);
 
 // Arms the per-batch statement timeout on top of any the session has, and
-// puts the session's back; OurStatementTimeoutExpired tells a batch timeout
-// apart from the caller's own.
+// puts the session's back (also after an error: call DisarmBatchTimeout once
+// the failed work is rolled back; it does nothing when already disarmed).
+// OurStatementTimeoutExpired tells a batch timeout apart from the caller's.
 void ArmBatchTimeout();
 void DisarmBatchTimeout();
 bool OurStatementTimeoutExpired();

@@ -93,6 +93,28 @@ ErrorData* InSubtransaction(Fn&& f) {
   return error;
 }
 
+// After a failed, rolled-back attempt: true when it is worth another try (a
+// lock or batch statement timeout, deadlock or serialization failure, within
+// retention.max_batch_retries); then the failure is noted, the transaction
+// committed and the backoff slept. False for anything else, including a
+// cancel that was not our own timeout.
+bool RetryAfter(ErrorData* error, const PolicyRecord* policy, int* failures, int32_t* retries,
+                const char** retry_sqlstate, const char** retry_message) {
+  bool batch_timeout = error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired();
+  if (!(IsTransient(error->sqlerrcode) || batch_timeout) || *failures >= guc_max_batch_retries)
+    return false;
+  (*failures)++;
+  (*retries)++;
+  *retry_sqlstate = pstrdup(unpack_sql_state(error->sqlerrcode));
+  *retry_message = pstrdup(error->message);
+  ereport(LOG, (errmsg("retention policy \"%s\": batch failed, retrying: %s", policy->name,
+                       error->message)));
+  FreeErrorData(error);
+  SPI_commit();
+  Sleep(BackoffMs(*failures));
+  return true;
+}
+
 // Everything after the lock is taken; the caller releases the lock.
 RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger) {
   RunTotals totals = {0, 0, 0, RunStatus::kOk};
@@ -100,13 +122,26 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
   SPI_commit();
 
   RunPlan* plan = nullptr;
-  ErrorData* error = InSubtransaction([&]() { plan = BuildRunPlan(policy); });
-
+  ErrorData* error = nullptr;
   int failures = 0;
   int32_t retries = 0;
   const char* retry_sqlstate = nullptr;
   const char* retry_message = nullptr;
-  while (error == nullptr) {
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    // The plan is built in a subtransaction of its own, under the batch
+    // bounds, and retried like a batch.
+    if (plan == nullptr) {
+      error = InSubtransaction([&]() { plan = BuildRunPlan(policy); });
+      if (error != nullptr) {
+        DisarmBatchTimeout();
+        if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
+          error = nullptr;
+          continue;
+        }
+        break;
+      }
+    }
     int64_t limit = plan->batch_size;
     if (max_rows > 0) {
       int64_t left = max_rows - totals.rows_deleted;
@@ -116,26 +151,13 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
       }
       if (left < limit) limit = left;
     }
-    CHECK_FOR_INTERRUPTS();
 
     BatchResult result;
     error = InSubtransaction([&]() { ExecuteBatch(plan, limit, &result); });
     if (error != nullptr) {
-      bool batch_timeout =
-          error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired();
-      if (error->sqlerrcode == ERRCODE_QUERY_CANCELED && !batch_timeout) break;  // a real cancel
-      if ((IsTransient(error->sqlerrcode) || batch_timeout) &&
-          failures < guc_max_batch_retries) {
-        failures++;
-        retries++;
-        retry_sqlstate = pstrdup(unpack_sql_state(error->sqlerrcode));
-        retry_message = pstrdup(error->message);
-        ereport(LOG, (errmsg("retention policy \"%s\": batch failed, retrying: %s", policy->name,
-                             error->message)));
-        FreeErrorData(error);
+      DisarmBatchTimeout();
+      if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
         error = nullptr;
-        SPI_commit();
-        Sleep(BackoffMs(failures));
         continue;
       }
       break;
