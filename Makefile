@@ -29,7 +29,6 @@ ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(TEST_CONF) \
 
 TAP_TESTS   = 1
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
-PROVE_FLAGS = -I $(srcdir)/test/perl
 
 # C++17 for every object; PostgreSQL 15's s_lock.h still says "register".
 PG_CPPFLAGS = -I$(srcdir)/src
@@ -43,6 +42,9 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# After the include: Makefile.global resets PROVE_FLAGS.
+PROVE_FLAGS = -I $(srcdir)/test/perl
 
 $(EXTENSION)--$(EXTVERSION).sql: src/sql/$(EXTENSION).sql
 	cp $< $@
