@@ -1,0 +1,17 @@
+/*
+ * pg_compat.h: the few server APIs that changed name after PostgreSQL 15.
+ * Include it after postgres.h (inside the extern "C" block). Plain C: it is
+ * the only header of src/pg that includes server headers.
+ */
+#ifndef PG_RETENTION_PG_COMPAT_H
+#define PG_RETENTION_PG_COMPAT_H
+
+#include "utils/acl.h"
+
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_class.h"
+/* PostgreSQL 16 folded the per-catalog owner checks into one function. */
+#define pg_class_ownercheck(relid, roleid) object_ownercheck(RelationRelationId, (relid), (roleid))
+#endif
+
+#endif /* PG_RETENTION_PG_COMPAT_H */
