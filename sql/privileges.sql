@@ -111,6 +111,16 @@ SELECT count(*) FROM retention_archive.app_tokens;
 RESET ROLE;
 SELECT relowner::regrole FROM pg_class WHERE oid = 'retention_archive.app_tokens'::regclass;
 
+-- A table owner who is no superuser can still drop a table with a policy;
+-- the policy goes with it.
+CREATE TABLE owner_temp_tokens (id int PRIMARY KEY, revoked_at timestamptz);
+ALTER TABLE owner_temp_tokens OWNER TO regress_app_owner;
+SET ROLE regress_app_owner;
+SELECT retention.add_policy('owner_temp_tokens', 'revoked_at');
+DROP TABLE owner_temp_tokens;
+RESET ROLE;
+SELECT count(*) FROM retention.policies WHERE name = 'owner_temp_tokens';
+
 DROP TABLE app_tokens, hacker_tokens, seen_as, private_archive;
 DROP FUNCTION record_user(), public.escalate(), public.now(), public.count(anyelement),
               pg_temp.coalesce_trap(timestamptz);

@@ -42,7 +42,7 @@ char** ExistingArchiveNames(int* count) {
       "SELECT c.relname::text FROM pg_catalog.pg_class c"
       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
       " WHERE n.nspname = 'retention_archive'",
-      true, 0);
+      false, 0);
   if (rc != SPI_OK_SELECT) elog(ERROR, "could not list archive tables");
   int n = static_cast<int>(SPI_processed);
   char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));

@@ -4,6 +4,9 @@
 // be denied access to the catalog the API maintains for them.
 #include "pg/catalog.hpp"
 
+#include "core/schedule.hpp"
+#include "pg/guard.hpp"
+
 #include "pg/session.hpp"
 
 extern "C" {
@@ -16,6 +19,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/datum.h"
+#include "common/pg_prng.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 }
@@ -146,7 +150,7 @@ PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
   char* sql = psprintf("%s WHERE p.name = $1", kPolicyColumns);
   Oid types[1] = {TEXTOID};
   Datum values[1] = {CStringGetTextDatum(name)};
-  ExecCatalog(sql, 1, types, values, NULL, true, 1);
+  ExecCatalog(sql, 1, types, values, NULL, false, 1);
   if (SPI_processed == 0) {
     if (missing_ok) return nullptr;
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -158,7 +162,7 @@ PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
 
 char** ListRunnablePolicies(int* count) {
   ExecCatalog("SELECT name FROM retention.policy WHERE enabled AND NOT paused ORDER BY id", 0,
-              NULL, NULL, NULL, true, 0);
+              NULL, NULL, NULL, false, 0);
   int n = static_cast<int>(SPI_processed);
   char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
   for (int i = 0; i < n; ++i)
@@ -170,7 +174,7 @@ char** ListRunnablePolicies(int* count) {
 bool PolicyNameExists(const char* name) {
   Oid types[1] = {TEXTOID};
   Datum values[1] = {CStringGetTextDatum(name)};
-  ExecCatalog("SELECT 1 FROM retention.policy WHERE name = $1", 1, types, values, NULL, true, 1);
+  ExecCatalog("SELECT 1 FROM retention.policy WHERE name = $1", 1, types, values, NULL, false, 1);
   return SPI_processed > 0;
 }
 
@@ -239,6 +243,69 @@ void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t
       " rows_deleted = $3, rows_archived = $4, batches = $5, sqlstate = $6, error = $7,"
       " retries = $8 WHERE id = $1",
       8, types, values, nulls, false, 0);
+}
+
+void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, int64_t started_at,
+                      int64_t finished_at, int64_t rows_deleted, int64_t rows_archived) {
+  Oid id_type[1] = {INT4OID};
+  Datum id_value[1] = {Int32GetDatum(rec->id)};
+  ExecCatalog("SELECT consecutive_failures FROM retention.policy_state WHERE policy_id = $1", 1,
+              id_type, id_value, NULL, false, 1);
+  int failures = 0;
+  if (SPI_processed > 0) {
+    bool isnull;
+    failures = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  }
+  failures = failed ? failures + 1 : 0;
+
+  Interval* schedule = DatumGetIntervalP(rec->schedule);
+  int64_t schedule_us = schedule->time + schedule->day * USECS_PER_DAY +
+                        static_cast<int64_t>(schedule->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+  double draw = pg_prng_double(&pg_global_prng_state);
+  int64_t next_run_at = 0;
+  CoreError err;
+  if (!CallCore(&err, [&]() {
+        core::ScheduleInput in{started_at, finished_at, schedule_us, failures, draw};
+        next_run_at = core::NextRunAt(in);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+
+  Oid types[6] = {INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID};
+  Datum values[6] = {Int32GetDatum(rec->id),          Int32GetDatum(failures),
+                     TimestampTzGetDatum(next_run_at), Int64GetDatum(rows_deleted),
+                     Int64GetDatum(rows_archived),     Int64GetDatum(run_id)};
+  ExecCatalog(
+      "INSERT INTO retention.policy_state AS s (policy_id, consecutive_failures, next_run_at,"
+      " total_rows_deleted, total_rows_archived, last_run_id) VALUES ($1, $2, $3, $4, $5, $6)"
+      " ON CONFLICT (policy_id) DO UPDATE SET consecutive_failures = $2, next_run_at = $3,"
+      " total_rows_deleted = s.total_rows_deleted + $4,"
+      " total_rows_archived = s.total_rows_archived + $5, last_run_id = $6",
+      6, types, values, NULL, false, 0);
+}
+
+char** ListDuePolicies(int* count) {
+  ExecCatalog(
+      "SELECT p.name FROM retention.policy p"
+      " LEFT JOIN retention.policy_state s ON s.policy_id = p.id"
+      " WHERE p.enabled AND NOT p.paused AND (s.next_run_at IS NULL OR s.next_run_at <= now())"
+      " ORDER BY s.next_run_at NULLS FIRST, p.id",
+      0, NULL, NULL, NULL, false, 0);
+  int n = static_cast<int>(SPI_processed);
+  char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
+  for (int i = 0; i < n; ++i)
+    names[i] = TextOrNull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+  *count = n;
+  return names;
+}
+
+int CloseInterruptedRuns() {
+  ExecCatalog(
+      "UPDATE retention.run_history r SET status = 'interrupted',"
+      " finished_at = coalesce(r.finished_at, now())"
+      " WHERE r.status = 'running' AND NOT retention.run_is_live(r.policy_id, r.pid)",
+      0, NULL, NULL, NULL, false, 0);
+  return static_cast<int>(SPI_processed);
 }
 
 }  // namespace pg_retention::pg

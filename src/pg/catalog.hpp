@@ -54,4 +54,16 @@ int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* stat
 void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
                int32_t batches, int32_t retries, const char* sqlstate, const char* error);
 
+// Scheduling state (retention.policy_state), written when a run ends:
+// consecutive failures, when the policy is due next (core/schedule), totals.
+void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, int64_t started_at,
+                      int64_t finished_at, int64_t rows_deleted, int64_t rows_archived);
+
+// Enabled, unpaused policies whose next run is due, most overdue first.
+char** ListDuePolicies(int* count);
+
+// Marks runs still "running" whose process no longer holds the policy lock
+// as "interrupted"; returns how many.
+int CloseInterruptedRuns();
+
 }  // namespace pg_retention::pg

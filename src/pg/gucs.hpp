@@ -4,9 +4,14 @@
 
 namespace pg_retention::pg {
 
-extern int guc_lock_timeout_ms;       // retention.lock_timeout
-extern int guc_statement_timeout_ms;  // retention.statement_timeout
-extern int guc_default_batch_size;    // retention.default_batch_size
-extern int guc_max_batch_retries;     // retention.max_batch_retries
+extern int guc_lock_timeout_ms;         // retention.lock_timeout
+extern int guc_statement_timeout_ms;    // retention.statement_timeout
+extern int guc_default_batch_size;      // retention.default_batch_size
+extern int guc_max_batch_retries;       // retention.max_batch_retries
+extern bool guc_enabled;                // retention.enabled
+extern int guc_naptime_ms;              // retention.naptime
+extern int guc_max_workers;             // retention.max_workers
+extern char* guc_databases;             // retention.databases
+extern bool guc_enable_debug_waitpoints;  // retention.enable_debug_waitpoints
 
 }  // namespace pg_retention::pg

@@ -1,7 +1,10 @@
-// module.cpp: the module's entry point. Defines the retention.* settings and
-// reserves the prefix. The background worker (issue #3) registers here too.
+// module.cpp: the module's entry point. Defines the retention.* settings,
+// reserves the prefix and, when loaded through shared_preload_libraries,
+// asks for shared memory and registers the launcher background worker.
 #include "core/policy_model.hpp"
 #include "pg/gucs.hpp"
+#include "pg/launcher.hpp"
+#include "pg/shared_state.hpp"
 
 #include <climits>
 
@@ -9,6 +12,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 }
 
@@ -23,6 +27,11 @@ int guc_lock_timeout_ms = 1000;
 int guc_statement_timeout_ms = 30000;
 int guc_default_batch_size = core::kDefaultBatchSize;
 int guc_max_batch_retries = 3;
+bool guc_enabled = true;
+int guc_naptime_ms = 10000;
+int guc_max_workers = 2;
+char* guc_databases = nullptr;
+bool guc_enable_debug_waitpoints = false;
 
 }  // namespace pg_retention::pg
 
@@ -54,5 +63,42 @@ void _PG_init(void) {
       "After this many consecutive failures the run stops with status \"error\".",
       &guc_max_batch_retries, 3, 0, 100, PGC_SUSET, 0, NULL, NULL, NULL);
 
+  DefineCustomBoolVariable(
+      "retention.enabled",
+      "Lets the background scheduler start policy runs.",
+      "Turning it off lets a running batch finish and starts nothing new.",
+      &guc_enabled, true, PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.naptime",
+      "Longest sleep of the background scheduler between checks for due policies.",
+      NULL,
+      &guc_naptime_ms, 10000, 100, 3600 * 1000, PGC_SIGHUP, GUC_UNIT_MS, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.max_workers",
+      "How many policies the background scheduler may run at once in the whole cluster.",
+      NULL,
+      &guc_max_workers, 2, 1, 1024, PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+  DefineCustomStringVariable(
+      "retention.databases",
+      "Databases the background scheduler serves (comma-separated); empty means all.",
+      "Databases without the extension are skipped in any case.",
+      &guc_databases, "", PGC_SIGHUP, GUC_LIST_INPUT, NULL, NULL, NULL);
+
+  DefineCustomBoolVariable(
+      "retention.enable_debug_waitpoints",
+      "Makes the engine stop at test waitpoints held by retention.debug_waitpoint_enable().",
+      "For tests only.",
+      &guc_enable_debug_waitpoints, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
+
   MarkGUCPrefixReserved("retention");
+
+  // The scheduler exists only when preloaded, and never in binary upgrade
+  // mode (pg_upgrade), where nothing may run.
+  if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade) {
+    RequestSharedState();
+    RegisterLauncher();
+  }
 }

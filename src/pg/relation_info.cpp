@@ -184,7 +184,7 @@ void CheckReferencingForeignKeys(unsigned int relid, bool archive_mode) {
       "  FROM pg_catalog.pg_constraint c"
       " WHERE c.contype = 'f' AND c.confrelid = $1 AND c.confdeltype IN ('c', 'n', 'd')"
       " ORDER BY c.conname",
-      1, types, values, NULL, true, 0);
+      1, types, values, NULL, false, 0);
   RestoreSettings(nest);
   if (rc != SPI_OK_SELECT) elog(ERROR, "could not read foreign keys: %s", SPI_result_code_string(rc));
   const char* table = get_rel_name(relid);

@@ -19,6 +19,8 @@
 #include "pg/gucs.hpp"
 #include "pg/policy_lock.hpp"
 #include "pg/session.hpp"
+#include "pg/shared_state.hpp"
+#include "pg/waitpoint.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -27,15 +29,41 @@ extern "C" {
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/wait_event.h"
 }
 
 namespace pg_retention::pg {
 
 namespace {
+
+// Each transaction of a run works under a snapshot the engine pushes itself:
+// a background worker has no portal to lend SPI one. It is popped before
+// every commit and never held while the run sleeps.
+bool pushed_snapshot = false;
+
+void EnsureSnapshot() {
+  if (!ActiveSnapshotSet()) {
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pushed_snapshot = true;
+  }
+}
+
+// Commits the current transaction; with keep_going, the next one gets a
+// snapshot at once.
+void CommitStep(bool keep_going) {
+  if (pushed_snapshot) {
+    PopActiveSnapshot();
+    pushed_snapshot = false;
+  }
+  SPI_commit();
+  if (keep_going) EnsureSnapshot();
+}
 
 bool IsTransient(int sqlerrcode) {
   return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
@@ -110,16 +138,29 @@ bool RetryAfter(ErrorData* error, const PolicyRecord* policy, int* failures, int
   ereport(LOG, (errmsg("retention policy \"%s\": batch failed, retrying: %s", policy->name,
                        error->message)));
   FreeErrorData(error);
-  SPI_commit();
+  CommitStep(false);
   Sleep(BackoffMs(*failures));
+  EnsureSnapshot();
   return true;
 }
 
-// Everything after the lock is taken; the caller releases the lock.
-RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger) {
+// pg_stat_activity.query of a background worker says what it is doing.
+void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
+  if (!worker) return;
+  char activity[200];
+  snprintf(activity, sizeof(activity), "retention policy \"%s\": batch %d", policy->name, batch + 1);
+  pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+// Everything after the lock is taken; the caller releases the lock and the
+// progress slot.
+RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
+                    int progress_slot) {
   RunTotals totals = {0, 0, 0, RunStatus::kOk};
+  const bool worker = strcmp(trigger, "worker") == 0;
+  TimestampTz started_at = GetCurrentTimestamp();
   int64_t run_id = InsertRun(policy, trigger, "running");
-  SPI_commit();
+  CommitStep(true);
 
   RunPlan* plan = nullptr;
   ErrorData* error = nullptr;
@@ -152,8 +193,13 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
       if (left < limit) limit = left;
     }
 
+    ReportActivity(worker, policy, totals.batches);
+    Waitpoint("before_batch");
     BatchResult result;
-    error = InSubtransaction([&]() { ExecuteBatch(plan, limit, &result); });
+    error = InSubtransaction([&]() {
+      ExecuteBatch(plan, limit, &result);
+      Waitpoint("after_delete_before_commit");
+    });
     if (error != nullptr) {
       DisarmBatchTimeout();
       if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
@@ -166,7 +212,8 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
     totals.rows_deleted += result.deleted;
     totals.rows_archived += result.archived;
     totals.batches++;
-    SPI_commit();
+    CommitStep(true);
+    ProgressUpdate(progress_slot, totals.rows_deleted, totals.rows_archived, totals.batches);
     if (result.walk_finished) break;
   }
 
@@ -181,7 +228,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger)
   }
   FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
             totals.rows_archived, totals.batches, retries, sqlstate, message);
-  SPI_commit();
+  RecordRunOutcome(policy, run_id, error != nullptr, started_at, GetCurrentTimestamp(),
+                   totals.rows_deleted, totals.rows_archived);
+  CommitStep(false);
   if (reraise) ReThrowError(error);
   if (error != nullptr)
     ereport(WARNING,
@@ -207,15 +256,16 @@ const char* RunStatusName(RunStatus status) {
 }
 
 RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
+  pushed_snapshot = false;  // whatever an earlier, failed call left was released by its abort
+  EnsureSnapshot();
   PolicyRecord* policy = LoadPolicy(name, false);
   if (!CurrentUserActsAs(policy->owner))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("must be owner of retention policy \"%s\"", policy->name)));
 
   if (!TryLockPolicy(policy->id)) {
-    int64_t run_id = InsertRun(policy, trigger, "skipped");
-    (void) run_id;
-    SPI_commit();
+    (void) InsertRun(policy, trigger, "skipped");
+    CommitStep(false);
     ereport(NOTICE, (errmsg("retention policy \"%s\" is already running; skipped", policy->name)));
     RunTotals skipped = {0, 0, 0, RunStatus::kSkipped};
     return skipped;
@@ -223,16 +273,20 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
 
   RunTotals totals;
   int32_t policy_id = policy->id;
+  int progress_slot = ProgressBegin(MyDatabaseId, policy_id);
   PG_TRY();
   {
-    totals = RunLocked(policy, max_rows, trigger);
+    totals = RunLocked(policy, max_rows, trigger, progress_slot);
   }
   PG_CATCH();
   {
+    pushed_snapshot = false;  // the abort releases it
+    ProgressEnd(progress_slot);
     UnlockPolicy(policy_id);
     PG_RE_THROW();
   }
   PG_END_TRY();
+  ProgressEnd(progress_slot);
   UnlockPolicy(policy_id);
   return totals;
 }

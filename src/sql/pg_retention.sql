@@ -66,6 +66,18 @@ CREATE TABLE retention.run_history (
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
 CREATE INDEX run_history_policy_started_idx ON retention.run_history (policy_id, started_at);
 
+-- When each policy is due and how it has fared, kept by the engine when a
+-- run ends (the scheduler reads it; it is not configuration).
+CREATE TABLE retention.policy_state (
+    policy_id            integer     PRIMARY KEY
+                                     REFERENCES retention.policy (id) ON DELETE CASCADE,
+    next_run_at          timestamptz,
+    consecutive_failures integer     NOT NULL DEFAULT 0,
+    total_rows_deleted   bigint      NOT NULL DEFAULT 0,
+    total_rows_archived  bigint      NOT NULL DEFAULT 0,
+    last_run_id          bigint
+);
+
 -- Policies survive pg_dump/restore. The run history is operational data and
 -- is not dumped.
 SELECT pg_catalog.pg_extension_config_dump('retention.policy', '');
@@ -95,7 +107,7 @@ CREATE TRIGGER policy_refresh_attnums
     FOR EACH ROW EXECUTE FUNCTION retention.policy_refresh_attnums();
 
 -- Users never write the catalog directly.
-REVOKE ALL ON retention.policy, retention.run_history FROM PUBLIC;
+REVOKE ALL ON retention.policy, retention.run_history, retention.policy_state FROM PUBLIC;
 REVOKE ALL ON SEQUENCE retention.policy_id_seq, retention.run_id_seq FROM PUBLIC;
 REVOKE ALL ON FUNCTION retention.policy_refresh_attnums() FROM PUBLIC;
 
@@ -105,6 +117,30 @@ REVOKE ALL ON FUNCTION retention.policy_refresh_attnums() FROM PUBLIC;
 
 -- The advisory lock that marks a policy as running: class 1919251566 ('retn')
 -- plus the policy id, in the two-int4 key space (see src/pg/README.md).
+-- Returns the pid holding it, or NULL.
+CREATE FUNCTION retention.running_pid(policy_id integer) RETURNS integer
+LANGUAGE sql STABLE
+AS $$
+    SELECT l.pid
+      FROM pg_catalog.pg_locks l
+     WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+       AND l.database OPERATOR(pg_catalog.=)
+           (SELECT d.oid FROM pg_catalog.pg_database d
+             WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+       AND l.classid OPERATOR(pg_catalog.=) 1919251566::pg_catalog.oid
+       AND l.objid OPERATOR(pg_catalog.=) $1::pg_catalog.oid
+       AND l.objsubid OPERATOR(pg_catalog.=) 2
+       AND l.granted
+     LIMIT 1
+$$;
+
+-- Whether the run recorded for (policy, pid) is still going.
+CREATE FUNCTION retention.run_is_live(policy_id integer, pid integer) RETURNS boolean
+LANGUAGE sql STABLE
+AS $$
+    SELECT retention.running_pid($1) IS NOT DISTINCT FROM $2
+$$;
+
 CREATE VIEW retention.policies AS
 SELECT p.name,
        p.relation,
@@ -131,17 +167,7 @@ SELECT r.id AS run_id,
        -- A run marked running whose process no longer holds the policy lock
        -- was cut short (crash, kill -9, failover): report it as interrupted.
        CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-             AND NOT EXISTS (
-                   SELECT 1 FROM pg_catalog.pg_locks l
-                    WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
-                      AND l.database OPERATOR(pg_catalog.=)
-                          (SELECT d.oid FROM pg_catalog.pg_database d
-                            WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
-                      AND l.classid OPERATOR(pg_catalog.=) 1919251566::pg_catalog.oid
-                      AND l.objid OPERATOR(pg_catalog.=) r.policy_id::pg_catalog.oid
-                      AND l.objsubid OPERATOR(pg_catalog.=) 2
-                      AND l.pid OPERATOR(pg_catalog.=) r.pid
-                      AND l.granted)
+             AND NOT retention.run_is_live(r.policy_id, r.pid)
             THEN 'interrupted'
             ELSE r.status END AS status,
        r.cutoff,
@@ -153,8 +179,62 @@ SELECT r.id AS run_id,
        r.error
   FROM retention.run_history r;
 
+-- Live progress of the runs in flight in this database, from shared memory.
+CREATE FUNCTION retention.running_progress(
+    OUT policy_id integer, OUT pid integer, OUT rows_deleted bigint,
+    OUT rows_archived bigint, OUT batches integer)
+RETURNS SETOF record
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_running_progress';
+
+-- One row per policy: what it is doing, how its last run went, when it runs
+-- next. Readable on a hot standby.
+CREATE VIEW retention.status AS
+SELECT p.name AS policy,
+       p.relation,
+       p.mode,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby'
+            WHEN lk.pid IS NOT NULL THEN 'running'
+            WHEN p.paused THEN 'paused'
+            WHEN NOT p.enabled THEN 'disabled'
+            WHEN s.consecutive_failures OPERATOR(pg_catalog.>) 0
+             AND s.next_run_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN 'backoff'
+            ELSE 'idle' END AS state,
+       lk.pid AS running_pid,
+       pr.rows_deleted AS current_rows,
+       last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at,
+       last.status AS last_status,
+       last.rows_deleted AS last_rows_deleted,
+       last.rows_archived AS last_rows_archived,
+       last.error AS last_error,
+       last.sqlstate AS last_sqlstate,
+       CASE WHEN p.enabled AND NOT p.paused
+            THEN coalesce(s.next_run_at, p.created_at) END AS next_run_at,
+       coalesce(s.total_rows_deleted, 0) AS total_rows_deleted,
+       coalesce(s.total_rows_archived, 0) AS total_rows_archived,
+       coalesce(s.consecutive_failures, 0) AS consecutive_failures
+  FROM retention.policy p
+  LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
+  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (
+        SELECT g.rows_deleted FROM retention.running_progress() g
+         WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
+           AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
+  LEFT JOIN LATERAL (
+        SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
+               r.sqlstate,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.status OPERATOR(pg_catalog.<>) 'skipped'
+         ORDER BY r.id DESC
+         LIMIT 1) last ON true;
+
 GRANT USAGE ON SCHEMA retention TO PUBLIC;
-GRANT SELECT ON retention.policies, retention.runs TO PUBLIC;
+GRANT SELECT ON retention.policies, retention.runs, retention.status TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- SQL API (C). Every function checks ownership itself; none is SECURITY
@@ -237,10 +317,37 @@ AS 'MODULE_PATHNAME', 'retention_preview';
 COMMENT ON FUNCTION retention.preview(text) IS
   'dry run: how many rows a run would remove now, and how batches would find them';
 
+-- Background scheduler hooks. wakeup() makes this database's scheduler look
+-- for due policies now (superuser; returns false when the module is not
+-- preloaded). The waitpoint functions are test hooks (superuser-only, see
+-- src/pg/waitpoint.hpp); they act only with retention.enable_debug_waitpoints.
+CREATE FUNCTION retention.wakeup() RETURNS boolean
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_wakeup';
+REVOKE ALL ON FUNCTION retention.wakeup() FROM PUBLIC;
+
+CREATE FUNCTION retention.debug_waitpoint_enable(name text) RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'retention_debug_waitpoint_enable';
+CREATE FUNCTION retention.debug_waitpoint_release(name text) RETURNS void
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'retention_debug_waitpoint_release';
+REVOKE ALL ON FUNCTION retention.debug_waitpoint_enable(text),
+                       retention.debug_waitpoint_release(text) FROM PUBLIC;
+
+-- Tells the launcher that this database now has the extension.
+CREATE FUNCTION retention.notify_launcher() RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_notify_launcher';
+REVOKE ALL ON FUNCTION retention.notify_launcher() FROM PUBLIC;
+
 -- Keep policies consistent with DDL: a dropped source table takes its
 -- policies with it; a dropped archive table disables the policy.
+-- SECURITY DEFINER: it runs as whoever dropped the table, who may not write
+-- the catalog; it only reads the list of dropped objects.
 CREATE FUNCTION retention.on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -273,3 +380,5 @@ REVOKE ALL ON FUNCTION retention.on_sql_drop() FROM PUBLIC;
 
 CREATE EVENT TRIGGER retention_sql_drop ON sql_drop
     EXECUTE FUNCTION retention.on_sql_drop();
+
+SELECT retention.notify_launcher();

@@ -1,9 +1,13 @@
 # RetentionTAP: small helpers shared by the pg_retention TAP tests.
 #
 #   my $node = RetentionTAP::new_node('primary', allows_streaming => 1);
+#   my $node = RetentionTAP::new_node('primary', scheduler => 1);
 #   my ($ok, $out, $err) = RetentionTAP::run_sql($node, 'db', $sql, %psql_opts);
 #
-# Every node gets pg_retention preloaded, as production servers must.
+# Every node gets pg_retention preloaded, as production servers must. The
+# background scheduler starts no runs (retention.enabled = off) unless the
+# test asks for it with scheduler => 1; then it checks every 200 ms and the
+# test waitpoints are armed.
 package RetentionTAP;
 
 use strict;
@@ -18,12 +22,18 @@ use Test::More;
 sub new_node
 {
 	my ($name, %init_params) = @_;
+	my $scheduler = delete $init_params{scheduler};
 	my $node = PostgreSQL::Test::Cluster->new($name);
 	$node->init(%init_params);
 	$node->append_conf('postgresql.conf', <<'EOC');
 shared_preload_libraries = 'pg_retention'
 max_prepared_transactions = 0
 EOC
+	$node->append_conf('postgresql.conf',
+		$scheduler
+		? "retention.enabled = on\nretention.naptime = '200ms'\n"
+		  . "retention.enable_debug_waitpoints = on\n"
+		: "retention.enabled = off\n");
 	return $node;
 }
 

@@ -1,0 +1,181 @@
+// scheduler.cpp: the "pg_retention scheduler" background worker, one per
+// database with the extension. Every retention.naptime (or when woken by
+// retention.wakeup()) it runs the enabled, unpaused policies that are due
+// (retention.policy_state.next_run_at), one after another, each through the
+// same engine as CALL retention.run(). A failing policy is recorded and
+// retried with backoff; it never stops the others. The scheduler leaves when
+// the extension is dropped, and only ever runs on a primary.
+#include "pg/catalog.hpp"
+#include "pg/gucs.hpp"
+#include "pg/run_engine.hpp"
+#include "pg/shared_state.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/wait_event.h"
+
+PGDLLEXPORT void retention_scheduler_main(Datum arg);
+}
+
+namespace pg_retention::pg {
+
+namespace {
+
+void SchedulerExit(int code, Datum arg) { SetSchedulerProc(DatumGetObjectId(arg), false); }
+
+void ReloadConfigIfAsked() {
+  if (ConfigReloadPending) {
+    ConfigReloadPending = false;
+    ProcessConfigFile(PGC_SIGHUP);
+  }
+}
+
+// True when the extension exists in this database; otherwise records that
+// and leaves (exit code 0: the launcher will not start us again until
+// CREATE EXTENSION).
+void LeaveUnlessExtensionExists() {
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  bool exists = OidIsValid(get_extension_oid("pg_retention", true));
+  CommitTransactionCommand();
+  if (!exists) {
+    SetDatabaseState(MyDatabaseId, DatabaseState::kNoExtension);
+    proc_exit(0);
+  }
+}
+
+// Runs one catalog step in its own transaction.
+template <typename Fn>
+void InTransaction(Fn&& fn) {
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  PushActiveSnapshot(GetTransactionSnapshot());
+  SPI_connect();
+  fn();
+  SPI_finish();
+  PopActiveSnapshot();
+  CommitTransactionCommand();
+}
+
+// Runs one policy; an unexpected error is logged, and the scheduler goes on.
+void RunOne(const char* name) {
+  MemoryContext context = CurrentMemoryContext;
+  PG_TRY();
+  {
+    SetCurrentStatementStartTimestamp();
+    StartTransactionCommand();
+    SPI_connect_ext(SPI_OPT_NONATOMIC);
+    RunPolicy(name, 0, "worker");
+    SPI_finish();
+    CommitTransactionCommand();
+  }
+  PG_CATCH();
+  {
+    HOLD_INTERRUPTS();
+    MemoryContextSwitchTo(context);
+    EmitErrorReport();
+    AbortOutOfAnyTransaction();
+    FlushErrorState();
+    RESUME_INTERRUPTS();
+  }
+  PG_END_TRY();
+  pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+void RunDuePolicies(MemoryContext pass_context) {
+  MemoryContextReset(pass_context);
+
+  char** names = nullptr;
+  int count = 0;
+  InTransaction([&]() {
+    char** due = ListDuePolicies(&count);
+    // SPI memory goes away with SPI_finish: keep copies for this pass.
+    MemoryContext old = MemoryContextSwitchTo(pass_context);
+    names = static_cast<char**>(palloc0(sizeof(char*) * (count + 1)));
+    for (int i = 0; i < count; ++i) names[i] = pstrdup(due[i]);
+    MemoryContextSwitchTo(old);
+  });
+
+  for (int i = 0; i < count; ++i) {
+    CHECK_FOR_INTERRUPTS();
+    ReloadConfigIfAsked();
+    if (!guc_enabled) break;
+    if (!TryAcquireRunSlot(guc_max_workers)) break;  // retry at the next pass
+    RunOne(names[i]);
+    ReleaseRunSlot();
+  }
+}
+
+}  // namespace
+
+}  // namespace pg_retention::pg
+
+using namespace pg_retention::pg;
+
+void retention_scheduler_main(Datum arg) {
+  Oid dbid = DatumGetObjectId(arg);
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+  pgstat_report_appname("pg_retention scheduler");
+
+  LeaveUnlessExtensionExists();
+  SetDatabaseState(dbid, DatabaseState::kHasExtension);
+  SetSchedulerProc(dbid, true);
+  before_shmem_exit(SchedulerExit, ObjectIdGetDatum(dbid));
+
+  MemoryContext pass_context =
+      AllocSetContextCreate(TopMemoryContext, "pg_retention scheduler pass", ALLOCSET_DEFAULT_SIZES);
+  bool closed_stale_runs = false;
+  for (;;) {
+    CHECK_FOR_INTERRUPTS();
+    ReloadConfigIfAsked();
+    // A failing pass (say, a catalog the module does not understand) is
+    // logged and tried again after a naptime; the scheduler stays up.
+    PG_TRY();
+    {
+      LeaveUnlessExtensionExists();
+      if (!closed_stale_runs) {
+        // Runs a crash, a kill or a failover left "running" are over.
+        InTransaction([]() {
+          int closed = CloseInterruptedRuns();
+          if (closed > 0)
+            ereport(LOG, (errmsg("pg_retention closed %d interrupted run(s) in database \"%s\"",
+                                 closed, get_database_name(MyDatabaseId))));
+        });
+        closed_stale_runs = true;
+      }
+      if (guc_enabled) RunDuePolicies(pass_context);
+    }
+    PG_CATCH();
+    {
+      HOLD_INTERRUPTS();
+      MemoryContextSwitchTo(TopMemoryContext);
+      EmitErrorReport();
+      AbortOutOfAnyTransaction();
+      FlushErrorState();
+      ReleaseRunSlot();
+      RESUME_INTERRUPTS();
+    }
+    PG_END_TRY();
+    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, guc_naptime_ms,
+                     PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+  }
+}

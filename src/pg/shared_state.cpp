@@ -1,0 +1,258 @@
+// shared_state.cpp: see shared_state.hpp. One struct under one LWLock; every
+// critical section is a few loads and stores.
+#include "pg/shared_state.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+}
+
+namespace pg_retention::pg {
+
+namespace {
+
+constexpr int kMaxDatabases = 256;
+constexpr int kMaxProgress = 256;
+
+struct DatabaseSlot {
+  Oid dbid;                 // InvalidOid: free
+  uint8 state;              // DatabaseState
+  int scheduler_procno;     // -1: none
+};
+
+struct ProgressSlot {
+  Oid dbid;                 // InvalidOid: free
+  int32 policy_id;
+  int32 pid;
+  int64 rows_deleted;
+  int64 rows_archived;
+  int32 batches;
+};
+
+struct SharedState {
+  LWLock* lock;
+  int launcher_procno;      // -1: not running
+  int running_policies;
+  DatabaseSlot databases[kMaxDatabases];
+  ProgressSlot progress[kMaxProgress];
+};
+
+SharedState* shared = nullptr;
+shmem_request_hook_type prev_shmem_request_hook = nullptr;
+shmem_startup_hook_type prev_shmem_startup_hook = nullptr;
+bool holding_run_slot = false;
+
+void RequestHook() {
+  if (prev_shmem_request_hook) prev_shmem_request_hook();
+  RequestAddinShmemSpace(MAXALIGN(sizeof(SharedState)));
+  RequestNamedLWLockTranche("pg_retention", 1);
+}
+
+void StartupHook() {
+  if (prev_shmem_startup_hook) prev_shmem_startup_hook();
+  LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+  bool found;
+  shared = static_cast<SharedState*>(ShmemInitStruct("pg_retention", sizeof(SharedState), &found));
+  if (!found) {
+    memset(shared, 0, sizeof(SharedState));
+    shared->lock = &(GetNamedLWLockTranche("pg_retention"))->lock;
+    shared->launcher_procno = -1;
+    for (int i = 0; i < kMaxDatabases; ++i) shared->databases[i].scheduler_procno = -1;
+  }
+  LWLockRelease(AddinShmemInitLock);
+}
+
+DatabaseSlot* FindDatabase(Oid dbid, bool create) {
+  DatabaseSlot* free_slot = nullptr;
+  for (int i = 0; i < kMaxDatabases; ++i) {
+    DatabaseSlot* slot = &shared->databases[i];
+    if (slot->dbid == dbid) return slot;
+    if (slot->dbid == InvalidOid && free_slot == nullptr) free_slot = slot;
+  }
+  if (!create || free_slot == nullptr) return nullptr;
+  free_slot->dbid = dbid;
+  free_slot->state = static_cast<uint8>(DatabaseState::kUnknown);
+  free_slot->scheduler_procno = -1;
+  return free_slot;
+}
+
+void SetLatchOfProcno(int procno) {
+  if (procno >= 0) SetLatch(&ProcGlobal->allProcs[procno].procLatch);
+}
+
+// Frees this backend's progress slots and run slot when it exits, so a run
+// that died by FATAL leaves nothing behind.
+void CleanupOnExit(int code, Datum arg) {
+  if (shared == nullptr) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < kMaxProgress; ++i)
+    if (shared->progress[i].pid == MyProcPid) shared->progress[i].dbid = InvalidOid;
+  if (holding_run_slot && shared->running_policies > 0) shared->running_policies--;
+  holding_run_slot = false;
+  LWLockRelease(shared->lock);
+}
+
+bool cleanup_registered = false;
+
+void EnsureCleanup() {
+  if (!cleanup_registered) {
+    before_shmem_exit(CleanupOnExit, (Datum) 0);
+    cleanup_registered = true;
+  }
+}
+
+}  // namespace
+
+void RequestSharedState() {
+  prev_shmem_request_hook = shmem_request_hook;
+  shmem_request_hook = RequestHook;
+  prev_shmem_startup_hook = shmem_startup_hook;
+  shmem_startup_hook = StartupHook;
+}
+
+bool SharedStateAvailable() { return shared != nullptr; }
+
+void SetDatabaseState(unsigned int dbid, DatabaseState state) {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindDatabase(dbid, true);
+  if (slot) slot->state = static_cast<uint8>(state);
+  LWLockRelease(shared->lock);
+}
+
+DatabaseState GetDatabaseState(unsigned int dbid) {
+  if (!shared) return DatabaseState::kUnknown;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindDatabase(dbid, false);
+  DatabaseState state = slot ? static_cast<DatabaseState>(slot->state) : DatabaseState::kUnknown;
+  LWLockRelease(shared->lock);
+  return state;
+}
+
+void ForgetDatabasesExcept(const unsigned int* keep, int nkeep) {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < kMaxDatabases; ++i) {
+    DatabaseSlot* slot = &shared->databases[i];
+    if (slot->dbid == InvalidOid) continue;
+    bool kept = false;
+    for (int k = 0; k < nkeep && !kept; ++k) kept = keep[k] == slot->dbid;
+    if (!kept) {
+      slot->dbid = InvalidOid;
+      slot->scheduler_procno = -1;
+    }
+  }
+  LWLockRelease(shared->lock);
+}
+
+void SetLauncherProc(bool running) {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  shared->launcher_procno = running ? MyProc->pgprocno : -1;
+  LWLockRelease(shared->lock);
+}
+
+void WakeLauncher() {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  SetLatchOfProcno(shared->launcher_procno);
+  LWLockRelease(shared->lock);
+}
+
+void SetSchedulerProc(unsigned int dbid, bool running) {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindDatabase(dbid, true);
+  if (slot) slot->scheduler_procno = running ? MyProc->pgprocno : -1;
+  LWLockRelease(shared->lock);
+}
+
+void WakeSchedulers(unsigned int dbid) {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindDatabase(dbid, false);
+  if (slot) SetLatchOfProcno(slot->scheduler_procno);
+  LWLockRelease(shared->lock);
+}
+
+int ProgressBegin(unsigned int dbid, int32_t policy_id) {
+  if (!shared) return -1;
+  EnsureCleanup();
+  int found = -1;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < kMaxProgress && found < 0; ++i) {
+    ProgressSlot* slot = &shared->progress[i];
+    if (slot->dbid != InvalidOid) continue;
+    slot->dbid = dbid;
+    slot->policy_id = policy_id;
+    slot->pid = MyProcPid;
+    slot->rows_deleted = slot->rows_archived = 0;
+    slot->batches = 0;
+    found = i;
+  }
+  LWLockRelease(shared->lock);
+  return found;
+}
+
+void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32_t batches) {
+  if (!shared || slot < 0) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  shared->progress[slot].rows_deleted = rows_deleted;
+  shared->progress[slot].rows_archived = rows_archived;
+  shared->progress[slot].batches = batches;
+  LWLockRelease(shared->lock);
+}
+
+void ProgressEnd(int slot) {
+  if (!shared || slot < 0) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  shared->progress[slot].dbid = InvalidOid;
+  LWLockRelease(shared->lock);
+}
+
+int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max) {
+  if (!shared) return 0;
+  int n = 0;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  for (int i = 0; i < kMaxProgress && n < max; ++i) {
+    const ProgressSlot* slot = &shared->progress[i];
+    if (slot->dbid != dbid) continue;
+    rows[n].policy_id = slot->policy_id;
+    rows[n].pid = slot->pid;
+    rows[n].rows_deleted = slot->rows_deleted;
+    rows[n].rows_archived = slot->rows_archived;
+    rows[n].batches = slot->batches;
+    n++;
+  }
+  LWLockRelease(shared->lock);
+  return n;
+}
+
+bool TryAcquireRunSlot(int max_workers) {
+  if (!shared) return true;
+  EnsureCleanup();
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  bool ok = shared->running_policies < max_workers;
+  if (ok) {
+    shared->running_policies++;
+    holding_run_slot = true;
+  }
+  LWLockRelease(shared->lock);
+  return ok;
+}
+
+void ReleaseRunSlot() {
+  if (!shared || !holding_run_slot) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  if (shared->running_policies > 0) shared->running_policies--;
+  holding_run_slot = false;
+  LWLockRelease(shared->lock);
+}
+
+}  // namespace pg_retention::pg

@@ -1,0 +1,51 @@
+// shared_state.hpp: the little state pg_retention keeps in shared memory
+// (only when loaded through shared_preload_libraries):
+//   - which databases have the extension, so the launcher knows where to run
+//     a scheduler (CREATE EXTENSION tells it at once);
+//   - the progress of every run in flight, for retention.status, readable
+//     without waiting on the run;
+//   - how many policies run right now, for retention.max_workers.
+// Without preloading every function here is a harmless no-op.
+#pragma once
+
+#include <cstdint>
+
+namespace pg_retention::pg {
+
+// _PG_init, while shared_preload_libraries is processed.
+void RequestSharedState();
+bool SharedStateAvailable();
+
+// Databases.
+enum class DatabaseState : uint8_t { kUnknown = 0, kHasExtension = 1, kNoExtension = 2 };
+void SetDatabaseState(unsigned int dbid, DatabaseState state);
+DatabaseState GetDatabaseState(unsigned int dbid);
+void ForgetDatabasesExcept(const unsigned int* keep, int nkeep);
+
+// The launcher's wake-up call (CREATE EXTENSION, retention.wakeup()).
+void SetLauncherProc(bool running);
+void WakeLauncher();
+// Schedulers register to be woken by retention.wakeup().
+void SetSchedulerProc(unsigned int dbid, bool running);
+void WakeSchedulers(unsigned int dbid);
+
+// Run progress. Returns a slot number or -1 when none is free.
+int ProgressBegin(unsigned int dbid, int32_t policy_id);
+void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32_t batches);
+void ProgressEnd(int slot);
+
+struct ProgressRow {
+  int32_t policy_id;
+  int32_t pid;
+  int64_t rows_deleted;
+  int64_t rows_archived;
+  int32_t batches;
+};
+// Copies the runs in flight of database dbid into rows (capacity max).
+int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max);
+
+// Cluster-wide run slots for retention.max_workers.
+bool TryAcquireRunSlot(int max_workers);
+void ReleaseRunSlot();
+
+}  // namespace pg_retention::pg

@@ -1,0 +1,54 @@
+// worker_api.cpp: SQL functions that talk to the background workers:
+// retention.wakeup() (a test and operator hook: check for due policies now),
+// retention.notify_launcher() (called by CREATE EXTENSION) and
+// retention.running_progress() (the live progress behind retention.status).
+#include "pg/shared_state.hpp"
+
+extern "C" {
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/tuplestore.h"
+
+PGDLLEXPORT Datum retention_wakeup(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum retention_notify_launcher(PG_FUNCTION_ARGS);
+PGDLLEXPORT Datum retention_running_progress(PG_FUNCTION_ARGS);
+PG_FUNCTION_INFO_V1(retention_wakeup);
+PG_FUNCTION_INFO_V1(retention_notify_launcher);
+PG_FUNCTION_INFO_V1(retention_running_progress);
+}
+
+using namespace pg_retention::pg;
+
+Datum retention_wakeup(PG_FUNCTION_ARGS) {
+  if (!superuser())
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("must be superuser to wake the retention scheduler")));
+  WakeSchedulers(MyDatabaseId);
+  WakeLauncher();
+  PG_RETURN_BOOL(SharedStateAvailable());
+}
+
+Datum retention_notify_launcher(PG_FUNCTION_ARGS) {
+  SetDatabaseState(MyDatabaseId, DatabaseState::kHasExtension);
+  WakeLauncher();
+  PG_RETURN_VOID();
+}
+
+Datum retention_running_progress(PG_FUNCTION_ARGS) {
+  InitMaterializedSRF(fcinfo, 0);
+  ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
+  constexpr int kMax = 256;
+  ProgressRow* rows = static_cast<ProgressRow*>(palloc(sizeof(ProgressRow) * kMax));
+  int n = ProgressSnapshot(MyDatabaseId, rows, kMax);
+  for (int i = 0; i < n; ++i) {
+    Datum values[5] = {Int32GetDatum(rows[i].policy_id), Int32GetDatum(rows[i].pid),
+                       Int64GetDatum(rows[i].rows_deleted), Int64GetDatum(rows[i].rows_archived),
+                       Int32GetDatum(rows[i].batches)};
+    bool nulls[5] = {false, false, false, false, false};
+    tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+  }
+  return (Datum) 0;
+}
