@@ -7,6 +7,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -31,9 +32,31 @@ Datum retention_wakeup(PG_FUNCTION_ARGS) {
   PG_RETURN_BOOL(SharedStateAvailable());
 }
 
+namespace {
+
+bool notify_pending = false;
+bool callback_registered = false;
+
+// The launcher may act only once CREATE EXTENSION has committed: a scheduler
+// started earlier would not see the extension and would leave for good.
+void NotifyAtCommit(XactEvent event, void* arg) {
+  if (!notify_pending) return;
+  if (event == XACT_EVENT_COMMIT) {
+    SetDatabaseState(MyDatabaseId, DatabaseState::kHasExtension);
+    WakeLauncher();
+  }
+  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT) notify_pending = false;
+}
+
+}  // namespace
+
 Datum retention_notify_launcher(PG_FUNCTION_ARGS) {
-  SetDatabaseState(MyDatabaseId, DatabaseState::kHasExtension);
-  WakeLauncher();
+  if (!SharedStateAvailable()) PG_RETURN_VOID();
+  if (!callback_registered) {
+    RegisterXactCallback(NotifyAtCommit, NULL);
+    callback_registered = true;
+  }
+  notify_pending = true;
   PG_RETURN_VOID();
 }
 
