@@ -2,7 +2,7 @@
 -- their columns, privileges on the catalog, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(41);
+SELECT plan(48);
 
 SELECT has_schema('retention');
 SELECT is((SELECT trusted FROM pg_available_extension_versions
@@ -61,6 +61,24 @@ SELECT col_type_is('retention', 'policies', 'archive_table', 'regclass', 'polici
 SELECT columns_are('retention', 'runs',
     ARRAY['run_id', 'policy', 'trigger', 'pid', 'started_at', 'finished_at', 'status', 'cutoff',
           'rows_deleted', 'rows_archived', 'batches', 'retries', 'sqlstate', 'error']);
+
+SELECT has_view('retention', 'status', 'view retention.status');
+SELECT columns_are('retention', 'status',
+    ARRAY['policy', 'relation', 'mode', 'state', 'running_pid', 'current_rows',
+          'last_started_at', 'last_finished_at', 'last_status', 'last_rows_deleted',
+          'last_rows_archived', 'last_error', 'last_sqlstate', 'next_run_at',
+          'total_rows_deleted', 'total_rows_archived', 'consecutive_failures']);
+SELECT table_privs_are('retention', 'status', 'public', ARRAY['SELECT']);
+SELECT table_privs_are('retention', 'policy_state', 'public', ARRAY[]::text[]);
+SELECT ok(NOT has_function_privilege('public', 'retention.wakeup()', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'retention.debug_waitpoint_enable(text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'retention.debug_waitpoint_release(text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'retention.notify_launcher()', 'EXECUTE'),
+          'scheduler hooks are not callable by PUBLIC');
+SELECT is((SELECT boot_val || unit FROM pg_settings WHERE name = 'retention.naptime'), '10000ms',
+          'retention.naptime default');
+SELECT is((SELECT context FROM pg_settings WHERE name = 'retention.enabled'), 'sighup',
+          'the kill switch is a server-wide setting');
 
 -- Privileges: the catalog belongs to the API, the views to everybody.
 SELECT table_privs_are('retention', 'policy', 'public', ARRAY[]::text[]);
