@@ -38,6 +38,9 @@ SHLIB_LINK  = -lstdc++
 
 # Debian's PGXS would build JIT bitcode with clang and without our C++ flags.
 override with_llvm = no
+# Rebuild objects when a header they include changes (PGXS leaves this off).
+# Object basenames are unique across src/, as the .deps files need.
+override autodepend = yes
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)

@@ -34,36 +34,31 @@ std::string KeyOrder(const std::vector<KeyColumn>& key, const std::string& alias
   return out;
 }
 
-// "t.k > $3" or "ROW(t.a, t.b) > ROW($3, $4)".
-std::string KeyAfterCursor(const std::vector<KeyColumn>& key) {
-  const std::string& schema = key.front().op_schema;
-  if (key.size() == 1) return "t." + key[0].name + " " + Op(schema, ">") + " $3";
-  std::string params;
-  for (std::size_t i = 0; i < key.size(); ++i) {
-    if (i) params += ", ";
-    params += "$" + std::to_string(3 + i);
+// "$first, $first+1, ..." for a key.
+std::string ParamList(std::size_t count, int first) {
+  std::string out;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (i) out += ", ";
+    out += "$" + std::to_string(first + static_cast<int>(i));
   }
-  return "ROW(" + KeyList(key, "t") + ") " + Op(schema, ">") + " ROW(" + params + ")";
+  return out;
 }
 
-// "t.k <= (SELECT l.k FROM last_key l)", row form for composite keys.
-std::string KeyUpToLast(const std::vector<KeyColumn>& key) {
+// "t.k OP $n" or "ROW(t.a, t.b) OP ROW($n, $n+1)": a btree-indexable bound.
+std::string KeyBound(const std::vector<KeyColumn>& key, const char* op, int first_param) {
   const std::string& schema = key.front().op_schema;
-  if (key.size() == 1)
-    return "t." + key[0].name + " " + Op(schema, "<=") + " (SELECT l." + key[0].name +
-           " FROM last_key l)";
-  return "ROW(" + KeyList(key, "t") + ") " + Op(schema, "<=") + " (SELECT " +
-         KeyList(key, "l") + " FROM last_key l)";
+  if (key.size() == 1) return "t." + key[0].name + " " + Op(schema, op) + " $" + std::to_string(first_param);
+  return "ROW(" + KeyList(key, "t") + ") " + Op(schema, op) + " ROW(" +
+         ParamList(key.size(), first_param) + ")";
 }
 
-// The DELETE (with its re-checked predicate) and, in archive mode, the
-// INSERT of exactly the returned rows, column by column.
-std::string MoveClauses(const BatchStatementSpec& spec) {
+constexpr const char* kUnlocked = "t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid";
+constexpr const char* kLockMarked = "t.xmax OPERATOR(pg_catalog.<>) '0'::pg_catalog.xid";
+
+// The RETURNING list and, in archive mode, the INSERT of exactly the
+// returned rows, column by column.
+std::string Returning(const BatchStatementSpec& spec) {
   std::ostringstream sql;
-  sql << "moved AS (\n"
-      << "  DELETE FROM ONLY " << spec.source << " t\n"
-      << "  WHERE t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT b.row_id FROM batch b))\n"
-      << "    AND " << BuildPurgeablePredicate(spec) << "\n";
   if (spec.mode == Mode::kArchive) {
     std::string returning, target, select;
     for (std::size_t i = 0; i < spec.columns.size(); ++i) {
@@ -89,13 +84,40 @@ std::string MoveClauses(const BatchStatementSpec& spec) {
   return sql.str();
 }
 
+// Rows of the batch that carry a lock mark (xmax set: locked now, or once)
+// are locked with SKIP LOCKED first; the rest are deleted directly. The
+// DELETE re-checks the predicate on the row it deletes and, through the
+// xmax test evaluated on the live tuple, passes over rows somebody locked
+// after the snapshot instead of waiting for them.
+std::string DeleteClauses(const BatchStatementSpec& spec, const std::string& where) {
+  const std::string pred = BuildPurgeablePredicate(spec);
+  std::ostringstream sql;
+  sql << "locked AS MATERIALIZED (\n"
+      << "  SELECT t.ctid AS row_id FROM ONLY " << spec.source << " t\n"
+      << "  WHERE " << where << "\n"
+      << "    AND " << pred << " AND " << kLockMarked << "\n"
+      << "  FOR UPDATE OF t SKIP LOCKED\n"
+      << "), moved AS (\n"
+      << "  DELETE FROM ONLY " << spec.source << " t\n"
+      << "  WHERE " << where << "\n"
+      << "    AND " << pred << "\n"
+      << "    AND (" << kUnlocked
+      << " OR t.ctid OPERATOR(pg_catalog.=) ANY (SELECT l.row_id FROM locked l))\n"
+      << Returning(spec);
+  return sql.str();
+}
+
+// scanned_from empty: no candidate set, scanned is 0.
 std::string CountsSelect(const BatchStatementSpec& spec, const std::string& scanned_from) {
   std::string archived = spec.mode == Mode::kArchive
                              ? "(SELECT pg_catalog.count(*) FROM archived)"
                              : "0::pg_catalog.int8";
+  std::string scanned = scanned_from.empty()
+                            ? "0::pg_catalog.int8"
+                            : "(SELECT pg_catalog.count(*) FROM " + scanned_from + ")";
   return "SELECT (SELECT pg_catalog.count(*) FROM moved) AS deleted,\n"
          "       " + archived + " AS archived,\n"
-         "       (SELECT pg_catalog.count(*) FROM " + scanned_from + ") AS scanned";
+         "       " + scanned + " AS scanned";
 }
 
 Status CheckSpec(const BatchStatementSpec& spec) {
@@ -131,7 +153,8 @@ std::string BuildPurgeablePredicate(const BatchStatementSpec& spec) {
   return pred;
 }
 
-BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor) {
+BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor,
+                                   bool has_upper) {
   BatchStatement out;
   out.status = CheckSpec(spec);
   if (!out.status.ok()) return out;
@@ -141,31 +164,25 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
 
   switch (spec.path) {
     case AccessPath::kPrimaryKeyWalk: {
-      // The next $2 keys after the cursor bound the range; inside it, lock the
-      // purgeable rows that nobody else holds.
-      const std::string after = has_cursor ? KeyAfterCursor(spec.key) : "";
-      sql << "WITH scan AS (\n"
-          << "  SELECT " << KeyList(spec.key, "t") << " FROM ONLY " << spec.source << " t\n";
-      if (has_cursor) sql << "  WHERE " << after << "\n";
-      sql << "  ORDER BY " << KeyOrder(spec.key, "t", false) << "\n"
-          << "  LIMIT $2\n"
-          << "), last_key AS (\n"
-          << "  SELECT " << KeyList(spec.key, "s") << " FROM scan s\n"
-          << "  ORDER BY " << KeyOrder(spec.key, "s", true) << "\n"
-          << "  LIMIT 1\n"
-          << "), batch AS MATERIALIZED (\n"
-          << "  SELECT t.ctid AS row_id FROM ONLY " << spec.source << " t\n"
-          << "  WHERE " << (has_cursor ? after + " AND " : "") << KeyUpToLast(spec.key) << "\n"
-          << "    AND " << pred << "\n"
-          << "  FOR UPDATE OF t SKIP LOCKED\n"
-          << "), " << MoveClauses(spec)
-          << CountsSelect(spec, "scan");
-      for (std::size_t i = 0; i < spec.key.size(); ++i)
-        sql << ",\n       (SELECT l." << spec.key[i].name << " FROM last_key l) AS cursor_"
-            << (i + 1);
-      sql << "\n";
-      out.cursor_params = has_cursor ? static_cast<int>(spec.key.size()) : 0;
-      out.cursor_columns = static_cast<int>(spec.key.size());
+      // One key range, (lower, upper]: its bounds are parameters, so both
+      // are index conditions and the DELETE reads just the range.
+      const int nkey = static_cast<int>(spec.key.size());
+      std::string where;
+      int next_param = 3;
+      if (has_cursor) {
+        where = KeyBound(spec.key, ">", next_param);
+        next_param += nkey;
+      }
+      if (has_upper) {
+        if (!where.empty()) where += " AND ";
+        where += KeyBound(spec.key, "<=", next_param);
+        next_param += nkey;
+      }
+      if (where.empty()) where = "true";
+      sql << "WITH " << DeleteClauses(spec, where)
+          << CountsSelect(spec, "") << "\n";
+      out.cursor_params = next_param - 3;
+      out.cursor_columns = 0;
       break;
     }
     case AccessPath::kIndex: {
@@ -179,8 +196,9 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
       if (has_cursor) sql << "    AND " << expiry << " OPERATOR(pg_catalog.>=) $3\n";
       sql << "  ORDER BY " << expiry << " USING OPERATOR(pg_catalog.<)\n"
           << "  LIMIT $2\n"
-          << "  FOR UPDATE OF t SKIP LOCKED\n"
-          << "), " << MoveClauses(spec)
+          << "), "
+          << DeleteClauses(spec,
+                           "t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT b.row_id FROM batch b))")
           << CountsSelect(spec, "batch") << ",\n"
           << "       (SELECT pg_catalog.max(b.expiry) FROM batch b) AS cursor_1\n";
       out.cursor_params = has_cursor ? 1 : 0;
@@ -195,8 +213,9 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
           << "  WHERE t.ctid OPERATOR(pg_catalog.>=) $3 AND t.ctid OPERATOR(pg_catalog.<) $4\n"
           << "    AND " << pred << "\n"
           << "  LIMIT $2\n"
-          << "  FOR UPDATE OF t SKIP LOCKED\n"
-          << "), " << MoveClauses(spec)
+          << "), "
+          << DeleteClauses(spec,
+                           "t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT b.row_id FROM batch b))")
           << CountsSelect(spec, "batch") << "\n";
       out.cursor_params = 2;
       out.cursor_columns = 0;
@@ -205,6 +224,15 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
   }
   out.sql = sql.str();
   return out;
+}
+
+std::string BuildKeyBoundQuery(const BatchStatementSpec& spec, bool has_cursor) {
+  const int nkey = static_cast<int>(spec.key.size());
+  std::string sql = "SELECT " + KeyList(spec.key, "t") + " FROM ONLY " + spec.source + " t\n";
+  if (has_cursor) sql += "WHERE " + KeyBound(spec.key, ">", 1) + "\n";
+  sql += "ORDER BY " + KeyOrder(spec.key, "t", false) + "\n";
+  sql += "OFFSET $" + std::to_string(has_cursor ? nkey + 1 : 1) + " LIMIT 1\n";
+  return sql;
 }
 
 std::string BuildPreviewStatement(const BatchStatementSpec& spec) {

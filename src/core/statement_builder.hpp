@@ -1,8 +1,10 @@
 // statement_builder.hpp: builds the SQL text of one batch and of the preview
-// query. Every batch is ONE statement: it picks rows (FOR UPDATE SKIP LOCKED),
-// deletes them with the expiry predicate re-checked on the row it deletes,
-// and in archive mode inserts exactly the deleted rows into the archive,
-// mapping columns by name. The caller passes identifiers already quoted and
+// query. Every batch is ONE statement: it deletes the purgeable rows of its
+// range with the expiry predicate re-checked on the row it deletes, skipping
+// rows somebody else holds (rows with a lock mark go through FOR UPDATE
+// SKIP LOCKED; the others are deleted directly, one WAL record each), and in
+// archive mode inserts exactly the deleted rows into the archive, mapping
+// columns by name. The caller passes identifiers already quoted and
 // expressions already validated and deparsed by the server; nothing here
 // parses SQL.
 #pragma once
@@ -44,12 +46,13 @@ struct BatchStatementSpec {
 // Parameters of a batch statement:
 //   $1 cutoff (timestamptz): rows whose expiry is before it are purgeable
 //   $2 batch size (int8)
-//   $3... the cursor: the last primary key (kPrimaryKeyWalk, after the first
-//   batch), the lowest expiry still to visit (kIndex, after the first batch),
-//   or the block range as two tids (kBlockRange, always).
+//   $3... kPrimaryKeyWalk: the lower key bound (exclusive, after the first
+//         batch), then the upper key bound (inclusive, unless this is the
+//         last range); kIndex: the lowest expiry still to visit (after the
+//         first batch); kBlockRange: the block range as two tids.
 // Result: one row (deleted int8, archived int8, scanned int8, cursor...).
-// "scanned" counts the rows the batch visited in its key range or, for
-// kIndex and kBlockRange, the rows it locked.
+// "scanned" counts, for kIndex and kBlockRange, the candidate rows the batch
+// picked (at most $2); for kPrimaryKeyWalk it is 0, the range says it all.
 struct BatchStatement {
   Status status;
   std::string sql;
@@ -57,7 +60,15 @@ struct BatchStatement {
   int cursor_columns = 0;  // how many cursor columns the result row carries
 };
 
-BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor);
+// has_upper only matters for kPrimaryKeyWalk (see BuildKeyBoundQuery).
+BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor,
+                                   bool has_upper = true);
+
+// kPrimaryKeyWalk: the key $n rows after the lower bound, which closes the
+// next range: params are the lower bound (when has_cursor) then the offset
+// (int8, batch size - 1). No row back means the rest of the table is the
+// last range.
+std::string BuildKeyBoundQuery(const BatchStatementSpec& spec, bool has_cursor);
 
 // The purgeable predicate alone, over alias t: expiry < $1 [AND filter].
 std::string BuildPurgeablePredicate(const BatchStatementSpec& spec);

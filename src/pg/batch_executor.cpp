@@ -52,14 +52,18 @@ struct PlainSpec {
 struct BuiltSql {
   char* first;
   char* next;
+  char* range[2][2];
+  char* bound[2];
   char* preview;
 };
 
+constexpr int kBuiltStrings = 9;
+
 BuiltSql BuildStatements(const PlainSpec* p) {
   CoreError err;
-  char* first = nullptr;
-  char* next = nullptr;
-  char* preview = nullptr;
+  // malloc'd by the core side: first, next, range[4], bound[2], preview.
+  char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr,
+                              nullptr, nullptr, nullptr, nullptr};
   bool ok = CallCore(&err, [&]() {
     core::BatchStatementSpec spec;
     spec.source = p->source;
@@ -70,28 +74,44 @@ BuiltSql BuildStatements(const PlainSpec* p) {
     for (int i = 0; i < p->ncolumns; ++i) spec.columns.emplace_back(p->columns[i]);
     spec.path = static_cast<core::AccessPath>(p->path);
     for (int i = 0; i < p->nkeys; ++i) spec.key.push_back({p->keys[i].name, p->keys[i].op_schema});
-    if (spec.path != core::AccessPath::kBlockRange) {
-      core::BatchStatement st = core::BuildBatchStatement(spec, false);
+    if (spec.path == core::AccessPath::kPrimaryKeyWalk) {
+      for (int lower = 0; lower < 2; ++lower) {
+        for (int upper = 0; upper < 2; ++upper) {
+          core::BatchStatement st = core::BuildBatchStatement(spec, lower, upper);
+          if (!st.status.ok()) return st.status;
+          out[2 + lower * 2 + upper] = CoreStrdup(st.sql);
+        }
+        out[6 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
+      }
+    } else {
+      if (spec.path == core::AccessPath::kIndex) {
+        core::BatchStatement st = core::BuildBatchStatement(spec, false);
+        if (!st.status.ok()) return st.status;
+        out[0] = CoreStrdup(st.sql);
+      }
+      core::BatchStatement st = core::BuildBatchStatement(spec, true);
       if (!st.status.ok()) return st.status;
-      first = CoreStrdup(st.sql);
+      out[1] = CoreStrdup(st.sql);
     }
-    core::BatchStatement st = core::BuildBatchStatement(spec, true);
-    if (!st.status.ok()) return st.status;
-    next = CoreStrdup(st.sql);
-    preview = CoreStrdup(core::BuildPreviewStatement(spec));
+    out[8] = CoreStrdup(core::BuildPreviewStatement(spec));
     return core::Status::Ok();
   });
   if (!ok) {
-    free(first);
-    free(next);
-    free(preview);
+    for (char* s : out) free(s);
     RaiseCoreError(&err);
   }
-  BuiltSql out;
-  out.first = first ? TakeCoreString(first) : nullptr;
-  out.next = TakeCoreString(next);
-  out.preview = TakeCoreString(preview);
-  return out;
+  BuiltSql built;
+  built.first = out[0] ? TakeCoreString(out[0]) : nullptr;
+  built.next = out[1] ? TakeCoreString(out[1]) : nullptr;
+  for (int lower = 0; lower < 2; ++lower) {
+    for (int upper = 0; upper < 2; ++upper) {
+      char* s = out[2 + lower * 2 + upper];
+      built.range[lower][upper] = s ? TakeCoreString(s) : nullptr;
+    }
+    built.bound[lower] = out[6 + lower] ? TakeCoreString(out[6 + lower]) : nullptr;
+  }
+  built.preview = TakeCoreString(out[8]);
+  return built;
 }
 
 // The stored expressions must still read the columns they were written
@@ -226,6 +246,10 @@ RunPlan* BuildRunPlan(PolicyRecord* policy) {
   BuiltSql sql = BuildStatements(&spec);
   plan->sql_first = sql.first;
   plan->sql_next = sql.next;
+  for (int lower = 0; lower < 2; ++lower) {
+    for (int upper = 0; upper < 2; ++upper) plan->sql_range[lower][upper] = sql.range[lower][upper];
+    plan->sql_bound[lower] = sql.bound[lower];
+  }
   plan->sql_preview = sql.preview;
 
   EndRunAs(&saved);
@@ -257,12 +281,33 @@ bool OurStatementTimeoutExpired() {
   return now >= batch_timeout_at && (!outer_timeout_active || now < outer_timeout_at);
 }
 
+// Keeps a copy of the key datums of row 0 of the last SPI result as the
+// walk's cursor, in the plan's memory.
+static void TakeCursor(RunPlan* plan, int first_column, bool* all_null, bool* changed) {
+  HeapTuple tup = SPI_tuptable->vals[0];
+  TupleDesc desc = SPI_tuptable->tupdesc;
+  MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
+  *all_null = true;
+  *changed = !plan->have_cursor;
+  for (int i = 0; i < plan->ncursor; ++i) {
+    bool isnull;
+    Datum d = SPI_getbinval(tup, desc, first_column + i, &isnull);
+    if (isnull) continue;
+    *all_null = false;
+    if (plan->have_cursor &&
+        !datumIsEqual(d, plan->cursor[i], plan->cursor_byval[i], plan->cursor_len[i]))
+      *changed = true;
+    plan->cursor[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
+  }
+  MemoryContextSwitchTo(old);
+}
+
 void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   memset(result, 0, sizeof(*result));
   const core::AccessPath path = static_cast<core::AccessPath>(plan->path);
 
-  Oid types[2 + kMaxCursorColumns];
-  Datum values[2 + kMaxCursorColumns];
+  Oid types[2 + 2 * kMaxCursorColumns];
+  Datum values[2 + 2 * kMaxCursorColumns];
   types[0] = TIMESTAMPTZOID;
   values[0] = TimestampTzGetDatum(plan->policy->cutoff);
   types[1] = INT8OID;
@@ -270,7 +315,46 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   int nargs = 2;
   const char* sql = plan->sql_next;
   ItemPointerData range[2];
-  if (path == core::AccessPath::kBlockRange) {
+  bool has_upper = false;
+  Datum upper[kMaxCursorColumns];
+
+  SavedUser saved;
+  int nest = BeginBoundedWork();
+  BeginRunAs(plan->policy->owner, true, &saved);
+
+  if (path == core::AccessPath::kPrimaryKeyWalk) {
+    // Where does the next range of `limit` keys end? No row: the rest of the
+    // table is the last range.
+    Oid bound_types[kMaxCursorColumns + 1];
+    Datum bound_values[kMaxCursorColumns + 1];
+    int nbound = 0;
+    if (plan->have_cursor)
+      for (int i = 0; i < plan->ncursor; ++i) {
+        bound_types[nbound] = plan->cursor_types[i];
+        bound_values[nbound++] = plan->cursor[i];
+      }
+    bound_types[nbound] = INT8OID;
+    bound_values[nbound++] = Int64GetDatum(limit - 1);
+    int rc = SPI_execute_with_args(plan->sql_bound[plan->have_cursor], nbound, bound_types,
+                                   bound_values, NULL, false, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "retention key bound query failed");
+    has_upper = SPI_processed == 1;
+    if (plan->have_cursor)
+      for (int i = 0; i < plan->ncursor; ++i) {
+        types[nargs] = plan->cursor_types[i];
+        values[nargs++] = plan->cursor[i];
+      }
+    if (has_upper) {
+      bool isnull;
+      for (int i = 0; i < plan->ncursor; ++i) {
+        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+        upper[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
+        types[nargs] = plan->cursor_types[i];
+        values[nargs++] = upper[i];
+      }
+    }
+    sql = plan->sql_range[plan->have_cursor][has_upper];
+  } else if (path == core::AccessPath::kBlockRange) {
     ItemPointerSet(&range[0], static_cast<BlockNumber>(plan->next_block), 0);
     int64_t end = plan->next_block + plan->blocks_per_batch;
     ItemPointerSet(&range[1], static_cast<BlockNumber>(end > MaxBlockNumber ? MaxBlockNumber : end), 0);
@@ -280,18 +364,12 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
     values[3] = PointerGetDatum(&range[1]);
     nargs = 4;
   } else if (plan->have_cursor) {
-    for (int i = 0; i < plan->ncursor; ++i) {
-      types[nargs] = plan->cursor_types[i];
-      values[nargs] = plan->cursor[i];
-      nargs++;
-    }
+    types[nargs] = plan->cursor_types[0];
+    values[nargs++] = plan->cursor[0];
   } else {
     sql = plan->sql_first;
   }
 
-  SavedUser saved;
-  int nest = BeginBoundedWork();
-  BeginRunAs(plan->policy->owner, true, &saved);
   int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
   EndRunAs(&saved);
   EndBoundedWork(nest);
@@ -316,26 +394,26 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
 
   // Advance the cursor.
   switch (path) {
-    case core::AccessPath::kPrimaryKeyWalk:
-    case core::AccessPath::kIndex: {
-      bool progressed = result->deleted > 0;
-      bool all_null = true;
-      for (int i = 0; i < plan->ncursor; ++i) {
-        Datum d = SPI_getbinval(tup, desc, 4 + i, &isnull);
-        if (isnull) continue;
-        all_null = false;
-        if (plan->have_cursor && !datumIsEqual(d, plan->cursor[i], plan->cursor_byval[i],
-                                               plan->cursor_len[i]))
-          progressed = true;
+    case core::AccessPath::kPrimaryKeyWalk: {
+      // The next range starts after this one; none after the last.
+      if (has_upper) {
         MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
-        plan->cursor[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
+        for (int i = 0; i < plan->ncursor; ++i)
+          plan->cursor[i] = datumCopy(upper[i], plan->cursor_byval[i], plan->cursor_len[i]);
         MemoryContextSwitchTo(old);
+        plan->have_cursor = true;
       }
-      if (!plan->have_cursor) progressed = true;
+      result->walk_finished = !has_upper;
+      break;
+    }
+    case core::AccessPath::kIndex: {
+      bool all_null, changed;
+      TakeCursor(plan, 4, &all_null, &changed);
       plan->have_cursor = plan->have_cursor || !all_null;
-      // A short batch reached the end; a full one that moved nothing would
-      // only find the same rows again.
-      result->walk_finished = all_null || result->scanned < limit || !progressed;
+      // A short batch reached the end; a full one that moved nothing and did
+      // not advance would only find the same rows again.
+      result->walk_finished =
+          all_null || result->scanned < limit || (result->deleted == 0 && !changed);
       break;
     }
     case core::AccessPath::kBlockRange:

@@ -18,11 +18,14 @@ struct RunPlan {
   int path;                 // core::AccessPath
   char* access_path;        // as preview reports it
   char* archive_name;       // quoted, archive mode only
-  char* sql_first;          // batch without a cursor (nullptr for block walks)
-  char* sql_next;           // batch continuing from the cursor
+  char* sql_first;          // index walk: batch without a cursor
+  char* sql_next;           // index walk: from the cursor; block walk: the batch
+  char* sql_range[2][2];    // key walk: [has lower bound][has upper bound]
+  char* sql_bound[2];       // key walk: end of the next range [has lower bound]
   char* sql_preview;
   int32_t batch_size;
-  // Cursor: the last primary key (path 0) or the lowest expiry left (path 1).
+  // Cursor: the upper key of the last range (path 0) or the lowest expiry
+  // left (path 1).
   int ncursor;
   unsigned int cursor_types[kMaxCursorColumns];
   bool cursor_byval[kMaxCursorColumns];

@@ -31,6 +31,7 @@ extern "C" {
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -55,12 +56,17 @@ void EnsureSnapshot() {
 }
 
 // Commits the current transaction; with keep_going, the next one gets a
-// snapshot at once.
+// snapshot at once. Run transactions commit without waiting for the WAL
+// flush: each batch is atomic, so a crash can only undo the latest batches
+// whole, and their rows are purged again by the next run. (Transaction-local:
+// nothing changes for the session.)
 void CommitStep(bool keep_going) {
   if (pushed_snapshot) {
     PopActiveSnapshot();
     pushed_snapshot = false;
   }
+  (void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+                           GUC_ACTION_LOCAL, true, 0, false);
   SPI_commit();
   if (keep_going) EnsureSnapshot();
 }

@@ -36,24 +36,40 @@ TEST(StatementBuilder, PredicateUsesCutoffAndFilter) {
             "(revoked_at) OPERATOR(pg_catalog.<) $1 AND ((scopes = 'api'::text))");
 }
 
-TEST(StatementBuilder, PrimaryKeyWalkFirstBatchHasNoCursor) {
-  BatchStatement st = BuildBatchStatement(TokensSpec(), false);
-  ASSERT_TRUE(st.status.ok());
-  EXPECT_EQ(st.cursor_params, 0);
-  EXPECT_EQ(st.cursor_columns, 1);
-  EXPECT_EQ(st.sql.find("$3"), std::string::npos);
-  EXPECT_NE(st.sql.find("LIMIT $2"), std::string::npos);
-}
-
-TEST(StatementBuilder, PrimaryKeyWalkContinuesAfterCursor) {
-  BatchStatement st = BuildBatchStatement(TokensSpec(), true);
+TEST(StatementBuilder, PrimaryKeyWalkFirstRangeHasOnlyAnUpperBound) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), false, true);
   ASSERT_TRUE(st.status.ok());
   EXPECT_EQ(st.cursor_params, 1);
-  // Both the range bound and the locking scan start after the cursor.
+  EXPECT_EQ(st.cursor_columns, 0);
+  EXPECT_NE(st.sql.find("t.\"id\" OPERATOR(pg_catalog.<=) $3"), std::string::npos);
+  EXPECT_EQ(st.sql.find("OPERATOR(pg_catalog.>) $"), std::string::npos);
+  EXPECT_EQ(st.sql.find("$4"), std::string::npos);
+}
+
+TEST(StatementBuilder, PrimaryKeyWalkRangeIsBoundedOnBothSides) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), true, true);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_EQ(st.cursor_params, 2);
+  // The locking scan and the DELETE both read exactly (lower, upper].
+  EXPECT_EQ(Count(st.sql, "t.\"id\" OPERATOR(pg_catalog.>) $3 AND t.\"id\" OPERATOR(pg_catalog.<=) $4"),
+            2u);
+}
+
+TEST(StatementBuilder, PrimaryKeyWalkLastRangeIsOpenAbove) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), true, false);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_EQ(st.cursor_params, 1);
+  EXPECT_EQ(st.sql.find("<="), std::string::npos);
   EXPECT_EQ(Count(st.sql, "t.\"id\" OPERATOR(pg_catalog.>) $3"), 2u);
-  EXPECT_NE(st.sql.find("OPERATOR(pg_catalog.<=) (SELECT l.\"id\" FROM last_key l)"),
-            std::string::npos);
-  EXPECT_NE(st.sql.find("AS cursor_1"), std::string::npos);
+}
+
+TEST(StatementBuilder, KeyBoundQueryFindsTheEndOfTheNextRange) {
+  std::string first = BuildKeyBoundQuery(TokensSpec(), false);
+  EXPECT_NE(first.find("ORDER BY t.\"id\" USING OPERATOR(pg_catalog.<)"), std::string::npos);
+  EXPECT_NE(first.find("OFFSET $1 LIMIT 1"), std::string::npos);
+  std::string next = BuildKeyBoundQuery(TokensSpec(), true);
+  EXPECT_NE(next.find("WHERE t.\"id\" OPERATOR(pg_catalog.>) $1"), std::string::npos);
+  EXPECT_NE(next.find("OFFSET $2 LIMIT 1"), std::string::npos);
 }
 
 TEST(StatementBuilder, LocksWithSkipLockedAndRechecksOnDelete) {
@@ -65,20 +81,52 @@ TEST(StatementBuilder, LocksWithSkipLockedAndRechecksOnDelete) {
   std::size_t del = st.sql.find("DELETE FROM ONLY");
   ASSERT_NE(del, std::string::npos);
   EXPECT_NE(st.sql.find("(revoked_at) OPERATOR(pg_catalog.<) $1", del), std::string::npos);
-  // The batch is materialized so the planner cannot re-run the LIMIT.
-  EXPECT_NE(st.sql.find("batch AS MATERIALIZED"), std::string::npos);
+  // The locked rows are materialized so the planner cannot re-run the lock.
+  EXPECT_NE(st.sql.find("locked AS MATERIALIZED"), std::string::npos);
+}
+
+TEST(StatementBuilder, UnmarkedRowsAreDeletedWithoutARowLock) {
+  BatchStatement st = BuildBatchStatement(TokensSpec(), true);
+  ASSERT_TRUE(st.status.ok());
+  // Only rows with a lock mark are locked first ...
+  std::size_t locked = st.sql.find("locked AS MATERIALIZED");
+  std::size_t del = st.sql.find("DELETE FROM ONLY");
+  ASSERT_NE(locked, std::string::npos);
+  EXPECT_LT(st.sql.find("t.xmax OPERATOR(pg_catalog.<>) '0'::pg_catalog.xid", locked), del);
+  // ... the DELETE takes unmarked rows directly, or the ones it locked.
+  EXPECT_NE(st.sql.find("(t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid OR t.ctid "
+                        "OPERATOR(pg_catalog.=) ANY (SELECT l.row_id FROM locked l))",
+                        del),
+            std::string::npos);
+}
+
+TEST(StatementBuilder, IndexAndBlockPathsCapTheBatch) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.path = AccessPath::kIndex;
+  BatchStatement ix = BuildBatchStatement(spec, true);
+  EXPECT_NE(ix.sql.find("LIMIT $2"), std::string::npos);
+  EXPECT_NE(ix.sql.find("ANY (ARRAY(SELECT b.row_id FROM batch b))"), std::string::npos);
+  spec.key.clear();
+  spec.path = AccessPath::kBlockRange;
+  BatchStatement bl = BuildBatchStatement(spec, true);
+  EXPECT_NE(bl.sql.find("LIMIT $2"), std::string::npos);
+  EXPECT_NE(bl.sql.find("ANY (ARRAY(SELECT b.row_id FROM batch b))"), std::string::npos);
 }
 
 TEST(StatementBuilder, CompositeKeyUsesRowComparison) {
   BatchStatementSpec spec = TokensSpec();
   spec.key = {{"\"tenant\"", "pg_catalog"}, {"\"id\"", "pg_catalog"}};
-  BatchStatement st = BuildBatchStatement(spec, true);
+  BatchStatement st = BuildBatchStatement(spec, true, true);
   ASSERT_TRUE(st.status.ok());
-  EXPECT_EQ(st.cursor_params, 2);
-  EXPECT_EQ(st.cursor_columns, 2);
+  EXPECT_EQ(st.cursor_params, 4);
   EXPECT_NE(st.sql.find("ROW(t.\"tenant\", t.\"id\") OPERATOR(pg_catalog.>) ROW($3, $4)"),
             std::string::npos);
-  EXPECT_NE(st.sql.find("AS cursor_2"), std::string::npos);
+  EXPECT_NE(st.sql.find("ROW(t.\"tenant\", t.\"id\") OPERATOR(pg_catalog.<=) ROW($5, $6)"),
+            std::string::npos);
+  std::string bound = BuildKeyBoundQuery(spec, true);
+  EXPECT_NE(bound.find("ROW(t.\"tenant\", t.\"id\") OPERATOR(pg_catalog.>) ROW($1, $2)"),
+            std::string::npos);
+  EXPECT_NE(bound.find("OFFSET $3 LIMIT 1"), std::string::npos);
 }
 
 TEST(StatementBuilder, MixedOperatorSchemasAreRefused) {
