@@ -107,6 +107,16 @@ SELECT retention.add_policy('tokens', 'revoked_at', mode => 'archive', archive_t
 SELECT retention.add_policy('tokens', 'revoked_at', mode => 'archive', archive_table => 'tokens');
 SELECT retention.add_policy('tokens', 'revoked_at', mode => 'archive', archive_table => 'tokens_view');
 SELECT retention.add_policy('tokens', 'revoked_at', archive_table => 'archive_missing');
+-- Archived values must come back unchanged: no rounding, truncation or zone.
+CREATE TABLE archive_lossy (id integer, token varchar(3), created_at timestamp, expires_in integer,
+                            revoked_at timestamptz, scopes text[]);
+SELECT retention.add_policy('tokens', 'revoked_at', mode => 'archive', archive_table => 'archive_lossy');
+ALTER TABLE archive_lossy ALTER COLUMN id TYPE bigint, ALTER COLUMN token TYPE text;
+SELECT retention.add_policy('tokens', 'revoked_at', mode => 'archive', archive_table => 'archive_lossy');
+ALTER TABLE archive_lossy ALTER COLUMN created_at TYPE timestamptz;
+-- An unlogged archive would lose archived rows in a crash.
+CREATE UNLOGGED TABLE archive_unlogged (LIKE tokens);
+SELECT retention.add_policy('tokens', 'revoked_at', mode => 'archive', archive_table => 'archive_unlogged');
 -- A source column named archived_at needs an archive table of its own.
 CREATE TABLE has_archived_at (id int PRIMARY KEY, revoked_at timestamptz, archived_at timestamptz);
 SELECT retention.add_policy('has_archived_at', 'revoked_at', mode => 'archive');
@@ -155,5 +165,5 @@ CALL retention.run('tokens');
 
 DROP TABLE tokens CASCADE;
 DROP TABLE parted, archive_missing, archive_mistyped, archive_generated, archive_required,
-           has_archived_at;
+           has_archived_at, archive_lossy, archive_unlogged;
 DROP EXTENSION pg_retention;

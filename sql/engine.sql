@@ -95,6 +95,41 @@ SELECT name, enabled FROM retention.policies WHERE name = 'grants';
 CALL retention.run('grants');
 SELECT count(*) AS grants_kept FROM grants;
 
+-- Timestamps without time zone are read in the policy's time zone (the
+-- creator's), whatever the caller's TimeZone: a caller far east of UTC must
+-- not purge naive-UTC tokens that have hours to live.
+SET TimeZone = 'UTC';
+CREATE TABLE naive_tokens (id int PRIMARY KEY, expires_at timestamp);
+INSERT INTO naive_tokens SELECT i, (now() AT TIME ZONE 'UTC') + i * interval '1 hour'
+FROM generate_series(1, 10) AS i;
+SELECT retention.add_policy('naive_tokens', 'expires_at');
+SELECT name, timezone FROM retention.policies WHERE name = 'naive_tokens';
+SET TimeZone = 'Pacific/Kiritimati';
+SELECT purgeable_rows FROM retention.preview('naive_tokens');
+CALL retention.run('naive_tokens');
+SELECT count(*) FROM naive_tokens;
+SET TimeZone = 'Etc/GMT+12';
+CALL retention.run('naive_tokens');
+SELECT count(*) FROM naive_tokens;
+RESET TimeZone;
+DROP TABLE naive_tokens;
+
+-- preview() is not bounded by the batch timeouts and leaves no timer behind,
+-- even when it fails.
+CREATE TABLE fragile (id int PRIMARY KEY, gone_at timestamptz);
+SELECT retention.add_policy('fragile', 'gone_at');
+ALTER TABLE fragile RENAME COLUMN gone_at TO went_at;
+SET retention.statement_timeout = '100ms';
+DO $$
+BEGIN
+    PERFORM * FROM retention.preview('fragile');
+EXCEPTION WHEN OTHERS THEN
+    NULL;
+END $$;
+SELECT pg_sleep(0.3);
+RESET retention.statement_timeout;
+DROP TABLE fragile;
+
 -- Dates, timestamps and NULL expiry (never expires).
 CREATE TABLE events (id int PRIMARY KEY, happened date);
 INSERT INTO events VALUES (1, current_date - 400), (2, current_date - 10), (3, NULL);

@@ -38,6 +38,18 @@ CALL retention.run('tokens');
 SELECT status, sqlstate, batches, rows_deleted FROM retention.runs ORDER BY run_id DESC LIMIT 1;
 SELECT count(*) AS tokens_kept FROM tokens;
 
+-- Deferred foreign keys are checked with each batch (they cannot fire at
+-- commit, outside the policy owner's restricted context).
+DROP TABLE token_audit;
+CREATE TABLE token_audit (id int PRIMARY KEY,
+                          token_id int REFERENCES tokens DEFERRABLE INITIALLY DEFERRED);
+INSERT INTO token_audit VALUES (1, 3);
+CALL retention.run('tokens');
+SELECT status, sqlstate FROM retention.runs ORDER BY run_id DESC LIMIT 1;
+DELETE FROM token_audit;
+CALL retention.run('tokens');
+SELECT count(*) AS tokens_left FROM tokens;
+
 -- The application table the tokens reference is unaffected either way.
 SELECT count(*) FROM applications;
 

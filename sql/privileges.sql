@@ -102,6 +102,20 @@ SET ROLE regress_hacker;
 SELECT retention.alter_policy('hacker_tokens', mode => 'archive', archive_table => 'private_archive');
 RESET ROLE;
 
+-- A retention_archive schema created by someone else is not used: its owner
+-- could drop the archived rows.
+CREATE ROLE regress_squatter;
+GRANT CREATE ON DATABASE contrib_regression TO regress_squatter;
+SET ROLE regress_squatter;
+CREATE SCHEMA retention_archive;
+RESET ROLE;
+SET ROLE regress_app_owner;
+SELECT retention.add_policy('app_tokens', 'revoked_at', mode => 'archive', name => 'app archive');
+RESET ROLE;
+DROP SCHEMA retention_archive;
+REVOKE CREATE ON DATABASE contrib_regression FROM regress_squatter;
+DROP ROLE regress_squatter;
+
 -- Nobody but the owner reads a default archive table.
 SET ROLE regress_app_owner;
 SELECT retention.add_policy('app_tokens', 'revoked_at', mode => 'archive', name => 'app archive');

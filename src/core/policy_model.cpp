@@ -53,11 +53,12 @@ Status ValidatePolicyName(const std::string& name) {
   return Status::Ok();
 }
 
-Status ValidateBatchSize(int64_t batch_size) {
+Status ValidateBatchSize(int64_t batch_size, bool in_alter) {
   if (batch_size <= 0)
     return Status::Error(ErrorKind::kInvalidParameterValue,
                          "batch_size must be greater than zero", "",
-                         "Pass NULL to let the engine choose the batch size.");
+                         in_alter ? "Pass 0 to let the engine choose the batch size."
+                                  : "Pass NULL to let the engine choose the batch size.");
   return Status::Ok();
 }
 

@@ -35,7 +35,8 @@ const char* ModeName(Mode mode);
 // Each returns Ok or a Status whose message is ready for errmsg().
 Status ValidateModeText(const std::string& text);
 Status ValidatePolicyName(const std::string& name);
-Status ValidateBatchSize(int64_t batch_size);
+// in_alter: alter_policy, where 0 (not NULL) hands the size back to the engine.
+Status ValidateBatchSize(int64_t batch_size, bool in_alter = false);
 Status ValidateRetain(const IntervalValue& retain);
 Status ValidateSchedule(const IntervalValue& schedule);
 Status ValidateMaxRows(int64_t max_rows);

@@ -153,8 +153,7 @@ std::string BuildPurgeablePredicate(const BatchStatementSpec& spec) {
   return pred;
 }
 
-BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor,
-                                   bool has_upper) {
+BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor) {
   BatchStatement out;
   out.status = CheckSpec(spec);
   if (!out.status.ok()) return out;
@@ -173,12 +172,9 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
         where = KeyBound(spec.key, ">", next_param);
         next_param += nkey;
       }
-      if (has_upper) {
-        if (!where.empty()) where += " AND ";
-        where += KeyBound(spec.key, "<=", next_param);
-        next_param += nkey;
-      }
-      if (where.empty()) where = "true";
+      if (!where.empty()) where += " AND ";
+      where += KeyBound(spec.key, "<=", next_param);
+      next_param += nkey;
       sql << "WITH " << DeleteClauses(spec, where)
           << CountsSelect(spec, "") << "\n";
       out.cursor_params = next_param - 3;
@@ -232,6 +228,14 @@ std::string BuildKeyBoundQuery(const BatchStatementSpec& spec, bool has_cursor) 
   if (has_cursor) sql += "WHERE " + KeyBound(spec.key, ">", 1) + "\n";
   sql += "ORDER BY " + KeyOrder(spec.key, "t", false) + "\n";
   sql += "OFFSET $" + std::to_string(has_cursor ? nkey + 1 : 1) + " LIMIT 1\n";
+  return sql;
+}
+
+std::string BuildLastKeyQuery(const BatchStatementSpec& spec, bool has_cursor) {
+  std::string sql = "SELECT " + KeyList(spec.key, "t") + " FROM ONLY " + spec.source + " t\n";
+  if (has_cursor) sql += "WHERE " + KeyBound(spec.key, ">", 1) + "\n";
+  sql += "ORDER BY " + KeyOrder(spec.key, "t", true) + "\n";
+  sql += "LIMIT 1\n";
   return sql;
 }
 

@@ -47,9 +47,9 @@ struct BatchStatementSpec {
 //   $1 cutoff (timestamptz): rows whose expiry is before it are purgeable
 //   $2 batch size (int8)
 //   $3... kPrimaryKeyWalk: the lower key bound (exclusive, after the first
-//         batch), then the upper key bound (inclusive, unless this is the
-//         last range); kIndex: the lowest expiry still to visit (after the
-//         first batch); kBlockRange: the block range as two tids.
+//         batch), then the upper key bound (inclusive); kIndex: the lowest
+//         expiry still to visit (after the first batch); kBlockRange: the
+//         block range as two tids.
 // Result: one row (deleted int8, archived int8, scanned int8, cursor...).
 // "scanned" counts, for kIndex and kBlockRange, the candidate rows the batch
 // picked (at most $2); for kPrimaryKeyWalk it is 0, the range says it all.
@@ -60,15 +60,16 @@ struct BatchStatement {
   int cursor_columns = 0;  // how many cursor columns the result row carries
 };
 
-// has_upper only matters for kPrimaryKeyWalk (see BuildKeyBoundQuery).
-BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor,
-                                   bool has_upper = true);
+BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_cursor);
 
 // kPrimaryKeyWalk: the key $n rows after the lower bound, which closes the
 // next range: params are the lower bound (when has_cursor) then the offset
-// (int8, batch size - 1). No row back means the rest of the table is the
-// last range.
+// (int8, batch size - 1). No row back means fewer keys are left: then
+// BuildLastKeyQuery (params: the lower bound, when has_cursor) closes the
+// last range at the highest key there is now, so rows inserted meanwhile are
+// left for the next run.
 std::string BuildKeyBoundQuery(const BatchStatementSpec& spec, bool has_cursor);
+std::string BuildLastKeyQuery(const BatchStatementSpec& spec, bool has_cursor);
 
 // The purgeable predicate alone, over alias t: expiry < $1 [AND filter].
 std::string BuildPurgeablePredicate(const BatchStatementSpec& spec);

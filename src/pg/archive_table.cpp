@@ -13,7 +13,9 @@ extern "C" {
 
 #include "access/genam.h"
 #include "access/relation.h"
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -23,6 +25,7 @@ extern "C" {
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 }
 
 namespace pg_retention::pg {
@@ -68,9 +71,23 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
   int nest = PinSearchPath();
   BeginRunAs(ExtensionOwner(), false, &saved);
 
-  if (!OidIsValid(get_namespace_oid(kArchiveSchema, true))) {
+  Oid schema = get_namespace_oid(kArchiveSchema, true);
+  if (!OidIsValid(schema)) {
     ExecDdl("CREATE SCHEMA retention_archive");
     ExecDdl("GRANT USAGE ON SCHEMA retention_archive TO PUBLIC");
+  } else {
+    // Whoever owns the schema can drop the tables in it: it must be ours.
+    HeapTuple tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(schema));
+    Oid schema_owner = ((Form_pg_namespace) GETSTRUCT(tup))->nspowner;
+    ReleaseSysCache(tup);
+    if (schema_owner != ExtensionOwner() && !superuser_arg(schema_owner))
+      ereport(ERROR,
+              (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+               errmsg("schema \"retention_archive\" is owned by role \"%s\", not by the owner of "
+                      "extension pg_retention",
+                      GetUserNameFromId(schema_owner, false)),
+               errdetail("Its owner could drop archived rows."),
+               errhint("Drop or rename that schema, or pass an archive_table of your own.")));
   }
 
   int ntaken;
@@ -137,6 +154,12 @@ void CheckArchiveTable(unsigned int archive_relid, const SourceInfo* source, uns
   if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("archive table \"%s\" must not be temporary", name)));
+  if (rel->rd_rel->relpersistence == RELPERSISTENCE_UNLOGGED &&
+      get_rel_persistence(source->relid) != RELPERSISTENCE_UNLOGGED)
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("archive table \"%s\" must not be unlogged", name),
+                    errdetail("A crash empties an unlogged table, and the archived rows would be "
+                              "lost.")));
 
   TupleDesc desc = RelationGetDescr(rel);
   bool* matched = static_cast<bool*>(palloc0(sizeof(bool) * (desc->natts + 1)));
@@ -151,13 +174,22 @@ void CheckArchiveTable(unsigned int archive_relid, const SourceInfo* source, uns
                          source->table_name)));
     Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
     matched[attnum - 1] = true;
+    // Archived values must come back unchanged: the same type (any length
+    // limit at least as wide), or one the value converts to without a cast
+    // function (varchar to text, say). No rounding, truncation or time zone.
     Oid src_type = source->column_types[i];
-    if (att->atttypid != src_type &&
-        !can_coerce_type(1, &src_type, &att->atttypid, COERCION_ASSIGNMENT))
+    int32 src_typmod = source->column_typmods[i];
+    bool same = att->atttypid == src_type &&
+                (att->atttypmod == -1 || att->atttypmod == src_typmod);
+    bool lossless = att->atttypid != src_type && att->atttypmod == -1 &&
+                    IsBinaryCoercible(src_type, att->atttypid);
+    if (!same && !lossless)
       ereport(ERROR,
               (errcode(ERRCODE_DATATYPE_MISMATCH),
-               errmsg("column \"%s\" of archive table \"%s\" has type %s, which cannot store %s",
-                      col, name, format_type_be(att->atttypid), format_type_be(src_type))));
+               errmsg("column \"%s\" of archive table \"%s\" has type %s, which cannot store %s "
+                      "unchanged",
+                      col, name, format_type_with_typemod(att->atttypid, att->atttypmod),
+                      format_type_with_typemod(src_type, src_typmod))));
     if (att->attgenerated)
       ereport(ERROR, (errcode(ERRCODE_INVALID_TABLE_DEFINITION),
                       errmsg("column \"%s\" of archive table \"%s\" is a generated column", col,

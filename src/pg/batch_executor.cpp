@@ -52,16 +52,18 @@ struct PlainSpec {
 struct BuiltSql {
   char* first;
   char* next;
-  char* range[2][2];
+  char* range[2];
   char* bound[2];
+  char* last_key[2];
   char* preview;
 };
 
+// first, next, range[2], bound[2], last_key[2], preview
 constexpr int kBuiltStrings = 9;
 
 BuiltSql BuildStatements(const PlainSpec* p) {
   CoreError err;
-  // malloc'd by the core side: first, next, range[4], bound[2], preview.
+  // malloc'd by the core side, in the order of BuiltSql.
   char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr,
                               nullptr, nullptr, nullptr, nullptr};
   bool ok = CallCore(&err, [&]() {
@@ -76,12 +78,11 @@ BuiltSql BuildStatements(const PlainSpec* p) {
     for (int i = 0; i < p->nkeys; ++i) spec.key.push_back({p->keys[i].name, p->keys[i].op_schema});
     if (spec.path == core::AccessPath::kPrimaryKeyWalk) {
       for (int lower = 0; lower < 2; ++lower) {
-        for (int upper = 0; upper < 2; ++upper) {
-          core::BatchStatement st = core::BuildBatchStatement(spec, lower, upper);
-          if (!st.status.ok()) return st.status;
-          out[2 + lower * 2 + upper] = CoreStrdup(st.sql);
-        }
-        out[6 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
+        core::BatchStatement st = core::BuildBatchStatement(spec, lower);
+        if (!st.status.ok()) return st.status;
+        out[2 + lower] = CoreStrdup(st.sql);
+        out[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
+        out[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
       }
     } else {
       if (spec.path == core::AccessPath::kIndex) {
@@ -104,11 +105,9 @@ BuiltSql BuildStatements(const PlainSpec* p) {
   built.first = out[0] ? TakeCoreString(out[0]) : nullptr;
   built.next = out[1] ? TakeCoreString(out[1]) : nullptr;
   for (int lower = 0; lower < 2; ++lower) {
-    for (int upper = 0; upper < 2; ++upper) {
-      char* s = out[2 + lower * 2 + upper];
-      built.range[lower][upper] = s ? TakeCoreString(s) : nullptr;
-    }
-    built.bound[lower] = out[6 + lower] ? TakeCoreString(out[6 + lower]) : nullptr;
+    built.range[lower] = out[2 + lower] ? TakeCoreString(out[2 + lower]) : nullptr;
+    built.bound[lower] = out[4 + lower] ? TakeCoreString(out[4 + lower]) : nullptr;
+    built.last_key[lower] = out[6 + lower] ? TakeCoreString(out[6 + lower]) : nullptr;
   }
   built.preview = TakeCoreString(out[8]);
   return built;
@@ -148,15 +147,19 @@ bool armed = false;
 
 }  // namespace
 
-// The bounds every piece of policy work runs under: pinned search_path, the
-// batch lock_timeout, and the batch statement timeout. Returns the GUC nest
-// level for EndBoundedWork.
-static int BeginBoundedWork() {
+// The bounds every piece of policy work runs under: pinned search_path and
+// TimeZone (the policy's), the batch lock_timeout, and the batch statement
+// timeout. Returns the GUC nest level for EndBoundedWork.
+// for_run false (preview): only the search_path and TimeZone.
+static int BeginBoundedWork(const PolicyRecord* policy, bool for_run = true) {
   int nest = PinSearchPath();
-  char timeout[32];
-  snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
-  SetLocalSetting("lock_timeout", timeout);
-  ArmBatchTimeout();
+  SetLocalSetting("TimeZone", policy->timezone);
+  if (for_run) {
+    char timeout[32];
+    snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
+    SetLocalSetting("lock_timeout", timeout);
+    ArmBatchTimeout();
+  }
   return nest;
 }
 
@@ -165,7 +168,7 @@ static void EndBoundedWork(int nest) {
   RestoreSettings(nest);
 }
 
-RunPlan* BuildRunPlan(PolicyRecord* policy) {
+RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   RunPlan* plan = static_cast<RunPlan*>(palloc0(sizeof(RunPlan)));
   plan->policy = policy;
 
@@ -174,7 +177,7 @@ RunPlan* BuildRunPlan(PolicyRecord* policy) {
                     errmsg("table of retention policy \"%s\" no longer exists", policy->name)));
 
   SavedUser saved;
-  int nest = BeginBoundedWork();
+  int nest = BeginBoundedWork(policy, for_run);
   BeginRunAs(policy->owner, true, &saved);
 
   ErrorContextCallback callback;
@@ -222,6 +225,10 @@ RunPlan* BuildRunPlan(PolicyRecord* policy) {
     plan->cursor_byval[i] = byval;
   }
   plan->access_path = pstrdup(DescribeAccessPath(source));
+  plan->ncolumns = source->ncolumns;
+  plan->column_names = source->column_names;
+  plan->column_types = source->column_types;
+  plan->column_typmods = source->column_typmods;
   plan->batch_size = policy->batch_size > 0 ? policy->batch_size : guc_default_batch_size;
 
   if (plan->path == static_cast<int>(core::AccessPath::kBlockRange)) {
@@ -247,8 +254,9 @@ RunPlan* BuildRunPlan(PolicyRecord* policy) {
   plan->sql_first = sql.first;
   plan->sql_next = sql.next;
   for (int lower = 0; lower < 2; ++lower) {
-    for (int upper = 0; upper < 2; ++upper) plan->sql_range[lower][upper] = sql.range[lower][upper];
+    plan->sql_range[lower] = sql.range[lower];
     plan->sql_bound[lower] = sql.bound[lower];
+    plan->sql_last_key[lower] = sql.last_key[lower];
   }
   plan->sql_preview = sql.preview;
 
@@ -294,12 +302,45 @@ static void TakeCursor(RunPlan* plan, int first_column, bool* all_null, bool* ch
     Datum d = SPI_getbinval(tup, desc, first_column + i, &isnull);
     if (isnull) continue;
     *all_null = false;
-    if (plan->have_cursor &&
-        !datumIsEqual(d, plan->cursor[i], plan->cursor_byval[i], plan->cursor_len[i]))
-      *changed = true;
+    if (plan->have_cursor) {
+      if (!datumIsEqual(d, plan->cursor[i], plan->cursor_byval[i], plan->cursor_len[i]))
+        *changed = true;
+      if (!plan->cursor_byval[i]) pfree(DatumGetPointer(plan->cursor[i]));
+    }
     plan->cursor[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
   }
   MemoryContextSwitchTo(old);
+}
+
+// Locks the source for the batch (the lock its DELETE takes anyway, held to
+// the end of the transaction) and checks it still has the plan's columns.
+static void CheckSourceUnchanged(const RunPlan* plan) {
+  Relation rel = try_relation_open(plan->policy->relid, RowExclusiveLock);
+  if (rel == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("table of retention policy \"%s\" no longer exists",
+                           plan->policy->name)));
+  TupleDesc desc = RelationGetDescr(rel);
+  int live = 0;
+  bool same = true;
+  for (int i = 0; i < desc->natts && same; ++i) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (att->attisdropped) continue;
+    same = live < plan->ncolumns && strcmp(NameStr(att->attname), plan->column_names[live]) == 0 &&
+           att->atttypid == plan->column_types[live] &&
+           att->atttypmod == plan->column_typmods[live];
+    live++;
+  }
+  same = same && live == plan->ncolumns;
+  const char* name = pstrdup(RelationGetRelationName(rel));
+  relation_close(rel, NoLock);
+  if (!same)
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("the columns of table \"%s\" changed during a run of retention policy \"%s\"",
+                    name, plan->policy->name),
+             errdetail("The batch was not run, so no row was removed."),
+             errhint("The next run works with the new definition.")));
 }
 
 void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
@@ -318,13 +359,21 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   bool has_upper = false;
   Datum upper[kMaxCursorColumns];
 
+  // Deferred foreign keys would fire at commit, outside the owner's
+  // restricted context, where PostgreSQL refuses them: check them with the
+  // batch statement instead.
+  if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
+    elog(ERROR, "could not make constraints immediate");
+
   SavedUser saved;
-  int nest = BeginBoundedWork();
+  int nest = BeginBoundedWork(plan->policy);
+  CheckSourceUnchanged(plan);  // takes the batch's table lock, under lock_timeout
   BeginRunAs(plan->policy->owner, true, &saved);
 
+  bool last_range = false;
   if (path == core::AccessPath::kPrimaryKeyWalk) {
-    // Where does the next range of `limit` keys end? No row: the rest of the
-    // table is the last range.
+    // Where does the next range of `limit` keys end? Fewer keys left: the
+    // last range ends at the highest key there is now. No key: done.
     Oid bound_types[kMaxCursorColumns + 1];
     Datum bound_values[kMaxCursorColumns + 1];
     int nbound = 0;
@@ -334,26 +383,42 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
         bound_values[nbound++] = plan->cursor[i];
       }
     bound_types[nbound] = INT8OID;
-    bound_values[nbound++] = Int64GetDatum(limit - 1);
-    int rc = SPI_execute_with_args(plan->sql_bound[plan->have_cursor], nbound, bound_types,
+    bound_values[nbound] = Int64GetDatum(limit - 1);
+    int rc = SPI_execute_with_args(plan->sql_bound[plan->have_cursor], nbound + 1, bound_types,
                                    bound_values, NULL, false, 1);
     if (rc != SPI_OK_SELECT) elog(ERROR, "retention key bound query failed");
+    if (SPI_processed == 0) {
+      SPI_freetuptable(SPI_tuptable);
+      last_range = true;
+      rc = SPI_execute_with_args(plan->sql_last_key[plan->have_cursor], nbound, bound_types,
+                                 bound_values, NULL, false, 1);
+      if (rc != SPI_OK_SELECT) elog(ERROR, "retention last key query failed");
+    }
     has_upper = SPI_processed == 1;
-    if (plan->have_cursor)
-      for (int i = 0; i < plan->ncursor; ++i) {
-        types[nargs] = plan->cursor_types[i];
-        values[nargs++] = plan->cursor[i];
-      }
     if (has_upper) {
       bool isnull;
       for (int i = 0; i < plan->ncursor; ++i) {
         Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
         upper[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
-        types[nargs] = plan->cursor_types[i];
-        values[nargs++] = upper[i];
       }
     }
-    sql = plan->sql_range[plan->have_cursor][has_upper];
+    SPI_freetuptable(SPI_tuptable);
+    if (!has_upper) {  // nothing after the cursor
+      EndRunAs(&saved);
+      EndBoundedWork(nest);
+      result->walk_finished = true;
+      return;
+    }
+    if (plan->have_cursor)
+      for (int i = 0; i < plan->ncursor; ++i) {
+        types[nargs] = plan->cursor_types[i];
+        values[nargs++] = plan->cursor[i];
+      }
+    for (int i = 0; i < plan->ncursor; ++i) {
+      types[nargs] = plan->cursor_types[i];
+      values[nargs++] = upper[i];
+    }
+    sql = plan->sql_range[plan->have_cursor];
   } else if (path == core::AccessPath::kBlockRange) {
     ItemPointerSet(&range[0], static_cast<BlockNumber>(plan->next_block), 0);
     int64_t end = plan->next_block + plan->blocks_per_batch;
@@ -382,6 +447,9 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   result->deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
   result->archived = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
   result->scanned = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+  bool index_all_null = true, index_changed = false;
+  if (path == core::AccessPath::kIndex) TakeCursor(plan, 4, &index_all_null, &index_changed);
+  SPI_freetuptable(SPI_tuptable);  // one per batch: do not let them pile up in the run
 
   if (plan->policy->mode == 1 && result->archived != result->deleted)
     ereport(ERROR,
@@ -396,24 +464,24 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   switch (path) {
     case core::AccessPath::kPrimaryKeyWalk: {
       // The next range starts after this one; none after the last.
-      if (has_upper) {
-        MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
-        for (int i = 0; i < plan->ncursor; ++i)
-          plan->cursor[i] = datumCopy(upper[i], plan->cursor_byval[i], plan->cursor_len[i]);
-        MemoryContextSwitchTo(old);
-        plan->have_cursor = true;
+      MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
+      for (int i = 0; i < plan->ncursor; ++i) {
+        if (plan->have_cursor && !plan->cursor_byval[i])
+          pfree(DatumGetPointer(plan->cursor[i]));
+        plan->cursor[i] = datumCopy(upper[i], plan->cursor_byval[i], plan->cursor_len[i]);
+        if (!plan->cursor_byval[i]) pfree(DatumGetPointer(upper[i]));
       }
-      result->walk_finished = !has_upper;
+      MemoryContextSwitchTo(old);
+      plan->have_cursor = true;
+      result->walk_finished = last_range;
       break;
     }
     case core::AccessPath::kIndex: {
-      bool all_null, changed;
-      TakeCursor(plan, 4, &all_null, &changed);
-      plan->have_cursor = plan->have_cursor || !all_null;
+      plan->have_cursor = plan->have_cursor || !index_all_null;
       // A short batch reached the end; a full one that moved nothing and did
       // not advance would only find the same rows again.
-      result->walk_finished =
-          all_null || result->scanned < limit || (result->deleted == 0 && !changed);
+      result->walk_finished = index_all_null || result->scanned < limit ||
+                              (result->deleted == 0 && !index_changed);
       break;
     }
     case core::AccessPath::kBlockRange:
@@ -431,6 +499,7 @@ void ExecutePreview(RunPlan* plan, int64_t* purgeable, bool* oldest_null, int64_
   Datum values[1] = {TimestampTzGetDatum(plan->policy->cutoff)};
   SavedUser saved;
   int nest = PinSearchPath();
+  SetLocalSetting("TimeZone", plan->policy->timezone);
   BeginRunAs(plan->policy->owner, true, &saved);
   int rc = SPI_execute_with_args(plan->sql_preview, 1, types, values, NULL, true, 0);
   EndRunAs(&saved);

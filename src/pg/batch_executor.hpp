@@ -20,10 +20,18 @@ struct RunPlan {
   char* archive_name;       // quoted, archive mode only
   char* sql_first;          // index walk: batch without a cursor
   char* sql_next;           // index walk: from the cursor; block walk: the batch
-  char* sql_range[2][2];    // key walk: [has lower bound][has upper bound]
+  char* sql_range[2];       // key walk: the batch [has lower bound]
   char* sql_bound[2];       // key walk: end of the next range [has lower bound]
+  char* sql_last_key[2];    // key walk: end of the last range [has lower bound]
   char* sql_preview;
   int32_t batch_size;
+  // The source columns the statements were built for; a batch refuses to run
+  // if the table no longer has exactly these (a column added mid-run would
+  // otherwise be deleted without being archived).
+  int ncolumns;
+  char** column_names;
+  unsigned int* column_types;
+  int* column_typmods;
   // Cursor: the upper key of the last range (path 0) or the lowest expiry
   // left (path 1).
   int ncursor;
@@ -46,9 +54,10 @@ struct BatchResult {
 };
 
 // Checks the policy still matches its table (renamed or dropped columns, a
-// missing or incompatible archive) and builds the statements. Runs as owner,
-// under the same lock and statement timeouts as a batch.
-RunPlan* BuildRunPlan(PolicyRecord* policy);
+// missing or incompatible archive) and builds the statements. Runs as owner;
+// for a run (not for preview) under the same lock and statement timeouts as
+// a batch.
+RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run = true);
 
 // One batch of at most limit rows. Raises on any failure, including an
 // archive that stored fewer rows than were deleted.

@@ -50,7 +50,9 @@ char* TextOrNull(HeapTuple tup, TupleDesc desc, int col) {
 const char* kPolicyColumns =
     "SELECT p.id, p.name, p.relation::oid, p.expires_at, p.filter, p.retain, p.schedule,"
     "       p.mode, p.archive_table::oid, coalesce(p.batch_size, 0), p.enabled, p.paused,"
-    "       p.owner::oid, now() - p.retain, p.expr_columns, p.expr_attnums"
+    "       p.owner::oid,"
+    "       ((now() AT TIME ZONE p.timezone) - p.retain) AT TIME ZONE p.timezone,"
+    "       p.expr_columns, p.expr_attnums, p.timezone"
     "  FROM retention.policy p ";
 
 PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
@@ -74,6 +76,7 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   rec->paused = DatumGetBool(SPI_getbinval(tup, desc, 12, &isnull));
   rec->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 13, &isnull));
   rec->cutoff = DatumGetTimestampTz(SPI_getbinval(tup, desc, 14, &isnull));
+  rec->timezone = TextOrNull(tup, desc, 17);
 
   ArrayType* names = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 15, &isnull));
   ArrayType* attnums = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 16, &isnull));
@@ -178,6 +181,15 @@ bool PolicyNameExists(const char* name) {
   return SPI_processed > 0;
 }
 
+
+bool PolicyExists(int32_t id) {
+  Oid types[1] = {INT4OID};
+  Datum values[1] = {Int32GetDatum(id)};
+  ExecCatalog("SELECT 1 FROM retention.policy WHERE id = $1", 1, types, values, NULL, false, 1);
+  bool exists = SPI_processed > 0;
+  SPI_freetuptable(SPI_tuptable);
+  return exists;
+}
 
 void InsertPolicy(const PolicyRecord* rec) {
   WritePolicy(rec,

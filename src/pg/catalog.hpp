@@ -25,6 +25,7 @@ struct PolicyRecord {
   bool enabled;
   bool paused;
   unsigned int owner;          // Oid of the owning role
+  char* timezone;              // TimeZone the policy is evaluated in
   int64_t cutoff;              // TimestampTz: now() - retain, when loaded
   int ncolumns;                // columns the expressions read
   char** column_names;
@@ -46,8 +47,9 @@ void UpdatePolicy(const PolicyRecord* rec);
 void DeletePolicy(int32_t id);
 void SetPolicyPaused(int32_t id, bool paused);
 
-// True when a policy with this name exists.
+// True when a policy with this name / id exists.
 bool PolicyNameExists(const char* name);
+bool PolicyExists(int32_t id);
 
 // Run history. Statuses: running, ok, error, skipped, partial.
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status);

@@ -158,6 +158,7 @@ void LauncherPass() {
     bool running = false;
     for (int i = 0; i < nschedulers && !running; ++i) running = schedulers[i].dbid == databases[d];
     if (running || nschedulers >= kMaxSchedulers || StartedRecently(databases[d], now)) continue;
+    if (SchedulerRegistered(databases[d])) continue;  // one an earlier launcher started
     DatabaseState state = GetDatabaseState(databases[d]);
     if (state == DatabaseState::kNoExtension) continue;
     bool probe = state == DatabaseState::kUnknown;

@@ -63,6 +63,7 @@ struct Settings {
   int64_t batch_size;  // 0 = engine chooses
   bool archive_given;
   const char* name;
+  bool in_alter;
 };
 
 void CheckSettings(const Settings* s) {
@@ -78,7 +79,7 @@ void CheckSettings(const Settings* s) {
         if (!st.ok()) return st;
         st = core::ValidateSchedule(ToCore(s->schedule));
         if (!st.ok()) return st;
-        if (s->batch_size != 0) st = core::ValidateBatchSize(s->batch_size);
+        if (s->batch_size != 0) st = core::ValidateBatchSize(s->batch_size, s->in_alter);
         return st;
       }))
     RaiseCoreError(&err);
@@ -147,6 +148,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   Oid relid = PG_GETARG_OID(0);
   char* expires_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
   Settings s;
+  s.in_alter = false;
   s.retain = PG_ARGISNULL(2) ? DirectFunctionCall3(interval_in, CStringGetDatum("0"),
                                                    ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
                              : PG_GETARG_DATUM(2);
@@ -213,6 +215,7 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   char* filter_text = new_filter ? text_to_cstring(PG_GETARG_TEXT_PP(5)) : rec->filter;
 
   Settings s;
+  s.in_alter = true;
   s.name = rec->name;
   s.retain = PG_ARGISNULL(2) ? rec->retain : PG_GETARG_DATUM(2);
   s.mode_text = PG_ARGISNULL(3) ? (rec->mode == 1 ? "archive" : "delete")

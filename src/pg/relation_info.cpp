@@ -156,12 +156,14 @@ SourceInfo* DescribeSource(unsigned int relid, const AnalyzedExpression* expires
   info->column_quoted = static_cast<char**>(palloc0(sizeof(char*) * (desc->natts + 1)));
   info->column_types =
       static_cast<unsigned int*>(palloc0(sizeof(unsigned int) * (desc->natts + 1)));
+  info->column_typmods = static_cast<int*>(palloc0(sizeof(int) * (desc->natts + 1)));
   for (int i = 0; i < desc->natts; ++i) {
     Form_pg_attribute att = TupleDescAttr(desc, i);
     if (att->attisdropped) continue;
     info->column_names[info->ncolumns] = pstrdup(NameStr(att->attname));
     info->column_quoted[info->ncolumns] = pstrdup(quote_identifier(NameStr(att->attname)));
     info->column_types[info->ncolumns] = att->atttypid;
+    info->column_typmods[info->ncolumns] = att->atttypmod;
     info->ncolumns++;
   }
   DescribePrimaryKey(rel, info);

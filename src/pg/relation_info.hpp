@@ -25,6 +25,7 @@ struct SourceInfo {
   char** column_names;   // unquoted
   char** column_quoted;
   unsigned int* column_types;
+  int* column_typmods;
   int nkeys;             // primary key columns usable for a keyset walk, 0 if none
   KeyColumnInfo* keys;
   char* pk_index_name;   // unquoted, nullptr without a primary key

@@ -12,6 +12,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -38,12 +39,19 @@ void RequireNonAtomicCall(FunctionCallInfo fcinfo) {
   if (fcinfo->context == nullptr || !IsA(fcinfo->context, CallContext))
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                     errmsg("retention.run() must be invoked with CALL")));
-  if (reinterpret_cast<CallContext*>(fcinfo->context)->atomic)
+  if (reinterpret_cast<CallContext*>(fcinfo->context)->atomic) {
+    if (IsTransactionBlock())
+      ereport(ERROR,
+              (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
+               errmsg("retention.run() cannot run inside a transaction block"),
+               errdetail("Every batch commits on its own."),
+               errhint("Run CALL retention.run(...) outside BEGIN ... COMMIT.")));
     ereport(ERROR,
-            (errcode(ERRCODE_ACTIVE_SQL_TRANSACTION),
-             errmsg("retention.run() cannot run inside a transaction block"),
+            (errcode(ERRCODE_INVALID_TRANSACTION_TERMINATION),
+             errmsg("retention.run() cannot be called from a context that cannot commit"),
              errdetail("Every batch commits on its own."),
-             errhint("Run CALL retention.run(...) outside BEGIN ... COMMIT.")));
+             errhint("Call it with a top-level CALL, or from a procedure called that way.")));
+  }
 }
 
 void CheckMaxRows(int64_t max_rows) {
@@ -139,7 +147,7 @@ Datum retention_preview(PG_FUNCTION_ARGS) {
   if (!CurrentUserActsAs(policy->owner))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("must be owner of retention policy \"%s\"", policy->name)));
-  RunPlan* plan = BuildRunPlan(policy);
+  RunPlan* plan = BuildRunPlan(policy, false);
   int64_t purgeable;
   bool oldest_null;
   int64_t oldest;

@@ -26,10 +26,12 @@ extern "C" {
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/interrupt.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
@@ -56,17 +58,19 @@ void EnsureSnapshot() {
 }
 
 // Commits the current transaction; with keep_going, the next one gets a
-// snapshot at once. Run transactions commit without waiting for the WAL
-// flush: each batch is atomic, so a crash can only undo the latest batches
-// whole, and their rows are purged again by the next run. (Transaction-local:
-// nothing changes for the session.)
-void CommitStep(bool keep_going) {
+// snapshot at once. Batches (durable = false) commit without waiting for the
+// WAL flush: each is atomic, so a crash can only undo the latest batches
+// whole, and their rows are purged again by the next run. The run's own
+// records commit durably, so a crash never loses the "running" row that
+// tells what happened. (Transaction-local: nothing changes for the session.)
+void CommitStep(bool keep_going, bool durable = true) {
   if (pushed_snapshot) {
     PopActiveSnapshot();
     pushed_snapshot = false;
   }
-  (void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
-                           GUC_ACTION_LOCAL, true, 0, false);
+  if (!durable)
+    (void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
+                             GUC_ACTION_LOCAL, true, 0, false);
   SPI_commit();
   if (keep_going) EnsureSnapshot();
 }
@@ -170,6 +174,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
 
   RunPlan* plan = nullptr;
   ErrorData* error = nullptr;
+  bool extension_dropped = false;
   int failures = 0;
   int32_t retries = 0;
   const char* retry_sqlstate = nullptr;
@@ -186,6 +191,20 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
           error = nullptr;
           continue;
         }
+        break;
+      }
+    }
+    // DROP EXTENSION or drop_policy() while the run sleeps between batches:
+    // the batch that ran is done, nothing new starts.
+    if (totals.batches > 0) {
+      if (!OidIsValid(get_extension_oid("pg_retention", true))) {
+        extension_dropped = true;
+        break;
+      }
+      if (!PolicyExists(policy->id)) {
+        totals.status = RunStatus::kPartial;
+        ereport(NOTICE, (errmsg("retention policy \"%s\" was dropped during its run; the run stops",
+                                policy->name)));
         break;
       }
     }
@@ -218,9 +237,30 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     totals.rows_deleted += result.deleted;
     totals.rows_archived += result.archived;
     totals.batches++;
-    CommitStep(true);
+    CommitStep(true, false);
     ProgressUpdate(progress_slot, totals.rows_deleted, totals.rows_archived, totals.batches);
     if (result.walk_finished) break;
+    // The scheduler's kill switch: the batch that ran is done, nothing new.
+    if (worker) {
+      if (ConfigReloadPending) {
+        ConfigReloadPending = false;
+        ProcessConfigFile(PGC_SIGHUP);
+      }
+      if (!guc_enabled) {
+        totals.status = RunStatus::kPartial;
+        break;
+      }
+    }
+  }
+
+  if (extension_dropped) {
+    // Nowhere left to record the run: the history went with the extension.
+    CommitStep(false);
+    ereport(LOG, (errmsg("retention policy \"%s\": extension pg_retention was dropped during "
+                         "the run; the run stops",
+                         policy->name)));
+    totals.status = RunStatus::kPartial;
+    return totals;
   }
 
   const char* sqlstate = retry_sqlstate;

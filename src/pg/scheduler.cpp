@@ -36,7 +36,7 @@ namespace pg_retention::pg {
 
 namespace {
 
-void SchedulerExit(int code, Datum arg) { SetSchedulerProc(DatumGetObjectId(arg), false); }
+void SchedulerExit(int code, Datum arg) { ReleaseScheduler(DatumGetObjectId(arg)); }
 
 void ReloadConfigIfAsked() {
   if (ConfigReloadPending) {
@@ -73,8 +73,14 @@ void InTransaction(Fn&& fn) {
 }
 
 // Runs one policy; an unexpected error is logged, and the scheduler goes on.
+// Everything the run allocates outside its transactions (the non-atomic SPI
+// connection puts its memory under PortalContext) lives in one context that
+// is deleted afterwards, whichever way the run ends.
 void RunOne(const char* name) {
   MemoryContext context = CurrentMemoryContext;
+  MemoryContext run_context =
+      AllocSetContextCreate(TopMemoryContext, "pg_retention run", ALLOCSET_DEFAULT_SIZES);
+  PortalContext = run_context;
   PG_TRY();
   {
     SetCurrentStatementStartTimestamp();
@@ -94,6 +100,9 @@ void RunOne(const char* name) {
     RESUME_INTERRUPTS();
   }
   PG_END_TRY();
+  MemoryContextSwitchTo(context);
+  PortalContext = NULL;
+  MemoryContextDelete(run_context);
   pgstat_report_activity(STATE_IDLE, NULL);
 }
 
@@ -137,7 +146,7 @@ void retention_scheduler_main(Datum arg) {
 
   LeaveUnlessExtensionExists();
   SetDatabaseState(dbid, DatabaseState::kHasExtension);
-  SetSchedulerProc(dbid, true);
+  if (!ClaimScheduler(dbid)) proc_exit(0);  // this database already has one
   before_shmem_exit(SchedulerExit, ObjectIdGetDatum(dbid));
 
   MemoryContext pass_context =
@@ -156,8 +165,9 @@ void retention_scheduler_main(Datum arg) {
         InTransaction([]() {
           int closed = CloseInterruptedRuns();
           if (closed > 0)
-            ereport(LOG, (errmsg("pg_retention closed %d interrupted run(s) in database \"%s\"",
-                                 closed, get_database_name(MyDatabaseId))));
+            ereport(LOG, (errmsg_plural("pg_retention closed %d interrupted run in database \"%s\"",
+                                        "pg_retention closed %d interrupted runs in database \"%s\"",
+                                        closed, closed, get_database_name(MyDatabaseId))));
         });
         closed_stale_runs = true;
       }

@@ -165,12 +165,32 @@ void WakeLauncher() {
   LWLockRelease(shared->lock);
 }
 
-void SetSchedulerProc(unsigned int dbid, bool running) {
-  if (!shared) return;
+bool ClaimScheduler(unsigned int dbid) {
+  if (!shared) return true;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, true);
-  if (slot) slot->scheduler_procno = running ? MyProc->pgprocno : -1;
+  bool claimed = slot != nullptr &&
+                 (slot->scheduler_procno == -1 || slot->scheduler_procno == MyProc->pgprocno);
+  if (claimed) slot->scheduler_procno = MyProc->pgprocno;
   LWLockRelease(shared->lock);
+  return claimed;
+}
+
+void ReleaseScheduler(unsigned int dbid) {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindDatabase(dbid, false);
+  if (slot && slot->scheduler_procno == MyProc->pgprocno) slot->scheduler_procno = -1;
+  LWLockRelease(shared->lock);
+}
+
+bool SchedulerRegistered(unsigned int dbid) {
+  if (!shared) return false;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindDatabase(dbid, false);
+  bool registered = slot != nullptr && slot->scheduler_procno != -1;
+  LWLockRelease(shared->lock);
+  return registered;
 }
 
 void WakeSchedulers(unsigned int dbid) {

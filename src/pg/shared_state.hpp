@@ -25,8 +25,13 @@ void ForgetDatabasesExcept(const unsigned int* keep, int nkeep);
 // The launcher's wake-up call (CREATE EXTENSION, retention.wakeup()).
 void SetLauncherProc(bool running);
 void WakeLauncher();
-// Schedulers register to be woken by retention.wakeup().
-void SetSchedulerProc(unsigned int dbid, bool running);
+// One scheduler per database: ClaimScheduler registers this process as the
+// database's scheduler (to be woken by retention.wakeup()) and fails when
+// another live one holds the claim, e.g. one a restarted launcher did not
+// know about. ReleaseScheduler drops the claim.
+bool ClaimScheduler(unsigned int dbid);
+void ReleaseScheduler(unsigned int dbid);
+bool SchedulerRegistered(unsigned int dbid);
 void WakeSchedulers(unsigned int dbid);
 
 // Run progress. Returns a slot number or -1 when none is free.

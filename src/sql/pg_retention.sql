@@ -29,6 +29,9 @@ CREATE TABLE retention.policy (
     enabled       boolean     NOT NULL DEFAULT true,
     paused        boolean     NOT NULL DEFAULT false,
     owner         regrole     NOT NULL,
+    -- The time zone in which the policy's dates and timestamps without time
+    -- zone, and its calendar intervals, are read: the creator's TimeZone.
+    timezone      text        NOT NULL DEFAULT pg_catalog.current_setting('TimeZone'),
     -- Columns the expressions read, by name and (sorted) attribute number, so
     -- that a rename or drop is detected instead of silently changing meaning.
     expr_columns  name[]      NOT NULL,
@@ -154,6 +157,7 @@ SELECT p.name,
        p.enabled,
        p.paused,
        p.owner::text AS owner,
+       p.timezone,
        p.created_at
   FROM retention.policy p;
 

@@ -55,7 +55,7 @@ SELECT has_view('retention', 'policies', 'view retention.policies');
 SELECT has_view('retention', 'runs', 'view retention.runs');
 SELECT columns_are('retention', 'policies',
     ARRAY['name', 'relation', 'expires_at', 'retain', 'mode', 'archive_table', 'filter',
-          'schedule', 'batch_size', 'enabled', 'paused', 'owner', 'created_at']);
+          'schedule', 'batch_size', 'enabled', 'paused', 'owner', 'timezone', 'created_at']);
 SELECT col_type_is('retention', 'policies', 'relation', 'regclass', 'policies.relation is a regclass');
 SELECT col_type_is('retention', 'policies', 'archive_table', 'regclass', 'policies.archive_table is a regclass');
 SELECT columns_are('retention', 'runs',

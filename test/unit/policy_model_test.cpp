@@ -25,6 +25,9 @@ TEST(PolicyModel, BatchSizeMustBePositive) {
   EXPECT_TRUE(ValidateBatchSize(1).ok());
   EXPECT_FALSE(ValidateBatchSize(0).ok());
   EXPECT_FALSE(ValidateBatchSize(-5).ok());
+  // The hint names the way back to the engine's choice in each function.
+  EXPECT_NE(ValidateBatchSize(-5).hint().find("NULL"), std::string::npos);
+  EXPECT_NE(ValidateBatchSize(-5, true).hint().find("Pass 0"), std::string::npos);
 }
 
 TEST(PolicyModel, RetainMustNotBeNegative) {

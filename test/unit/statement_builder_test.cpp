@@ -37,7 +37,7 @@ TEST(StatementBuilder, PredicateUsesCutoffAndFilter) {
 }
 
 TEST(StatementBuilder, PrimaryKeyWalkFirstRangeHasOnlyAnUpperBound) {
-  BatchStatement st = BuildBatchStatement(TokensSpec(), false, true);
+  BatchStatement st = BuildBatchStatement(TokensSpec(), false);
   ASSERT_TRUE(st.status.ok());
   EXPECT_EQ(st.cursor_params, 1);
   EXPECT_EQ(st.cursor_columns, 0);
@@ -47,7 +47,7 @@ TEST(StatementBuilder, PrimaryKeyWalkFirstRangeHasOnlyAnUpperBound) {
 }
 
 TEST(StatementBuilder, PrimaryKeyWalkRangeIsBoundedOnBothSides) {
-  BatchStatement st = BuildBatchStatement(TokensSpec(), true, true);
+  BatchStatement st = BuildBatchStatement(TokensSpec(), true);
   ASSERT_TRUE(st.status.ok());
   EXPECT_EQ(st.cursor_params, 2);
   // The locking scan and the DELETE both read exactly (lower, upper].
@@ -55,12 +55,13 @@ TEST(StatementBuilder, PrimaryKeyWalkRangeIsBoundedOnBothSides) {
             2u);
 }
 
-TEST(StatementBuilder, PrimaryKeyWalkLastRangeIsOpenAbove) {
-  BatchStatement st = BuildBatchStatement(TokensSpec(), true, false);
-  ASSERT_TRUE(st.status.ok());
-  EXPECT_EQ(st.cursor_params, 1);
-  EXPECT_EQ(st.sql.find("<="), std::string::npos);
-  EXPECT_EQ(Count(st.sql, "t.\"id\" OPERATOR(pg_catalog.>) $3"), 2u);
+TEST(StatementBuilder, LastKeyQueryClosesTheLastRange) {
+  std::string first = BuildLastKeyQuery(TokensSpec(), false);
+  EXPECT_NE(first.find("ORDER BY t.\"id\" USING OPERATOR(pg_catalog.>)"), std::string::npos);
+  EXPECT_NE(first.find("LIMIT 1"), std::string::npos);
+  EXPECT_EQ(first.find("$"), std::string::npos);
+  std::string next = BuildLastKeyQuery(TokensSpec(), true);
+  EXPECT_NE(next.find("WHERE t.\"id\" OPERATOR(pg_catalog.>) $1"), std::string::npos);
 }
 
 TEST(StatementBuilder, KeyBoundQueryFindsTheEndOfTheNextRange) {
@@ -116,7 +117,7 @@ TEST(StatementBuilder, IndexAndBlockPathsCapTheBatch) {
 TEST(StatementBuilder, CompositeKeyUsesRowComparison) {
   BatchStatementSpec spec = TokensSpec();
   spec.key = {{"\"tenant\"", "pg_catalog"}, {"\"id\"", "pg_catalog"}};
-  BatchStatement st = BuildBatchStatement(spec, true, true);
+  BatchStatement st = BuildBatchStatement(spec, true);
   ASSERT_TRUE(st.status.ok());
   EXPECT_EQ(st.cursor_params, 4);
   EXPECT_NE(st.sql.find("ROW(t.\"tenant\", t.\"id\") OPERATOR(pg_catalog.>) ROW($3, $4)"),
