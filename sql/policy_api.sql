@@ -40,6 +40,15 @@ FROM retention.runs ORDER BY run_id;
 -- Nothing left: a second run deletes nothing.
 CALL retention.run('oauth_access_tokens');
 
+-- The next regular run comes one schedule after the last start; a new
+-- schedule re-times it.
+SELECT state, last_status, next_run_at - last_started_at AS next_after
+FROM retention.status WHERE policy = 'oauth_access_tokens';
+SELECT retention.alter_policy('oauth_access_tokens', schedule => '1 day');
+SELECT next_run_at - last_started_at AS next_after
+FROM retention.status WHERE policy = 'oauth_access_tokens';
+SELECT retention.alter_policy('oauth_access_tokens', schedule => '1 hour');
+
 -- Alter only what is given.
 SELECT retention.alter_policy('oauth_access_tokens', retain => '7 days', filter => 'expires_in > 0');
 SELECT name, expires_at, retain, filter, batch_size, schedule FROM retention.policies;
@@ -71,6 +80,9 @@ UPDATE oauth_access_tokens SET revoked_at = now() - interval '90 days' WHERE id 
 SELECT retention.alter_policy('oauth_access_tokens', expires_at => 'revoked_at',
                               retain => '30 days', batch_size => 3);
 CALL retention.run('oauth_access_tokens', max_rows => 5);
+-- A partial run left work: the policy is due again at once.
+SELECT last_status, next_run_at <= now() AS due_again FROM retention.status
+WHERE policy = 'oauth_access_tokens';
 CALL retention.run('oauth_access_tokens');
 
 -- run(NULL) runs every enabled policy.

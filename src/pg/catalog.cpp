@@ -220,18 +220,20 @@ void SetPolicyPaused(int32_t id, bool paused) {
               false, 0);
 }
 
-int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status) {
-  Oid types[6] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID};
-  Datum values[6] = {Int32GetDatum(rec->id),       CStringGetTextDatum(rec->name),
+int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,
+                  int64_t started_at) {
+  Oid types[7] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+  Datum values[7] = {Int32GetDatum(rec->id),       CStringGetTextDatum(rec->name),
                      CStringGetTextDatum(trigger), Int32GetDatum(MyProcPid),
-                     CStringGetTextDatum(status),  TimestampTzGetDatum(rec->cutoff)};
-  const char* finished = strcmp(status, "running") == 0 ? "NULL" : "clock_timestamp()";
+                     CStringGetTextDatum(status),  TimestampTzGetDatum(rec->cutoff),
+                     TimestampTzGetDatum(started_at)};
+  const char* finished = strcmp(status, "running") == 0 ? "NULL" : "$7";
   char* sql = psprintf(
       "INSERT INTO retention.run_history (policy_id, policy, trigger, pid, started_at,"
-      " finished_at, status, cutoff) VALUES ($1, $2, $3, $4, clock_timestamp(), %s, $5, $6)"
+      " finished_at, status, cutoff) VALUES ($1, $2, $3, $4, $7, %s, $5, $6)"
       " RETURNING id",
       finished);
-  ExecCatalog(sql, 6, types, values, NULL, false, 0);
+  ExecCatalog(sql, 7, types, values, NULL, false, 0);
   bool isnull;
   return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -257,8 +259,9 @@ void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t
       8, types, values, nulls, false, 0);
 }
 
-void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, int64_t started_at,
-                      int64_t finished_at, int64_t rows_deleted, int64_t rows_archived) {
+void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool partial,
+                      int64_t started_at, int64_t finished_at, int64_t rows_deleted,
+                      int64_t rows_archived) {
   Oid id_type[1] = {INT4OID};
   Datum id_value[1] = {Int32GetDatum(rec->id)};
   ExecCatalog("SELECT consecutive_failures FROM retention.policy_state WHERE policy_id = $1", 1,
@@ -282,6 +285,7 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, int6
         return core::Status::Ok();
       }))
     RaiseCoreError(&err);
+  if (partial && !failed) next_run_at = finished_at;
 
   Oid types[6] = {INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID};
   Datum values[6] = {Int32GetDatum(rec->id),          Int32GetDatum(failures),
@@ -289,11 +293,24 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, int6
                      Int64GetDatum(rows_archived),     Int64GetDatum(run_id)};
   ExecCatalog(
       "INSERT INTO retention.policy_state AS s (policy_id, consecutive_failures, next_run_at,"
-      " total_rows_deleted, total_rows_archived, last_run_id) VALUES ($1, $2, $3, $4, $5, $6)"
+      " total_rows_deleted, total_rows_archived, last_run_id)"
+      " SELECT $1, $2, $3, $4, $5, $6"
+      "  WHERE EXISTS (SELECT 1 FROM retention.policy WHERE id = $1)"  // dropped meanwhile
       " ON CONFLICT (policy_id) DO UPDATE SET consecutive_failures = $2, next_run_at = $3,"
       " total_rows_deleted = s.total_rows_deleted + $4,"
       " total_rows_archived = s.total_rows_archived + $5, last_run_id = $6",
       6, types, values, NULL, false, 0);
+}
+
+void RescheduleAfterAlter(int32_t policy_id) {
+  Oid types[1] = {INT4OID};
+  Datum values[1] = {Int32GetDatum(policy_id)};
+  ExecCatalog(
+      "UPDATE retention.policy_state s SET next_run_at = r.started_at + p.schedule"
+      "  FROM retention.run_history r, retention.policy p"
+      " WHERE s.policy_id = $1 AND p.id = s.policy_id AND r.id = s.last_run_id"
+      "   AND s.consecutive_failures = 0",
+      1, types, values, NULL, false, 0);
 }
 
 char** ListDuePolicies(int* count) {

@@ -52,14 +52,22 @@ bool PolicyNameExists(const char* name);
 bool PolicyExists(int32_t id);
 
 // Run history. Statuses: running, ok, error, skipped, partial.
-int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status);
+// started_at (TimestampTz) is the run's start, as the schedule counts it.
+int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,
+                  int64_t started_at);
 void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
                int32_t batches, int32_t retries, const char* sqlstate, const char* error);
 
 // Scheduling state (retention.policy_state), written when a run ends:
 // consecutive failures, when the policy is due next (core/schedule), totals.
-void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, int64_t started_at,
-                      int64_t finished_at, int64_t rows_deleted, int64_t rows_archived);
+// A run that stopped early with work left (partial) is due again at once.
+void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool partial,
+                      int64_t started_at, int64_t finished_at, int64_t rows_deleted,
+                      int64_t rows_archived);
+
+// After alter_policy(schedule => ...): the next regular run comes one new
+// interval after the last start (a policy in backoff keeps its retry time).
+void RescheduleAfterAlter(int32_t policy_id);
 
 // Enabled, unpaused policies whose next run is due, most overdue first.
 char** ListDuePolicies(int* count);

@@ -78,7 +78,8 @@ void NoteStart(Oid dbid, TimestampTz now) {
 
 void LauncherExit(int code, Datum arg) { SetLauncherProc(false); }
 
-// True when retention.databases is empty or names the database.
+}  // namespace
+
 bool DatabaseAllowed(const char* name) {
   if (guc_databases == nullptr || guc_databases[0] == '\0') return true;
   char* copy = pstrdup(guc_databases);
@@ -90,6 +91,8 @@ bool DatabaseAllowed(const char* name) {
   }
   return allowed;
 }
+
+namespace {
 
 // The databases a scheduler may serve now.
 int ListDatabases(Oid* out, int max) {

@@ -9,4 +9,7 @@ namespace pg_retention::pg {
 
 void RegisterLauncher();
 
+// True when retention.databases is empty or names the database.
+bool DatabaseAllowed(const char* name);
+
 }  // namespace pg_retention::pg

@@ -240,6 +240,7 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   // replaced in this call; the error says which.
   PreparePolicy(rec, expires_text, !new_expires, filter_text, !new_filter);
   UpdatePolicy(rec);
+  if (!PG_ARGISNULL(6)) RescheduleAfterAlter(rec->id);
   SPI_finish();
   PG_RETURN_VOID();
 }

@@ -169,7 +169,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   RunTotals totals = {0, 0, 0, RunStatus::kOk};
   const bool worker = strcmp(trigger, "worker") == 0;
   TimestampTz started_at = GetCurrentTimestamp();
-  int64_t run_id = InsertRun(policy, trigger, "running");
+  int64_t run_id = InsertRun(policy, trigger, "running", started_at);
   CommitStep(true);
 
   RunPlan* plan = nullptr;
@@ -274,8 +274,8 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   }
   FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
             totals.rows_archived, totals.batches, retries, sqlstate, message);
-  RecordRunOutcome(policy, run_id, error != nullptr, started_at, GetCurrentTimestamp(),
-                   totals.rows_deleted, totals.rows_archived);
+  RecordRunOutcome(policy, run_id, error != nullptr, totals.status == RunStatus::kPartial,
+                   started_at, GetCurrentTimestamp(), totals.rows_deleted, totals.rows_archived);
   CommitStep(false);
   if (reraise) ReThrowError(error);
   if (error != nullptr)
@@ -310,7 +310,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
                     errmsg("must be owner of retention policy \"%s\"", policy->name)));
 
   if (!TryLockPolicy(policy->id)) {
-    (void) InsertRun(policy, trigger, "skipped");
+    (void) InsertRun(policy, trigger, "skipped", GetCurrentTimestamp());
     CommitStep(false);
     ereport(NOTICE, (errmsg("retention policy \"%s\" is already running; skipped", policy->name)));
     RunTotals skipped = {0, 0, 0, RunStatus::kSkipped};

@@ -7,6 +7,7 @@
 // the extension is dropped, and only ever runs on a primary.
 #include "pg/catalog.hpp"
 #include "pg/gucs.hpp"
+#include "pg/launcher.hpp"
 #include "pg/run_engine.hpp"
 #include "pg/shared_state.hpp"
 
@@ -45,18 +46,22 @@ void ReloadConfigIfAsked() {
   }
 }
 
-// True when the extension exists in this database; otherwise records that
-// and leaves (exit code 0: the launcher will not start us again until
-// CREATE EXTENSION).
-void LeaveUnlessExtensionExists() {
+// Leaves (exit code 0) when this database no longer needs a scheduler: the
+// extension is gone (recorded, so the launcher does not start us again until
+// CREATE EXTENSION), or retention.databases no longer lists the database
+// (whichever launcher started us).
+void LeaveUnlessServed() {
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
   bool exists = OidIsValid(get_extension_oid("pg_retention", true));
+  char* name = get_database_name(MyDatabaseId);
+  bool listed = name != nullptr && DatabaseAllowed(name);
   CommitTransactionCommand();
   if (!exists) {
     SetDatabaseState(MyDatabaseId, DatabaseState::kNoExtension);
     proc_exit(0);
   }
+  if (!listed) proc_exit(0);
 }
 
 // Runs one catalog step in its own transaction.
@@ -144,7 +149,7 @@ void retention_scheduler_main(Datum arg) {
   BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
   pgstat_report_appname("pg_retention scheduler");
 
-  LeaveUnlessExtensionExists();
+  LeaveUnlessServed();
   SetDatabaseState(dbid, DatabaseState::kHasExtension);
   if (!ClaimScheduler(dbid)) proc_exit(0);  // this database already has one
   before_shmem_exit(SchedulerExit, ObjectIdGetDatum(dbid));
@@ -159,7 +164,7 @@ void retention_scheduler_main(Datum arg) {
     // logged and tried again after a naptime; the scheduler stays up.
     PG_TRY();
     {
-      LeaveUnlessExtensionExists();
+      LeaveUnlessServed();
       if (!closed_stale_runs) {
         // Runs a crash, a kill or a failover left "running" are over.
         InTransaction([]() {

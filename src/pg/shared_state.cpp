@@ -141,7 +141,8 @@ void ForgetDatabasesExcept(const unsigned int* keep, int nkeep) {
   for (int i = 0; i < kMaxDatabases; ++i) {
     DatabaseSlot* slot = &shared->databases[i];
     if (slot->dbid == InvalidOid) continue;
-    bool kept = false;
+    // A slot with a live scheduler stays until that scheduler has gone.
+    bool kept = slot->scheduler_procno != -1;
     for (int k = 0; k < nkeep && !kept; ++k) kept = keep[k] == slot->dbid;
     if (!kept) {
       slot->dbid = InvalidOid;
