@@ -63,4 +63,203 @@ sub advisory_locks
 		"SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory'");
 }
 
+# --- background scheduler helpers (tests 1NN) -------------------------------
+
+use Time::HiRes qw(usleep);
+
+# Polls $sql in $db until $pred->($value) is true, then returns the value.
+# Connection failures (a node restarting after a crash) count as "not yet".
+# Dies after the default test timeout.
+sub poll_value
+{
+	my ($node, $db, $sql, $pred, $what, $timeout) = @_;
+	$timeout = $PostgreSQL::Test::Utils::timeout_default unless defined $timeout;
+	my $deadline = time + $timeout;
+	my $last;
+	while (1)
+	{
+		my ($out, $err) = ('', '');
+		my $rc = $node->psql(
+			$db, $sql,
+			stdout        => \$out,
+			stderr        => \$err,
+			on_error_stop => 1,
+			timeout       => $PostgreSQL::Test::Utils::timeout_default);
+		if ($rc == 0)
+		{
+			$last = $out;
+			return $out if $pred->($out);
+		}
+		else
+		{
+			$last = "(error: $err)";
+		}
+		die "timed out waiting for $what; last result: "
+		  . (defined $last ? $last : '(none)')
+		  if time > $deadline;
+		usleep(50_000);
+	}
+}
+
+# Like poll_value, but gives up after $timeout seconds and then returns undef
+# instead of dying.
+sub try_poll_value
+{
+	my ($node, $db, $sql, $pred, $timeout) = @_;
+	my $value;
+	eval { $value = poll_value($node, $db, $sql, $pred, 'a condition', $timeout); 1; }
+	  or return undef;
+	return $value;
+}
+
+# Pids of the running pg_retention schedulers of database $db, as
+# "pid,pid" ('' when none).
+sub scheduler_pids
+{
+	my ($node, $db) = @_;
+	return $node->safe_psql('postgres', qq{
+SELECT coalesce(string_agg(pid::text, ',' ORDER BY pid), '')
+  FROM pg_catalog.pg_stat_activity
+ WHERE backend_type = 'pg_retention scheduler' AND datname = '$db'});
+}
+
+# Pid of the pg_retention launcher ('' when none).
+sub launcher_pid
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', q{
+SELECT coalesce(string_agg(pid::text, ','), '')
+  FROM pg_catalog.pg_stat_activity WHERE backend_type = 'pg_retention launcher'});
+}
+
+# Waits until exactly one scheduler serves $db (and, with $not_pid, it is
+# not that process); returns its pid.
+sub wait_for_scheduler
+{
+	my ($node, $db, $not_pid) = @_;
+	$not_pid = 0 unless defined $not_pid;
+	return poll_value(
+		$node, 'postgres', qq{
+SELECT coalesce(string_agg(pid::text, ','), '')
+  FROM pg_catalog.pg_stat_activity
+ WHERE backend_type = 'pg_retention scheduler' AND datname = '$db'},
+		sub { $_[0] =~ /^\d+$/ && $_[0] != $not_pid },
+		"a scheduler for database $db");
+}
+
+# Waits until no scheduler serves $db.
+sub wait_for_no_scheduler
+{
+	my ($node, $db) = @_;
+	poll_value($node, 'postgres', qq{
+SELECT count(*) FROM pg_catalog.pg_stat_activity
+ WHERE backend_type = 'pg_retention scheduler' AND datname = '$db'},
+		sub { $_[0] eq '0' }, "no scheduler for database $db");
+	return;
+}
+
+# Waits until the launcher runs; returns its pid.
+sub wait_for_launcher
+{
+	my ($node) = @_;
+	return poll_value($node, 'postgres', q{
+SELECT coalesce(string_agg(pid::text, ','), '')
+  FROM pg_catalog.pg_stat_activity WHERE backend_type = 'pg_retention launcher'},
+		sub { $_[0] =~ /^\d+$/ }, 'the pg_retention launcher');
+}
+
+# Waits until process $pid waits for a test waitpoint (advisory lock,
+# objsubid 3, not granted).
+sub wait_for_waitpoint
+{
+	my ($node, $pid) = @_;
+	poll_value($node, 'postgres', qq{
+SELECT count(*) FROM pg_catalog.pg_locks
+ WHERE locktype = 'advisory' AND classid = 1919251566 AND objsubid = 3
+   AND NOT granted AND pid = $pid},
+		sub { $_[0] eq '1' }, "process $pid to wait at a waitpoint");
+	return;
+}
+
+# A background psql session on $db holding the waitpoints @names. Returns
+# ($session, $pid).
+sub hold_waitpoints
+{
+	my ($node, $db, @names) = @_;
+	my $session = $node->background_psql($db);
+	$session->query_safe("SELECT retention.debug_waitpoint_enable('$_')") for @names;
+	my $pid = $session->query_safe('SELECT pg_backend_pid()');
+	return ($session, $pid);
+}
+
+# Ends a background psql session whose server connection may be gone.
+sub quit_session
+{
+	my ($session) = @_;
+	local $SIG{PIPE} = 'IGNORE';
+	eval {
+		$session->{run}->pump_nb();
+		if ($session->{run}->pumpable())
+		{
+			$session->{stdin} .= "\\q\n";
+		}
+		$session->{run}->finish;
+		1;
+	} or eval { $session->{run}->kill_kill; };
+	return;
+}
+
+# Waits until the worker has started $n more runs of policy $marker in $db
+# (a policy with a short schedule): then every pass that began before this
+# call is over.
+sub wait_for_passes
+{
+	my ($node, $db, $marker, $n) = @_;
+	my $since = $node->safe_psql($db, 'SELECT clock_timestamp()');
+	poll_value($node, $db, qq{
+SELECT count(*) FROM retention.runs
+ WHERE policy = '$marker' AND trigger = 'worker' AND status <> 'skipped'
+   AND started_at > '$since'},
+		sub { $_[0] >= $n }, "$n scheduler pass(es) in $db");
+	return;
+}
+
+# The checks every scheduler scenario ends with: no advisory lock left
+# (except those of the pids in allow_pids), no session idle in transaction,
+# and no pg_retention worker holding back the xmin horizon once idle.
+sub check_quiet
+{
+	my ($node, $label, %opts) = @_;
+	my @allow = @{ $opts{allow_pids} || [] };
+	my $not_in = @allow ? 'AND pid NOT IN (' . join(',', @allow) . ')' : '';
+	my $deadline = time + 30;
+	my ($locks, $xmin);
+	while (1)
+	{
+		$locks = $node->safe_psql('postgres', qq{
+SELECT coalesce(string_agg(format('%s:%s/%s/%s%s', pid, classid, objid, objsubid,
+                                  CASE WHEN granted THEN '' ELSE ' (waiting)' END), ', '), '')
+  FROM pg_catalog.pg_locks WHERE locktype = 'advisory' $not_in});
+		last if $locks eq '' || time > $deadline;
+		usleep(50_000);
+	}
+	is($locks, '', "$label: no advisory lock left");
+	is( $node->safe_psql('postgres', q{
+SELECT coalesce(string_agg(format('%s (%s): %s', pid, backend_type, query), '; '), '')
+  FROM pg_catalog.pg_stat_activity WHERE state LIKE 'idle in transaction%'}),
+		'', "$label: no session idle in transaction");
+	while (1)
+	{
+		$xmin = $node->safe_psql('postgres', q{
+SELECT coalesce(string_agg(format('%s %s xmin %s', backend_type, pid, backend_xmin), ', '), '')
+  FROM pg_catalog.pg_stat_activity
+ WHERE backend_type IN ('pg_retention launcher', 'pg_retention scheduler')
+   AND backend_xmin IS NOT NULL});
+		last if $xmin eq '' || time > $deadline;
+		usleep(50_000);
+	}
+	is($xmin, '', "$label: idle pg_retention workers hold no xmin");
+	return;
+}
+
 1;
