@@ -302,6 +302,16 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool
       6, types, values, NULL, false, 0);
 }
 
+void PostponeAfterSkip(int32_t policy_id, int64_t next_run_at) {
+  Oid types[2] = {INT4OID, TIMESTAMPTZOID};
+  Datum values[2] = {Int32GetDatum(policy_id), TimestampTzGetDatum(next_run_at)};
+  ExecCatalog(
+      "INSERT INTO retention.policy_state AS s (policy_id, next_run_at)"
+      " SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM retention.policy WHERE id = $1)"
+      " ON CONFLICT (policy_id) DO UPDATE SET next_run_at = $2",
+      2, types, values, NULL, false, 0);
+}
+
 void RescheduleAfterAlter(int32_t policy_id) {
   Oid types[1] = {INT4OID};
   Datum values[1] = {Int32GetDatum(policy_id)};

@@ -65,6 +65,10 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool
                       int64_t started_at, int64_t finished_at, int64_t rows_deleted,
                       int64_t rows_archived);
 
+// After a worker found the policy already running elsewhere: look again at
+// next_run_at (the other executor's run will set it when it ends).
+void PostponeAfterSkip(int32_t policy_id, int64_t next_run_at);
+
 // After alter_policy(schedule => ...): the next regular run comes one new
 // interval after the last start (a policy in backoff keeps its retry time).
 void RescheduleAfterAlter(int32_t policy_id);

@@ -310,7 +310,17 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
                     errmsg("must be owner of retention policy \"%s\"", policy->name)));
 
   if (!TryLockPolicy(policy->id)) {
-    (void) InsertRun(policy, trigger, "skipped", GetCurrentTimestamp());
+    TimestampTz now = GetCurrentTimestamp();
+    (void) InsertRun(policy, trigger, "skipped", now);
+    // The scheduler looks again in a minute (or one schedule, if shorter),
+    // not at every naptime while somebody else runs the policy.
+    if (strcmp(trigger, "worker") == 0) {
+      Interval* schedule = DatumGetIntervalP(policy->schedule);
+      int64 schedule_us = schedule->time + schedule->day * USECS_PER_DAY +
+                          static_cast<int64>(schedule->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+      int64 wait_us = Min(schedule_us, 60 * USECS_PER_SEC);
+      PostponeAfterSkip(policy->id, now + wait_us);
+    }
     CommitStep(false);
     ereport(NOTICE, (errmsg("retention policy \"%s\" is already running; skipped", policy->name)));
     RunTotals skipped = {0, 0, 0, RunStatus::kSkipped};

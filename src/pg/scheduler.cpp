@@ -51,6 +51,7 @@ void ReloadConfigIfAsked() {
 // CREATE EXTENSION), or retention.databases no longer lists the database
 // (whichever launcher started us).
 void LeaveUnlessServed() {
+  uint32_t generation = GetDatabaseGeneration(MyDatabaseId);
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
   bool exists = OidIsValid(get_extension_oid("pg_retention", true));
@@ -58,7 +59,7 @@ void LeaveUnlessServed() {
   bool listed = name != nullptr && DatabaseAllowed(name);
   CommitTransactionCommand();
   if (!exists) {
-    SetDatabaseState(MyDatabaseId, DatabaseState::kNoExtension);
+    SetDatabaseStateIf(MyDatabaseId, DatabaseState::kNoExtension, generation);
     proc_exit(0);
   }
   if (!listed) proc_exit(0);

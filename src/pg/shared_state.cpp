@@ -23,6 +23,7 @@ constexpr int kMaxProgress = 256;
 struct DatabaseSlot {
   Oid dbid;                 // InvalidOid: free
   uint8 state;              // DatabaseState
+  uint32 generation;        // bumped by every state change
   int scheduler_procno;     // -1: none
 };
 
@@ -78,6 +79,7 @@ DatabaseSlot* FindDatabase(Oid dbid, bool create) {
   if (!create || free_slot == nullptr) return nullptr;
   free_slot->dbid = dbid;
   free_slot->state = static_cast<uint8>(DatabaseState::kUnknown);
+  free_slot->generation = 0;
   free_slot->scheduler_procno = -1;
   return free_slot;
 }
@@ -122,7 +124,30 @@ void SetDatabaseState(unsigned int dbid, DatabaseState state) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, true);
-  if (slot) slot->state = static_cast<uint8>(state);
+  if (slot) {
+    slot->state = static_cast<uint8>(state);
+    slot->generation++;
+  }
+  LWLockRelease(shared->lock);
+}
+
+uint32_t GetDatabaseGeneration(unsigned int dbid) {
+  if (!shared) return 0;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindDatabase(dbid, false);
+  uint32 generation = slot ? slot->generation : 0;
+  LWLockRelease(shared->lock);
+  return generation;
+}
+
+void SetDatabaseStateIf(unsigned int dbid, DatabaseState state, uint32_t generation) {
+  if (!shared) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindDatabase(dbid, true);
+  if (slot && slot->generation == generation) {
+    slot->state = static_cast<uint8>(state);
+    slot->generation++;
+  }
   LWLockRelease(shared->lock);
 }
 

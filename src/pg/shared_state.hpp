@@ -19,6 +19,11 @@ bool SharedStateAvailable();
 // Databases.
 enum class DatabaseState : uint8_t { kUnknown = 0, kHasExtension = 1, kNoExtension = 2 };
 void SetDatabaseState(unsigned int dbid, DatabaseState state);
+// Each SetDatabaseState bumps the database's generation. A scheduler reads
+// it before looking for the extension and records "no extension" only if
+// no CREATE EXTENSION has committed since (SetDatabaseStateIf).
+uint32_t GetDatabaseGeneration(unsigned int dbid);
+void SetDatabaseStateIf(unsigned int dbid, DatabaseState state, uint32_t generation);
 DatabaseState GetDatabaseState(unsigned int dbid);
 void ForgetDatabasesExcept(const unsigned int* keep, int nkeep);
 

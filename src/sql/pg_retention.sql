@@ -137,11 +137,14 @@ AS $$
      LIMIT 1
 $$;
 
--- Whether the run recorded for (policy, pid) is still going.
+-- Whether the run recorded for (policy, pid) is still going. On a hot
+-- standby the run belongs to the primary, whose locks we cannot see: there
+-- a "running" run is taken at its word.
 CREATE FUNCTION retention.run_is_live(policy_id integer, pid integer) RETURNS boolean
 LANGUAGE sql STABLE
 AS $$
-    SELECT retention.running_pid($1) IS NOT DISTINCT FROM $2
+    SELECT pg_catalog.pg_is_in_recovery()
+        OR retention.running_pid($1) IS NOT DISTINCT FROM $2
 $$;
 
 CREATE VIEW retention.policies AS
