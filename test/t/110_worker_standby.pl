@@ -118,8 +118,8 @@ is( $standby->safe_psql(
 	"running|$primary_sched", 'the running run row has reached the standby');
 is($standby->safe_psql('app', 'SELECT count(*) FROM ledger'),
 	'50', 'the uncommitted batch has not reached the standby');
-note 'retention.runs on the standby shows the live primary run as: '
-  . $standby->safe_psql('app', qq{SELECT status FROM retention.runs WHERE run_id = $frozen_run});
+is($standby->safe_psql('app', qq{SELECT status FROM retention.runs WHERE run_id = $frozen_run}),
+	'running', 'the standby shows the live primary run as running, not interrupted');
 
 $primary->stop('immediate');
 RetentionTAP::quit_session($holder);
