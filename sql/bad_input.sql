@@ -163,6 +163,12 @@ SELECT count(*) AS tokens_still_there FROM tokens;
 SELECT retention.alter_policy('tokens', expires_at => 'revoked_on');
 CALL retention.run('tokens');
 
+-- While the installed SQL objects are of another version than the library
+-- (an ALTER EXTENSION ... UPDATE still to do), nothing runs.
+UPDATE pg_extension SET extversion = '0.0' WHERE extname = 'pg_retention';
+CALL retention.run('tokens');
+UPDATE pg_extension SET extversion = '0.1' WHERE extname = 'pg_retention';
+
 DROP TABLE tokens CASCADE;
 DROP TABLE parted, archive_missing, archive_mistyped, archive_generated, archive_required,
            has_archived_at, archive_lossy, archive_unlogged;

@@ -304,6 +304,7 @@ const char* RunStatusName(RunStatus status) {
 RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   pushed_snapshot = false;  // whatever an earlier, failed call left was released by its abort
   EnsureSnapshot();
+  RequireMatchingExtensionVersion();
   PolicyRecord* policy = LoadPolicy(name, false);
   if (!CurrentUserActsAs(policy->owner))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),

@@ -5,7 +5,9 @@
 // same engine as CALL retention.run(). A failing policy is recorded and
 // retried with backoff; it never stops the others. The scheduler leaves when
 // the extension is dropped, and only ever runs on a primary.
+#include "core/version.hpp"
 #include "pg/catalog.hpp"
+#include "pg/session.hpp"
 #include "pg/gucs.hpp"
 #include "pg/launcher.hpp"
 #include "pg/run_engine.hpp"
@@ -46,6 +48,10 @@ void ReloadConfigIfAsked() {
   }
 }
 
+// The installed SQL objects are the library's version (not in the middle of
+// ALTER EXTENSION ... UPDATE): only then may policies run.
+bool versions_matched = true;
+
 // Leaves (exit code 0) when this database no longer needs a scheduler: the
 // extension is gone (recorded, so the launcher does not start us again until
 // CREATE EXTENSION), or retention.databases no longer lists the database
@@ -54,10 +60,18 @@ void LeaveUnlessServed() {
   uint32_t generation = GetDatabaseGeneration(MyDatabaseId);
   SetCurrentStatementStartTimestamp();
   StartTransactionCommand();
-  bool exists = OidIsValid(get_extension_oid("pg_retention", true));
+  char* version = InstalledExtensionVersion();
+  bool exists = version != nullptr;
+  bool matched = exists && strcmp(version, core::kExtensionVersion) == 0;
   char* name = get_database_name(MyDatabaseId);
   bool listed = name != nullptr && DatabaseAllowed(name);
   CommitTransactionCommand();
+  if (exists && !matched && versions_matched)
+    ereport(LOG, (errmsg("pg_retention scheduler for database \"%s\" waits: extension version %s "
+                         "does not match library version %s",
+                         name, version, core::kExtensionVersion),
+                  errhint("Run ALTER EXTENSION pg_retention UPDATE.")));
+  versions_matched = matched;
   if (!exists) {
     SetDatabaseStateIf(MyDatabaseId, DatabaseState::kNoExtension, generation);
     proc_exit(0);
@@ -177,7 +191,7 @@ void retention_scheduler_main(Datum arg) {
         });
         closed_stale_runs = true;
       }
-      if (guc_enabled) RunDuePolicies(pass_context);
+      if (guc_enabled && versions_matched) RunDuePolicies(pass_context);
     }
     PG_CATCH();
     {

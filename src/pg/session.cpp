@@ -1,6 +1,8 @@
 // session.cpp: identity and setting switches (see session.hpp).
 #include "pg/session.hpp"
 
+#include "core/version.hpp"
+
 extern "C" {
 #include "postgres.h"
 
@@ -12,6 +14,7 @@ extern "C" {
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
@@ -33,6 +36,35 @@ unsigned int ExtensionOwner() {
   systable_endscan(scan);
   table_close(rel, AccessShareLock);
   return owner;
+}
+
+char* InstalledExtensionVersion() {
+  Relation rel = table_open(ExtensionRelationId, AccessShareLock);
+  ScanKeyData key;
+  ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+              CStringGetDatum("pg_retention"));
+  SysScanDesc scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+  HeapTuple tuple = systable_getnext(scan);
+  char* version = nullptr;
+  if (HeapTupleIsValid(tuple)) {
+    bool isnull;
+    Datum d = heap_getattr(tuple, Anum_pg_extension_extversion, RelationGetDescr(rel), &isnull);
+    if (!isnull) version = TextDatumGetCString(d);
+  }
+  systable_endscan(scan);
+  table_close(rel, AccessShareLock);
+  return version;
+}
+
+void RequireMatchingExtensionVersion() {
+  char* installed = InstalledExtensionVersion();
+  if (installed != nullptr && strcmp(installed, core::kExtensionVersion) != 0)
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("extension pg_retention is installed at version %s, but its library is "
+                    "version %s",
+                    installed, core::kExtensionVersion),
+             errhint("Run ALTER EXTENSION pg_retention UPDATE.")));
 }
 
 int PinSearchPath() {

@@ -14,6 +14,14 @@ struct SavedUser {
 
 unsigned int ExtensionOwner();
 
+// The installed version of extension pg_retention (palloc'd), or nullptr when
+// it is not installed.
+char* InstalledExtensionVersion();
+
+// Raises an error unless the installed SQL objects are the version this
+// library implements.
+void RequireMatchingExtensionVersion();
+
 // Opens a GUC nest level with search_path = pg_catalog, pg_temp; returns the
 // level for RestoreSettings. Everything set inside is undone there (and by
 // (sub)transaction abort).
