@@ -185,6 +185,9 @@ listen_addresses = ''
 unix_socket_directories = '$WORKDIR'
 port = $PORT
 shared_preload_libraries = 'pg_retention'
+# The background scheduler would run the new policies at once, on its own;
+# the demo runs them explicitly so that it can measure before and after.
+retention.enabled = off
 max_wal_size = '2GB'
 EOF
   say "cluster: starting (socket in $WORKDIR, port $PORT)"
