@@ -7,6 +7,9 @@ namespace pg_retention::pg {
 extern int guc_lock_timeout_ms;         // retention.lock_timeout
 extern int guc_statement_timeout_ms;    // retention.statement_timeout
 extern int guc_default_batch_size;      // retention.default_batch_size
+extern int guc_target_batch_time_ms;    // retention.target_batch_time
+extern int guc_min_batch_size;          // retention.min_batch_size
+extern int guc_max_batch_size;          // retention.max_batch_size
 extern int guc_max_batch_retries;       // retention.max_batch_retries
 extern bool guc_enabled;                // retention.enabled
 extern int guc_naptime_ms;              // retention.naptime

@@ -26,6 +26,9 @@ namespace pg_retention::pg {
 int guc_lock_timeout_ms = 1000;
 int guc_statement_timeout_ms = 30000;
 int guc_default_batch_size = core::kDefaultBatchSize;
+int guc_target_batch_time_ms = 200;
+int guc_min_batch_size = 100;
+int guc_max_batch_size = 100000;
 int guc_max_batch_retries = 3;
 bool guc_enabled = true;
 int guc_naptime_ms = 10000;
@@ -52,10 +55,28 @@ void _PG_init(void) {
 
   DefineCustomIntVariable(
       "retention.default_batch_size",
-      "Rows per batch for policies that do not set batch_size.",
-      NULL,
+      "Rows in the first batch of a run whose policy does not set batch_size.",
+      "Later batches are sized toward retention.target_batch_time.",
       &guc_default_batch_size, pg_retention::core::kDefaultBatchSize, 1, 1000000, PGC_SUSET, 0,
       NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.target_batch_time",
+      "Duration the engine sizes batches toward, for policies without a batch_size.",
+      NULL,
+      &guc_target_batch_time_ms, 200, 1, 60000, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.min_batch_size",
+      "Smallest batch the engine sizes, for policies without a batch_size.",
+      NULL,
+      &guc_min_batch_size, 100, 1, 1000000, PGC_SUSET, 0, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.max_batch_size",
+      "Largest batch the engine sizes, for policies without a batch_size.",
+      NULL,
+      &guc_max_batch_size, 100000, 1, 10000000, PGC_SUSET, 0, NULL, NULL, NULL);
 
   DefineCustomIntVariable(
       "retention.max_batch_retries",

@@ -13,6 +13,7 @@
 #include "pg/run_engine.hpp"
 
 #include "core/backoff.hpp"
+#include "core/batch_sizer.hpp"
 #include "pg/batch_executor.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
@@ -154,6 +155,40 @@ bool RetryAfter(ErrorData* error, const PolicyRecord* policy, int* failures, int
   return true;
 }
 
+// The adaptive batch size, through the guard. A policy with a fixed
+// batch_size never calls these.
+core::BatchSizerSettings SizerSettings() {
+  core::BatchSizerSettings s;
+  s.target_us = static_cast<int64_t>(guc_target_batch_time_ms) * 1000;
+  s.min_rows = guc_min_batch_size;
+  s.max_rows = guc_max_batch_size;
+  return s;
+}
+
+core::BatchSizerState SizerStart(int64_t initial) {
+  CoreError err;
+  core::BatchSizerState st;
+  if (!CallCore(&err, [&]() {
+        st = core::StartBatchSizer(SizerSettings(), initial);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+  return st;
+}
+
+core::BatchSizerState SizerAfter(const core::BatchSizerState& st, bool timed_out, int64_t rows,
+                                 int64_t elapsed_us) {
+  CoreError err;
+  core::BatchSizerState next;
+  if (!CallCore(&err, [&]() {
+        next = timed_out ? core::AfterTimeout(SizerSettings(), st)
+                         : core::AfterBatch(SizerSettings(), st, rows, elapsed_us);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+  return next;
+}
+
 // pg_stat_activity.query of a background worker says what it is doing.
 void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
   if (!worker) return;
@@ -175,6 +210,8 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   RunPlan* plan = nullptr;
   ErrorData* error = nullptr;
   bool extension_dropped = false;
+  const bool adaptive = policy->batch_size <= 0;
+  core::BatchSizerState sizer;
   int failures = 0;
   int32_t retries = 0;
   const char* retry_sqlstate = nullptr;
@@ -193,6 +230,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
         }
         break;
       }
+      if (adaptive) sizer = SizerStart(plan->batch_size);
     }
     // DROP EXTENSION or drop_policy() while the run sleeps between batches:
     // the batch that ran is done, nothing new starts.
@@ -208,7 +246,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
         break;
       }
     }
-    int64_t limit = plan->batch_size;
+    int64_t limit = adaptive ? sizer.rows : plan->batch_size;
     if (max_rows > 0) {
       int64_t left = max_rows - totals.rows_deleted;
       if (left <= 0) {
@@ -221,12 +259,14 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     ReportActivity(worker, policy, totals.batches);
     Waitpoint("before_batch");
     BatchResult result;
+    TimestampTz batch_start = GetCurrentTimestamp();
     error = InSubtransaction([&]() {
       ExecuteBatch(plan, limit, &result);
       Waitpoint("after_delete_before_commit");
     });
     if (error != nullptr) {
       DisarmBatchTimeout();
+      if (adaptive) sizer = SizerAfter(sizer, true, 0, 0);
       if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
         error = nullptr;
         continue;
@@ -234,6 +274,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       break;
     }
     failures = 0;
+    if (adaptive)
+      sizer = SizerAfter(sizer, false, limit,
+                         static_cast<int64_t>(GetCurrentTimestamp() - batch_start));
     totals.rows_deleted += result.deleted;
     totals.rows_archived += result.archived;
     totals.batches++;

@@ -2,7 +2,7 @@
 -- their columns, privileges on the catalog, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(48);
+SELECT plan(49);
 
 SELECT has_schema('retention');
 SELECT is((SELECT trusted FROM pg_available_extension_versions
@@ -101,6 +101,10 @@ SELECT is(current_setting('retention.lock_timeout'), '1s', 'retention.lock_timeo
 SELECT is(current_setting('retention.statement_timeout'), '30s', 'retention.statement_timeout default');
 SELECT is(current_setting('retention.default_batch_size'), '5000', 'retention.default_batch_size default');
 SELECT is(current_setting('retention.max_batch_retries'), '3', 'retention.max_batch_retries default');
+SELECT is((SELECT array_agg(boot_val ORDER BY name) FROM pg_settings
+           WHERE name IN ('retention.target_batch_time', 'retention.min_batch_size',
+                          'retention.max_batch_size')),
+          ARRAY['100000', '100', '200'], 'adaptive batch size defaults');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'retention.lock_timeout'), 'superuser',
           'batch bounds can only be changed by a superuser');
 SELECT is((SELECT vartype FROM pg_settings WHERE name = 'retention.statement_timeout'), 'integer',
