@@ -73,6 +73,10 @@ void CommitStep(bool keep_going, bool durable = true) {
     (void) set_config_option("synchronous_commit", "off", PGC_USERSET, PGC_S_SESSION,
                              GUC_ACTION_LOCAL, true, 0, false);
   SPI_commit();
+  // A backend publishes its table statistics only when it goes idle, which a
+  // long CALL or a worker run does not: publish the committed batch's dead
+  // rows now, so that autovacuum can start on the table during the run.
+  if (!durable) (void) pgstat_report_stat(true);
   if (keep_going) EnsureSnapshot();
 }
 
