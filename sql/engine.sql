@@ -130,6 +130,33 @@ SELECT pg_sleep(0.3);
 RESET retention.statement_timeout;
 DROP TABLE fragile;
 
+-- max_runtime: a run stops at the end of the batch in which it runs out,
+-- records partial, and the next run resumes after the last range instead of
+-- starting over. A complete pass resets the position.
+CREATE TABLE slow (id int PRIMARY KEY, revoked_at timestamptz);
+INSERT INTO slow SELECT i, CASE WHEN i % 2 = 1 THEN now() - interval '1 day' END
+FROM generate_series(1, 40) AS i;
+SELECT retention.add_policy('slow', 'revoked_at', batch_size => 10, max_runtime => '1 microsecond');
+SELECT max_runtime FROM retention.policies WHERE name = 'slow';
+CALL retention.run('slow');
+SELECT array_agg(id ORDER BY id) AS expired_left FROM slow WHERE revoked_at IS NOT NULL;
+-- Expire id 2, in the range the first run already walked.
+UPDATE slow SET revoked_at = now() - interval '1 day' WHERE id = 2;
+CALL retention.run('slow');
+SELECT array_agg(id ORDER BY id) AS expired_left FROM slow WHERE revoked_at IS NOT NULL;
+CALL retention.run('slow');
+CALL retention.run('slow');
+-- This run finds the end of the walk: a complete pass resets the position ...
+CALL retention.run('slow');
+SELECT array_agg(id ORDER BY id) AS expired_left FROM slow WHERE revoked_at IS NOT NULL;
+-- ... so the next run starts over and finds id 2.
+CALL retention.run('slow');
+SELECT array_agg(id ORDER BY id) AS expired_left FROM slow WHERE revoked_at IS NOT NULL;
+SELECT retention.alter_policy('slow', max_runtime => '0');
+SELECT max_runtime FROM retention.policies WHERE name = 'slow';
+SELECT retention.alter_policy('slow', max_runtime => '-1 second');
+DROP TABLE slow;
+
 -- Dates, timestamps and NULL expiry (never expires).
 CREATE TABLE events (id int PRIMARY KEY, happened date);
 INSERT INTO events VALUES (1, current_date - 400), (2, current_date - 10), (3, NULL);

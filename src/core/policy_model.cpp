@@ -85,6 +85,14 @@ Status ValidateMaxRows(int64_t max_rows) {
   return Status::Ok();
 }
 
+Status ValidateMaxRuntime(const IntervalValue& max_runtime) {
+  if (IsNegative(max_runtime) || IsZero(max_runtime))
+    return Status::Error(ErrorKind::kInvalidParameterValue,
+                         "max_runtime must be a positive interval", "",
+                         "Use an interval such as '5 minutes', or NULL for no limit.");
+  return Status::Ok();
+}
+
 Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given) {
   if (mode == Mode::kDelete && archive_table_given)
     return Status::Error(ErrorKind::kInvalidParameterValue,

@@ -40,6 +40,7 @@ Status ValidateBatchSize(int64_t batch_size, bool in_alter = false);
 Status ValidateRetain(const IntervalValue& retain);
 Status ValidateSchedule(const IntervalValue& schedule);
 Status ValidateMaxRows(int64_t max_rows);
+Status ValidateMaxRuntime(const IntervalValue& max_runtime);
 
 // An archive table only makes sense in archive mode.
 Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given);

@@ -259,10 +259,59 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
     plan->sql_last_key[lower] = sql.last_key[lower];
   }
   plan->sql_preview = sql.preview;
+  if (for_run) RestoreCursor(plan);
 
   EndRunAs(&saved);
   EndBoundedWork(nest);
   return plan;
+}
+
+// "primary key walk:20", "index tokens_idx:1184", "block range walk".
+static char* CursorKind(const RunPlan* plan) {
+  StringInfoData kind;
+  initStringInfo(&kind);
+  appendStringInfoString(&kind, plan->access_path);
+  for (int i = 0; i < plan->ncursor; ++i)
+    appendStringInfo(&kind, "%c%u", i == 0 ? ':' : ',', plan->cursor_types[i]);
+  return kind.data;
+}
+
+int CursorAsText(const RunPlan* plan, const char** kind, char*** values) {
+  *kind = CursorKind(plan);
+  if (static_cast<core::AccessPath>(plan->path) == core::AccessPath::kBlockRange) {
+    if (plan->next_block == 0) return -1;
+    *values = static_cast<char**>(palloc0(sizeof(char*) * 2));
+    (*values)[0] = psprintf(INT64_FORMAT, static_cast<int64>(plan->next_block));
+    return 1;
+  }
+  if (!plan->have_cursor) return -1;
+  *values = static_cast<char**>(palloc0(sizeof(char*) * (plan->ncursor + 1)));
+  for (int i = 0; i < plan->ncursor; ++i) {
+    Oid output;
+    bool varlena;
+    getTypeOutputInfo(plan->cursor_types[i], &output, &varlena);
+    (*values)[i] = OidOutputFunctionCall(output, plan->cursor[i]);
+  }
+  return plan->ncursor;
+}
+
+void RestoreCursor(RunPlan* plan) {
+  const PolicyRecord* policy = plan->policy;
+  if (policy->cursor_kind == nullptr || strcmp(policy->cursor_kind, CursorKind(plan)) != 0)
+    return;  // none saved, or saved for another access path or key
+  if (static_cast<core::AccessPath>(plan->path) == core::AccessPath::kBlockRange) {
+    if (policy->ncursor == 1 && policy->cursor[0])
+      plan->next_block = strtoll(policy->cursor[0], nullptr, 10);
+    return;
+  }
+  if (policy->ncursor != plan->ncursor) return;
+  for (int i = 0; i < plan->ncursor; ++i) {
+    if (policy->cursor[i] == nullptr) return;
+    Oid input, ioparam;
+    getTypeInputInfo(plan->cursor_types[i], &input, &ioparam);
+    plan->cursor[i] = OidInputFunctionCall(input, policy->cursor[i], ioparam, -1);
+  }
+  plan->have_cursor = true;
 }
 
 void ArmBatchTimeout() {

@@ -59,6 +59,12 @@ struct BatchResult {
 // a batch.
 RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run = true);
 
+// The walk position as text, to resume a later run there: *kind names the
+// access path and key types; returns the number of values, or -1 when the
+// walk has not moved yet. RestoreCursor applies a saved one of the same kind.
+int CursorAsText(const RunPlan* plan, const char** kind, char*** values);
+void RestoreCursor(RunPlan* plan);
+
 // One batch of at most limit rows. Raises on any failure, including an
 // archive that stored fewer rows than were deleted.
 void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result);

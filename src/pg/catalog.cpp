@@ -52,8 +52,10 @@ const char* kPolicyColumns =
     "       p.mode, p.archive_table::oid, coalesce(p.batch_size, 0), p.enabled, p.paused,"
     "       p.owner::oid,"
     "       ((now() AT TIME ZONE p.timezone) - p.retain) AT TIME ZONE p.timezone,"
-    "       p.expr_columns, p.expr_attnums, p.timezone"
-    "  FROM retention.policy p ";
+    "       p.expr_columns, p.expr_attnums, p.timezone, p.max_runtime,"
+    "       s.cursor, s.cursor_kind"
+    "  FROM retention.policy p"
+    "  LEFT JOIN retention.policy_state s ON s.policy_id = p.id ";
 
 PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   PolicyRecord* rec = static_cast<PolicyRecord*>(palloc0(sizeof(PolicyRecord)));
@@ -77,6 +79,20 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   rec->owner = DatumGetObjectId(SPI_getbinval(tup, desc, 13, &isnull));
   rec->cutoff = DatumGetTimestampTz(SPI_getbinval(tup, desc, 14, &isnull));
   rec->timezone = TextOrNull(tup, desc, 17);
+  Datum max_runtime = SPI_getbinval(tup, desc, 18, &isnull);
+  rec->max_runtime =
+      isnull ? 0 : PointerGetDatum(DatumGetIntervalP(datumCopy(max_runtime, false, sizeof(Interval))));
+  Datum cursor = SPI_getbinval(tup, desc, 19, &isnull);
+  if (!isnull) {
+    Datum* values;
+    bool* value_nulls;
+    deconstruct_array(DatumGetArrayTypeP(cursor), TEXTOID, -1, false, TYPALIGN_INT, &values,
+                      &value_nulls, &rec->ncursor);
+    rec->cursor = static_cast<char**>(palloc0(sizeof(char*) * (rec->ncursor + 1)));
+    for (int i = 0; i < rec->ncursor; ++i)
+      rec->cursor[i] = value_nulls[i] ? nullptr : TextDatumGetCString(values[i]);
+  }
+  rec->cursor_kind = TextOrNull(tup, desc, 20);
 
   ArrayType* names = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 15, &isnull));
   ArrayType* attnums = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 16, &isnull));
@@ -112,7 +128,7 @@ void ColumnArrays(const PolicyRecord* rec, Datum* names_out, Datum* attnums_out)
       construct_array(attnums, rec->ncolumns, INT2OID, 2, true, TYPALIGN_SHORT));
 }
 
-// The settings columns shared by INSERT and UPDATE, as $2..$13.
+// The settings columns shared by INSERT and UPDATE, as $2..$15.
 void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* nulls) {
   types[1] = TEXTOID;      values[1] = CStringGetTextDatum(rec->name);
   types[2] = OIDOID;       values[2] = ObjectIdGetDatum(rec->relid);
@@ -132,19 +148,22 @@ void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* null
   types[12] = NAMEARRAYOID;
   types[13] = INT2ARRAYOID;
   ColumnArrays(rec, &values[12], &values[13]);
+  types[14] = INTERVALOID;
+  values[14] = rec->max_runtime;
+  nulls[14] = rec->max_runtime ? ' ' : 'n';
 }
 
 // Writes a policy row with $1 = id and the settings as $2..$14.
 void WritePolicy(const PolicyRecord* rec, const char* sql) {
-  Oid types[14];
-  Datum values[14];
-  char nulls[15];
+  Oid types[15];
+  Datum values[15];
+  char nulls[16];
   memset(nulls, ' ', sizeof(nulls));
-  nulls[14] = '\0';
+  nulls[15] = '\0';
   types[0] = INT4OID;
   values[0] = Int32GetDatum(rec->id);
   SettingsArgs(rec, types, values, nulls);
-  ExecCatalog(sql, 14, types, values, nulls, false, 0);
+  ExecCatalog(sql, 15, types, values, nulls, false, 0);
 }
 
 }  // namespace
@@ -195,15 +214,16 @@ void InsertPolicy(const PolicyRecord* rec) {
   WritePolicy(rec,
               "INSERT INTO retention.policy (name, relation, expires_at, retain, mode,"
               " archive_table, filter, schedule, batch_size, enabled, owner, expr_columns,"
-              " expr_attnums)"
-              " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)");
+              " expr_attnums, max_runtime)"
+              " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
 }
 
 void UpdatePolicy(const PolicyRecord* rec) {
   WritePolicy(rec,
               "UPDATE retention.policy SET name = $2, relation = $3, expires_at = $4, retain = $5,"
               " mode = $6, archive_table = $7, filter = $8, schedule = $9, batch_size = $10,"
-              " enabled = $11, owner = $12, expr_columns = $13, expr_attnums = $14"
+              " enabled = $11, owner = $12, expr_columns = $13, expr_attnums = $14,"
+              " max_runtime = $15"
               " WHERE id = $1");
 }
 
@@ -310,6 +330,25 @@ void PostponeAfterSkip(int32_t policy_id, int64_t next_run_at) {
       " SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM retention.policy WHERE id = $1)"
       " ON CONFLICT (policy_id) DO UPDATE SET next_run_at = $2",
       2, types, values, NULL, false, 0);
+}
+
+void SaveRunCursor(int32_t policy_id, const char* kind, char** values, int ncursor) {
+  Oid types[3] = {INT4OID, TEXTARRAYOID, TEXTOID};
+  Datum args[3] = {Int32GetDatum(policy_id), (Datum) 0, (Datum) 0};
+  char nulls[4] = "nnn";
+  nulls[0] = ' ';
+  if (ncursor >= 0) {
+    Datum* texts = static_cast<Datum*>(palloc0(sizeof(Datum) * (ncursor + 1)));
+    for (int i = 0; i < ncursor; ++i) texts[i] = CStringGetTextDatum(values[i]);
+    args[1] = PointerGetDatum(construct_array(texts, ncursor, TEXTOID, -1, false, TYPALIGN_INT));
+    args[2] = CStringGetTextDatum(kind);
+    nulls[1] = nulls[2] = ' ';
+  }
+  ExecCatalog(
+      "INSERT INTO retention.policy_state AS s (policy_id, cursor, cursor_kind)"
+      " SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM retention.policy WHERE id = $1)"
+      " ON CONFLICT (policy_id) DO UPDATE SET cursor = $2, cursor_kind = $3",
+      3, types, args, nulls, false, 0);
 }
 
 void RescheduleAfterAlter(int32_t policy_id) {

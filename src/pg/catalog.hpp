@@ -26,6 +26,10 @@ struct PolicyRecord {
   bool paused;
   unsigned int owner;          // Oid of the owning role
   char* timezone;              // TimeZone the policy is evaluated in
+  uintptr_t max_runtime;       // Interval datum, 0 when there is no limit
+  int ncursor;                 // saved walk position (policy_state), 0 if none
+  char** cursor;               // its values, as text
+  char* cursor_kind;           // access path and key types it belongs to
   int64_t cutoff;              // TimestampTz: now() - retain, when loaded
   int ncolumns;                // columns the expressions read
   char** column_names;
@@ -68,6 +72,10 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool
 // After a worker found the policy already running elsewhere: look again at
 // next_run_at (the other executor's run will set it when it ends).
 void PostponeAfterSkip(int32_t policy_id, int64_t next_run_at);
+
+// Saves where the walk stopped (kind + values as text), or clears it
+// (ncursor < 0) after a complete pass.
+void SaveRunCursor(int32_t policy_id, const char* kind, char** values, int ncursor);
 
 // After alter_policy(schedule => ...): the next regular run comes one new
 // interval after the last start (a policy in backoff keeps its retry time).

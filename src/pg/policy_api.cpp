@@ -64,6 +64,7 @@ struct Settings {
   bool archive_given;
   const char* name;
   bool in_alter;
+  Datum max_runtime;  // 0: none
 };
 
 void CheckSettings(const Settings* s) {
@@ -80,6 +81,8 @@ void CheckSettings(const Settings* s) {
         st = core::ValidateSchedule(ToCore(s->schedule));
         if (!st.ok()) return st;
         if (s->batch_size != 0) st = core::ValidateBatchSize(s->batch_size, s->in_alter);
+        if (!st.ok()) return st;
+        if (s->max_runtime) st = core::ValidateMaxRuntime(ToCore(s->max_runtime));
         return st;
       }))
     RaiseCoreError(&err);
@@ -167,6 +170,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   s.batch_size = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
   if (!PG_ARGISNULL(8) && s.batch_size == 0) s.batch_size = -1;  // 0 is invalid here
   bool enabled = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
+  s.max_runtime = PG_ARGISNULL(10) ? 0 : PG_GETARG_DATUM(10);
   if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
 
   CheckSettings(&s);
@@ -191,6 +195,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   rec.archive_relid = s.archive_given ? PG_GETARG_OID(4) : InvalidOid;
   rec.batch_size = static_cast<int32_t>(s.batch_size);
   rec.enabled = enabled;
+  rec.max_runtime = s.max_runtime;
   rec.owner = GetUserId();
 
   PreparePolicy(&rec, expires_text, false, filter_text, false);
@@ -223,7 +228,14 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   s.archive_given = !PG_ARGISNULL(4);
   s.schedule = PG_ARGISNULL(6) ? rec->schedule : PG_GETARG_DATUM(6);
   s.batch_size = PG_ARGISNULL(7) ? rec->batch_size : PG_GETARG_INT32(7);
+  s.max_runtime = rec->max_runtime;
+  if (!PG_ARGISNULL(9)) {
+    // '0' removes the limit.
+    Interval* iv = PG_GETARG_INTERVAL_P(9);
+    s.max_runtime = (iv->month == 0 && iv->day == 0 && iv->time == 0) ? 0 : PG_GETARG_DATUM(9);
+  }
   CheckSettings(&s);
+  rec->max_runtime = s.max_runtime;
 
   int new_mode = strcmp(s.mode_text, "archive") == 0 ? 1 : 0;
   if (s.archive_given)

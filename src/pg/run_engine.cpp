@@ -214,6 +214,15 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   RunPlan* plan = nullptr;
   ErrorData* error = nullptr;
   bool extension_dropped = false;
+  bool walk_finished = false;
+  bool out_of_time = false;
+  // max_runtime: the run stops at the end of the batch in which it runs out.
+  TimestampTz deadline = 0;
+  if (policy->max_runtime) {
+    Interval* iv = DatumGetIntervalP(policy->max_runtime);
+    deadline = started_at + iv->time + iv->day * USECS_PER_DAY +
+               static_cast<int64>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+  }
   const bool adaptive = policy->batch_size <= 0;
   core::BatchSizerState sizer;
   int failures = 0;
@@ -286,7 +295,15 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     totals.batches++;
     CommitStep(true, false);
     ProgressUpdate(progress_slot, totals.rows_deleted, totals.rows_archived, totals.batches);
-    if (result.walk_finished) break;
+    if (result.walk_finished) {
+      walk_finished = true;
+      break;
+    }
+    if (deadline != 0 && GetCurrentTimestamp() >= deadline) {
+      out_of_time = true;
+      totals.status = RunStatus::kPartial;
+      break;
+    }
     // The scheduler's kill switch: the batch that ran is done, nothing new.
     if (worker) {
       if (ConfigReloadPending) {
@@ -321,8 +338,18 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   }
   FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
             totals.rows_archived, totals.batches, retries, sqlstate, message);
-  RecordRunOutcome(policy, run_id, error != nullptr, totals.status == RunStatus::kPartial,
-                   started_at, GetCurrentTimestamp(), totals.rows_deleted, totals.rows_archived);
+  // A partial run that was cut short by max_runtime waits for its next
+  // regular run; one stopped otherwise (max_rows, the kill switch) is due now.
+  RecordRunOutcome(policy, run_id, error != nullptr,
+                   totals.status == RunStatus::kPartial && !out_of_time, started_at,
+                   GetCurrentTimestamp(), totals.rows_deleted, totals.rows_archived);
+  // The next run resumes where this one stopped; a complete pass resets.
+  if (plan != nullptr) {
+    const char* kind = nullptr;
+    char** values = nullptr;
+    int n = walk_finished ? -1 : CursorAsText(plan, &kind, &values);
+    if (walk_finished || n >= 0) SaveRunCursor(policy->id, kind, values, n);
+  }
   CommitStep(false);
   if (reraise) ReThrowError(error);
   if (error != nullptr)

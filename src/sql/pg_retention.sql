@@ -26,6 +26,7 @@ CREATE TABLE retention.policy (
     filter        text,                        -- deparsed boolean expression or NULL
     schedule      interval    NOT NULL,
     batch_size    integer     CHECK (batch_size > 0),
+    max_runtime   interval    CHECK (max_runtime > '0'),  -- NULL: no limit
     enabled       boolean     NOT NULL DEFAULT true,
     paused        boolean     NOT NULL DEFAULT false,
     owner         regrole     NOT NULL,
@@ -78,7 +79,12 @@ CREATE TABLE retention.policy_state (
     consecutive_failures integer     NOT NULL DEFAULT 0,
     total_rows_deleted   bigint      NOT NULL DEFAULT 0,
     total_rows_archived  bigint      NOT NULL DEFAULT 0,
-    last_run_id          bigint
+    last_run_id          bigint,
+    -- Where the walk of a run that stopped early (max_runtime, max_rows) was,
+    -- so that the next run resumes there; NULL after a complete pass.
+    -- cursor_kind names the access path and key types it belongs to.
+    cursor               text[],
+    cursor_kind          text
 );
 
 -- Policies survive pg_dump/restore. The run history is operational data and
@@ -157,6 +163,7 @@ SELECT p.name,
        p.filter,
        p.schedule,
        p.batch_size,
+       p.max_runtime,
        p.enabled,
        p.paused,
        p.owner::text AS owner,
@@ -258,17 +265,19 @@ CREATE FUNCTION retention.add_policy(
     name          text     DEFAULT NULL,
     schedule      interval DEFAULT '1 hour',
     batch_size    integer  DEFAULT NULL,
-    enabled       boolean  DEFAULT true)
+    enabled       boolean  DEFAULT true,
+    max_runtime   interval DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
-                                         interval, integer, boolean) IS
+                                         interval, integer, boolean, interval) IS
   'declare a retention policy on a table; returns the policy name';
 
--- NULL means "leave unchanged". filter => '' removes the filter and
--- batch_size => 0 hands the batch size back to the engine.
+-- NULL means "leave unchanged". filter => '' removes the filter,
+-- batch_size => 0 hands the batch size back to the engine and
+-- max_runtime => '0' removes the limit.
 CREATE FUNCTION retention.alter_policy(
     name          text,
     expires_at    text     DEFAULT NULL,
@@ -278,7 +287,8 @@ CREATE FUNCTION retention.alter_policy(
     filter        text     DEFAULT NULL,
     schedule      interval DEFAULT NULL,
     batch_size    integer  DEFAULT NULL,
-    enabled       boolean  DEFAULT NULL)
+    enabled       boolean  DEFAULT NULL,
+    max_runtime   interval DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_alter_policy';

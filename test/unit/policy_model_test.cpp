@@ -62,6 +62,12 @@ TEST(PolicyModel, ArchiveTableOnlyInArchiveMode) {
   EXPECT_FALSE(ValidateArchiveTableForMode(Mode::kDelete, true).ok());
 }
 
+TEST(PolicyModel, MaxRuntimeMustBePositive) {
+  EXPECT_TRUE(ValidateMaxRuntime({0, 0, 1}).ok());
+  EXPECT_FALSE(ValidateMaxRuntime({0, 0, 0}).ok());
+  EXPECT_FALSE(ValidateMaxRuntime({0, -1, 0}).ok());
+}
+
 TEST(PolicyModel, MaxRows) {
   EXPECT_TRUE(ValidateMaxRows(1).ok());
   EXPECT_FALSE(ValidateMaxRows(0).ok());
