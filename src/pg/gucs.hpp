@@ -11,6 +11,10 @@ extern int guc_target_batch_time_ms;    // retention.target_batch_time
 extern int guc_min_batch_size;          // retention.min_batch_size
 extern int guc_max_batch_size;          // retention.max_batch_size
 extern int guc_max_batch_retries;       // retention.max_batch_retries
+extern int guc_max_replication_lag_kb;  // retention.max_replication_lag
+extern int guc_max_replication_delay_ms;  // retention.max_replication_delay
+extern int guc_max_archive_backlog;     // retention.max_archive_backlog
+extern bool guc_pause_for_autovacuum;   // retention.pause_for_autovacuum
 extern bool guc_enabled;                // retention.enabled
 extern int guc_naptime_ms;              // retention.naptime
 extern int guc_max_workers;             // retention.max_workers

@@ -30,6 +30,10 @@ int guc_target_batch_time_ms = 200;
 int guc_min_batch_size = 100;
 int guc_max_batch_size = 100000;
 int guc_max_batch_retries = 3;
+int guc_max_replication_lag_kb = 64 * 1024;
+int guc_max_replication_delay_ms = 0;
+int guc_max_archive_backlog = 64;
+bool guc_pause_for_autovacuum = true;
 bool guc_enabled = true;
 int guc_naptime_ms = 10000;
 int guc_max_workers = 2;
@@ -83,6 +87,31 @@ void _PG_init(void) {
       "How often a run retries a batch that hit a lock or statement timeout.",
       "After this many consecutive failures the run stops with status \"error\".",
       &guc_max_batch_retries, 3, 0, 100, PGC_SUSET, 0, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.max_replication_lag",
+      "Replay lag of a streaming standby above which runs wait before their next batch.",
+      "0 disables the check.",
+      &guc_max_replication_lag_kb, 64 * 1024, 0, INT_MAX, PGC_SUSET, GUC_UNIT_KB, NULL, NULL,
+      NULL);
+
+  DefineCustomIntVariable(
+      "retention.max_replication_delay",
+      "Replay delay of a streaming standby above which runs wait before their next batch.",
+      "0 disables the check.",
+      &guc_max_replication_delay_ms, 0, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.max_archive_backlog",
+      "WAL files waiting for the archiver above which runs wait before their next batch.",
+      "0 disables the check.",
+      &guc_max_archive_backlog, 64, 0, INT_MAX, PGC_SUSET, 0, NULL, NULL, NULL);
+
+  DefineCustomBoolVariable(
+      "retention.pause_for_autovacuum",
+      "Makes runs wait while autovacuum works on their table.",
+      NULL,
+      &guc_pause_for_autovacuum, true, PGC_SUSET, 0, NULL, NULL, NULL);
 
   DefineCustomBoolVariable(
       "retention.enabled",

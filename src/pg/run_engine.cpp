@@ -18,6 +18,7 @@
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
 #include "pg/gucs.hpp"
+#include "pg/health.hpp"
 #include "pg/policy_lock.hpp"
 #include "pg/session.hpp"
 #include "pg/shared_state.hpp"
@@ -51,6 +52,9 @@ namespace {
 // every commit and never held while the run sleeps.
 bool pushed_snapshot = false;
 
+// When this run last published table statistics (0: not yet).
+TimestampTz last_stats_flush = 0;
+
 void EnsureSnapshot() {
   if (!ActiveSnapshotSet()) {
     PushActiveSnapshot(GetTransactionSnapshot());
@@ -74,9 +78,16 @@ void CommitStep(bool keep_going, bool durable = true) {
                              GUC_ACTION_LOCAL, true, 0, false);
   SPI_commit();
   // A backend publishes its table statistics only when it goes idle, which a
-  // long CALL or a worker run does not: publish the committed batch's dead
-  // rows now, so that autovacuum can start on the table during the run.
-  if (!durable) (void) pgstat_report_stat(true);
+  // long CALL or a worker run does not: publish the committed batches' dead
+  // rows now (after the first batch, then at most twice a second), so that
+  // autovacuum can start on the table during the run.
+  if (!durable) {
+    TimestampTz now = GetCurrentTimestamp();
+    if (last_stats_flush == 0 || now >= TimestampTzPlusMilliseconds(last_stats_flush, 500)) {
+      (void) pgstat_report_stat(true);
+      last_stats_flush = now;
+    }
+  }
   if (keep_going) EnsureSnapshot();
 }
 
@@ -216,6 +227,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   bool extension_dropped = false;
   bool walk_finished = false;
   bool out_of_time = false;
+  TimestampTz healthy_until = 0;
   // max_runtime: the run stops at the end of the batch in which it runs out.
   TimestampTz deadline = 0;
   if (policy->max_runtime) {
@@ -267,6 +279,41 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
         break;
       }
       if (left < limit) limit = left;
+    }
+
+    // The health throttle: wait, holding no snapshot, while a signal is over
+    // its bound. Running out of max_runtime meanwhile ends the run as partial.
+    // A healthy reading holds for 100 ms, so small batches do not pay for
+    // one check each.
+    bool gave_up = false;
+    for (;;) {
+      if (healthy_until != 0 && GetCurrentTimestamp() < healthy_until) break;
+      char* reason = ThrottleReasonNow(policy->relid);
+      ProgressThrottle(progress_slot, reason);
+      if (reason == nullptr) {
+        healthy_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
+        break;
+      }
+      healthy_until = 0;
+      if ((deadline != 0 && GetCurrentTimestamp() >= deadline) || (worker && !guc_enabled)) {
+        gave_up = true;
+        break;
+      }
+      if (worker) pgstat_report_activity(STATE_RUNNING, psprintf("retention policy \"%s\": waiting: %s",
+                                                                  policy->name, reason));
+      CommitStep(false);
+      Sleep(Min(1000, guc_naptime_ms));
+      EnsureSnapshot();
+      if (worker && ConfigReloadPending) {
+        ConfigReloadPending = false;
+        ProcessConfigFile(PGC_SIGHUP);
+      }
+    }
+    if (gave_up) {
+      ProgressThrottle(progress_slot, nullptr);
+      out_of_time = deadline != 0;
+      totals.status = RunStatus::kPartial;
+      break;
     }
 
     ReportActivity(worker, policy, totals.batches);
@@ -377,6 +424,7 @@ const char* RunStatusName(RunStatus status) {
 
 RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   pushed_snapshot = false;  // whatever an earlier, failed call left was released by its abort
+  last_stats_flush = 0;
   EnsureSnapshot();
   RequireMatchingExtensionVersion();
   PolicyRecord* policy = LoadPolicy(name, false);

@@ -34,6 +34,7 @@ struct ProgressSlot {
   int64 rows_deleted;
   int64 rows_archived;
   int32 batches;
+  char throttle_reason[kThrottleReasonBytes];
 };
 
 struct SharedState {
@@ -240,6 +241,7 @@ int ProgressBegin(unsigned int dbid, int32_t policy_id) {
     slot->pid = MyProcPid;
     slot->rows_deleted = slot->rows_archived = 0;
     slot->batches = 0;
+    slot->throttle_reason[0] = '\0';
     found = i;
   }
   LWLockRelease(shared->lock);
@@ -252,6 +254,13 @@ void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32
   shared->progress[slot].rows_deleted = rows_deleted;
   shared->progress[slot].rows_archived = rows_archived;
   shared->progress[slot].batches = batches;
+  LWLockRelease(shared->lock);
+}
+
+void ProgressThrottle(int slot, const char* reason) {
+  if (!shared || slot < 0) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  strlcpy(shared->progress[slot].throttle_reason, reason ? reason : "", kThrottleReasonBytes);
   LWLockRelease(shared->lock);
 }
 
@@ -274,6 +283,7 @@ int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max) {
     rows[n].rows_deleted = slot->rows_deleted;
     rows[n].rows_archived = slot->rows_archived;
     rows[n].batches = slot->batches;
+    memcpy(rows[n].throttle_reason, slot->throttle_reason, kThrottleReasonBytes);
     n++;
   }
   LWLockRelease(shared->lock);

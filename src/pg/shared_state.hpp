@@ -43,6 +43,10 @@ void WakeSchedulers(unsigned int dbid);
 int ProgressBegin(unsigned int dbid, int32_t policy_id);
 void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32_t batches);
 void ProgressEnd(int slot);
+// Why the run waits before its next batch; nullptr or "" when it does not.
+void ProgressThrottle(int slot, const char* reason);
+
+constexpr int kThrottleReasonBytes = 128;
 
 struct ProgressRow {
   int32_t policy_id;
@@ -50,6 +54,7 @@ struct ProgressRow {
   int64_t rows_deleted;
   int64_t rows_archived;
   int32_t batches;
+  char throttle_reason[kThrottleReasonBytes];
 };
 // Copies the runs in flight of database dbid into rows (capacity max).
 int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max);

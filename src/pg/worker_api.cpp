@@ -10,6 +10,7 @@ extern "C" {
 #include "access/xact.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "utils/builtins.h"
 #include "miscadmin.h"
 #include "utils/tuplestore.h"
 
@@ -67,10 +68,12 @@ Datum retention_running_progress(PG_FUNCTION_ARGS) {
   ProgressRow* rows = static_cast<ProgressRow*>(palloc(sizeof(ProgressRow) * kMax));
   int n = ProgressSnapshot(MyDatabaseId, rows, kMax);
   for (int i = 0; i < n; ++i) {
-    Datum values[5] = {Int32GetDatum(rows[i].policy_id), Int32GetDatum(rows[i].pid),
+    bool throttled = rows[i].throttle_reason[0] != '\0';
+    Datum values[6] = {Int32GetDatum(rows[i].policy_id), Int32GetDatum(rows[i].pid),
                        Int64GetDatum(rows[i].rows_deleted), Int64GetDatum(rows[i].rows_archived),
-                       Int32GetDatum(rows[i].batches)};
-    bool nulls[5] = {false, false, false, false, false};
+                       Int32GetDatum(rows[i].batches),
+                       throttled ? CStringGetTextDatum(rows[i].throttle_reason) : (Datum) 0};
+    bool nulls[6] = {false, false, false, false, false, !throttled};
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
   return (Datum) 0;

@@ -196,7 +196,7 @@ SELECT r.id AS run_id,
 -- Live progress of the runs in flight in this database, from shared memory.
 CREATE FUNCTION retention.running_progress(
     OUT policy_id integer, OUT pid integer, OUT rows_deleted bigint,
-    OUT rows_archived bigint, OUT batches integer)
+    OUT rows_archived bigint, OUT batches integer, OUT throttle_reason text)
 RETURNS SETOF record
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_running_progress';
@@ -208,6 +208,7 @@ SELECT p.name AS policy,
        p.relation,
        p.mode,
        CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby'
+            WHEN lk.pid IS NOT NULL AND pr.throttle_reason IS NOT NULL THEN 'throttled'
             WHEN lk.pid IS NOT NULL THEN 'running'
             WHEN p.paused THEN 'paused'
             WHEN NOT p.enabled THEN 'disabled'
@@ -216,6 +217,7 @@ SELECT p.name AS policy,
             ELSE 'idle' END AS state,
        lk.pid AS running_pid,
        pr.rows_deleted AS current_rows,
+       pr.throttle_reason,
        last.started_at AS last_started_at,
        last.finished_at AS last_finished_at,
        last.status AS last_status,
@@ -232,7 +234,7 @@ SELECT p.name AS policy,
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
   LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
   LEFT JOIN LATERAL (
-        SELECT g.rows_deleted FROM retention.running_progress() g
+        SELECT g.rows_deleted, g.throttle_reason FROM retention.running_progress() g
          WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
            AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
   LEFT JOIN LATERAL (

@@ -2,7 +2,7 @@
 -- their columns, privileges on the catalog, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(49);
+SELECT plan(50);
 
 SELECT has_schema('retention');
 SELECT is((SELECT trusted FROM pg_available_extension_versions
@@ -66,7 +66,7 @@ SELECT columns_are('retention', 'runs',
 SELECT has_view('retention', 'status', 'view retention.status');
 SELECT columns_are('retention', 'status',
     ARRAY['policy', 'relation', 'mode', 'state', 'running_pid', 'current_rows',
-          'last_started_at', 'last_finished_at', 'last_status', 'last_rows_deleted',
+          'throttle_reason', 'last_started_at', 'last_finished_at', 'last_status', 'last_rows_deleted',
           'last_rows_archived', 'last_error', 'last_sqlstate', 'next_run_at',
           'total_rows_deleted', 'total_rows_archived', 'consecutive_failures']);
 SELECT table_privs_are('retention', 'status', 'public', ARRAY['SELECT']);
@@ -106,6 +106,12 @@ SELECT is((SELECT array_agg(boot_val ORDER BY name) FROM pg_settings
            WHERE name IN ('retention.target_batch_time', 'retention.min_batch_size',
                           'retention.max_batch_size')),
           ARRAY['100000', '100', '200'], 'adaptive batch size defaults');
+SELECT is((SELECT array_agg(name || '=' || boot_val ORDER BY name) FROM pg_settings
+           WHERE name IN ('retention.max_replication_lag', 'retention.max_replication_delay',
+                          'retention.max_archive_backlog', 'retention.pause_for_autovacuum')),
+          ARRAY['retention.max_archive_backlog=64', 'retention.max_replication_delay=0',
+                'retention.max_replication_lag=65536', 'retention.pause_for_autovacuum=on'],
+          'health throttle defaults');
 SELECT is((SELECT context FROM pg_settings WHERE name = 'retention.lock_timeout'), 'superuser',
           'batch bounds can only be changed by a superuser');
 SELECT is((SELECT vartype FROM pg_settings WHERE name = 'retention.statement_timeout'), 'integer',
