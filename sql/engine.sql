@@ -157,6 +157,23 @@ SELECT max_runtime FROM retention.policies WHERE name = 'slow';
 SELECT retention.alter_policy('slow', max_runtime => '-1 second');
 DROP TABLE slow;
 
+-- max_rows_per_second paces a run: 30 rows at 20 rows per second take at
+-- least a second (batches are capped at one second's worth, 20 rows, and
+-- the second batch may start only after that second). Only a lower bound is
+-- checked; pacing cannot make a run faster.
+CREATE TABLE paced (id int PRIMARY KEY, revoked_at timestamptz);
+INSERT INTO paced SELECT i, now() - interval '1 day' FROM generate_series(1, 30) AS i;
+SELECT retention.add_policy('paced', 'revoked_at', max_rows_per_second => 20);
+SELECT max_rows_per_second FROM retention.policies WHERE name = 'paced';
+CALL retention.run('paced');
+SELECT finished_at - started_at >= interval '0.9 seconds' AS paced
+FROM retention.runs WHERE policy = 'paced';
+SELECT retention.add_policy('paced', 'revoked_at', name => 'bad pace', max_rows_per_second => 0);
+SELECT retention.alter_policy('paced', max_rows_per_second => 0);
+SELECT max_rows_per_second FROM retention.policies WHERE name = 'paced';
+SELECT retention.alter_policy('paced', max_rows_per_second => -5);
+DROP TABLE paced;
+
 -- Dates, timestamps and NULL expiry (never expires).
 CREATE TABLE events (id int PRIMARY KEY, happened date);
 INSERT INTO events VALUES (1, current_date - 400), (2, current_date - 10), (3, NULL);

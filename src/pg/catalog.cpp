@@ -53,7 +53,7 @@ const char* kPolicyColumns =
     "       p.owner::oid,"
     "       ((now() AT TIME ZONE p.timezone) - p.retain) AT TIME ZONE p.timezone,"
     "       p.expr_columns, p.expr_attnums, p.timezone, p.max_runtime,"
-    "       s.cursor, s.cursor_kind"
+    "       s.cursor, s.cursor_kind, coalesce(p.max_rows_per_second, 0)"
     "  FROM retention.policy p"
     "  LEFT JOIN retention.policy_state s ON s.policy_id = p.id ";
 
@@ -93,6 +93,7 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
       rec->cursor[i] = value_nulls[i] ? nullptr : TextDatumGetCString(values[i]);
   }
   rec->cursor_kind = TextOrNull(tup, desc, 20);
+  rec->max_rows_per_second = DatumGetInt32(SPI_getbinval(tup, desc, 21, &isnull));
 
   ArrayType* names = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 15, &isnull));
   ArrayType* attnums = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 16, &isnull));
@@ -151,19 +152,22 @@ void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* null
   types[14] = INTERVALOID;
   values[14] = rec->max_runtime;
   nulls[14] = rec->max_runtime ? ' ' : 'n';
+  types[15] = INT4OID;
+  values[15] = Int32GetDatum(rec->max_rows_per_second);
+  nulls[15] = rec->max_rows_per_second > 0 ? ' ' : 'n';
 }
 
 // Writes a policy row with $1 = id and the settings as $2..$14.
 void WritePolicy(const PolicyRecord* rec, const char* sql) {
-  Oid types[15];
-  Datum values[15];
-  char nulls[16];
+  Oid types[16];
+  Datum values[16];
+  char nulls[17];
   memset(nulls, ' ', sizeof(nulls));
-  nulls[15] = '\0';
+  nulls[16] = '\0';
   types[0] = INT4OID;
   values[0] = Int32GetDatum(rec->id);
   SettingsArgs(rec, types, values, nulls);
-  ExecCatalog(sql, 15, types, values, nulls, false, 0);
+  ExecCatalog(sql, 16, types, values, nulls, false, 0);
 }
 
 }  // namespace
@@ -214,8 +218,8 @@ void InsertPolicy(const PolicyRecord* rec) {
   WritePolicy(rec,
               "INSERT INTO retention.policy (name, relation, expires_at, retain, mode,"
               " archive_table, filter, schedule, batch_size, enabled, owner, expr_columns,"
-              " expr_attnums, max_runtime)"
-              " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)");
+              " expr_attnums, max_runtime, max_rows_per_second)"
+              " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)");
 }
 
 void UpdatePolicy(const PolicyRecord* rec) {
@@ -223,7 +227,7 @@ void UpdatePolicy(const PolicyRecord* rec) {
               "UPDATE retention.policy SET name = $2, relation = $3, expires_at = $4, retain = $5,"
               " mode = $6, archive_table = $7, filter = $8, schedule = $9, batch_size = $10,"
               " enabled = $11, owner = $12, expr_columns = $13, expr_attnums = $14,"
-              " max_runtime = $15"
+              " max_runtime = $15, max_rows_per_second = $16"
               " WHERE id = $1");
 }
 

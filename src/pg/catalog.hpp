@@ -27,6 +27,7 @@ struct PolicyRecord {
   unsigned int owner;          // Oid of the owning role
   char* timezone;              // TimeZone the policy is evaluated in
   uintptr_t max_runtime;       // Interval datum, 0 when there is no limit
+  int32_t max_rows_per_second; // 0: no limit
   int ncursor;                 // saved walk position (policy_state), 0 if none
   char** cursor;               // its values, as text
   char* cursor_kind;           // access path and key types it belongs to

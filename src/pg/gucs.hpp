@@ -15,6 +15,7 @@ extern int guc_max_replication_lag_kb;  // retention.max_replication_lag
 extern int guc_max_replication_delay_ms;  // retention.max_replication_delay
 extern int guc_max_archive_backlog;     // retention.max_archive_backlog
 extern bool guc_pause_for_autovacuum;   // retention.pause_for_autovacuum
+extern int guc_max_rows_per_second;     // retention.max_rows_per_second
 extern bool guc_enabled;                // retention.enabled
 extern int guc_naptime_ms;              // retention.naptime
 extern int guc_max_workers;             // retention.max_workers

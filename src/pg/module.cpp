@@ -34,6 +34,7 @@ int guc_max_replication_lag_kb = 64 * 1024;
 int guc_max_replication_delay_ms = 0;
 int guc_max_archive_backlog = 64;
 bool guc_pause_for_autovacuum = true;
+int guc_max_rows_per_second = 0;
 bool guc_enabled = true;
 int guc_naptime_ms = 10000;
 int guc_max_workers = 2;
@@ -112,6 +113,12 @@ void _PG_init(void) {
       "Makes runs wait while autovacuum works on their table.",
       NULL,
       &guc_pause_for_autovacuum, true, PGC_SUSET, 0, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.max_rows_per_second",
+      "Rows per second all runs in the cluster may remove together.",
+      "0 means no limit. Needs shared_preload_libraries.",
+      &guc_max_rows_per_second, 0, 0, INT_MAX, PGC_SIGHUP, 0, NULL, NULL, NULL);
 
   DefineCustomBoolVariable(
       "retention.enabled",

@@ -65,6 +65,7 @@ struct Settings {
   const char* name;
   bool in_alter;
   Datum max_runtime;  // 0: none
+  int64_t max_rows_per_second;  // 0: none
 };
 
 void CheckSettings(const Settings* s) {
@@ -83,6 +84,12 @@ void CheckSettings(const Settings* s) {
         if (s->batch_size != 0) st = core::ValidateBatchSize(s->batch_size, s->in_alter);
         if (!st.ok()) return st;
         if (s->max_runtime) st = core::ValidateMaxRuntime(ToCore(s->max_runtime));
+        if (!st.ok()) return st;
+        if (s->max_rows_per_second < 0)
+          st = core::Status::Error(core::ErrorKind::kInvalidParameterValue,
+                                   "max_rows_per_second must be greater than zero", "",
+                                   s->in_alter ? "Pass 0 to remove the limit."
+                                               : "Pass NULL for no limit.");
         return st;
       }))
     RaiseCoreError(&err);
@@ -171,6 +178,8 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   if (!PG_ARGISNULL(8) && s.batch_size == 0) s.batch_size = -1;  // 0 is invalid here
   bool enabled = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
   s.max_runtime = PG_ARGISNULL(10) ? 0 : PG_GETARG_DATUM(10);
+  s.max_rows_per_second = PG_ARGISNULL(11) ? 0 : PG_GETARG_INT32(11);
+  if (!PG_ARGISNULL(11) && s.max_rows_per_second == 0) s.max_rows_per_second = -1;
   if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
 
   CheckSettings(&s);
@@ -196,6 +205,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   rec.batch_size = static_cast<int32_t>(s.batch_size);
   rec.enabled = enabled;
   rec.max_runtime = s.max_runtime;
+  rec.max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
   rec.owner = GetUserId();
 
   PreparePolicy(&rec, expires_text, false, filter_text, false);
@@ -234,8 +244,10 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
     Interval* iv = PG_GETARG_INTERVAL_P(9);
     s.max_runtime = (iv->month == 0 && iv->day == 0 && iv->time == 0) ? 0 : PG_GETARG_DATUM(9);
   }
+  s.max_rows_per_second = PG_ARGISNULL(10) ? rec->max_rows_per_second : PG_GETARG_INT32(10);
   CheckSettings(&s);
   rec->max_runtime = s.max_runtime;
+  rec->max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
 
   int new_mode = strcmp(s.mode_text, "archive") == 0 ? 1 : 0;
   if (s.archive_given)

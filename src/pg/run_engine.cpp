@@ -14,6 +14,7 @@
 
 #include "core/backoff.hpp"
 #include "core/batch_sizer.hpp"
+#include "core/rate_limit.hpp"
 #include "pg/batch_executor.hpp"
 #include "pg/catalog.hpp"
 #include "pg/guard.hpp"
@@ -204,6 +205,18 @@ core::BatchSizerState SizerAfter(const core::BatchSizerState& st, bool timed_out
   return next;
 }
 
+// The policy's own rate limiter, through the guard.
+core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_t rate) {
+  CoreError err;
+  core::RateReservation r;
+  if (!CallCore(&err, [&]() {
+        r = core::ReserveRows(next_at, now, rows, rate);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+  return r;
+}
+
 // pg_stat_activity.query of a background worker says what it is doing.
 void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
   if (!worker) return;
@@ -228,6 +241,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   bool walk_finished = false;
   bool out_of_time = false;
   TimestampTz healthy_until = 0;
+  int64_t policy_rate_next = 0;  // this run's own rows-per-second limiter
   // max_runtime: the run stops at the end of the batch in which it runs out.
   TimestampTz deadline = 0;
   if (policy->max_runtime) {
@@ -279,6 +293,24 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
         break;
       }
       if (left < limit) limit = left;
+    }
+
+    // Rate limits: the policy's own, and the cluster's. A batch is never
+    // bigger than one second's worth of the policy's rate.
+    if (policy->max_rows_per_second > 0 && limit > policy->max_rows_per_second)
+      limit = policy->max_rows_per_second;
+    {
+      TimestampTz now = GetCurrentTimestamp();
+      core::RateReservation own =
+          Reserve(policy_rate_next, now, limit, policy->max_rows_per_second);
+      policy_rate_next = own.next_at_us;
+      TimestampTz start = Max(own.start_at_us,
+                              ReserveClusterRows(limit, guc_max_rows_per_second, now));
+      if (start > now) {
+        CommitStep(false);
+        Sleep((start - now + 999) / 1000);
+        EnsureSnapshot();
+      }
     }
 
     // The health throttle: wait, holding no snapshot, while a signal is over

@@ -2,6 +2,9 @@
 // critical section is a few loads and stores.
 #include "pg/shared_state.hpp"
 
+#include "core/rate_limit.hpp"
+#include "pg/guard.hpp"
+
 extern "C" {
 #include "postgres.h"
 
@@ -41,6 +44,7 @@ struct SharedState {
   LWLock* lock;
   int launcher_procno;      // -1: not running
   int running_policies;
+  int64 rate_next_at;       // earliest start of the next batch, cluster-wide
   DatabaseSlot databases[kMaxDatabases];
   ProgressSlot progress[kMaxProgress];
 };
@@ -288,6 +292,22 @@ int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max) {
   }
   LWLockRelease(shared->lock);
   return n;
+}
+
+int64_t ReserveClusterRows(int64_t rows, int64_t rows_per_second, int64_t now) {
+  if (!shared || rows_per_second <= 0) return now;
+  CoreError err;
+  core::RateReservation r;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  int64_t next_at = shared->rate_next_at;
+  bool ok = CallCore(&err, [&]() {  // plain arithmetic; cannot fail in practice
+    r = core::ReserveRows(next_at, now, rows, rows_per_second);
+    return core::Status::Ok();
+  });
+  if (ok) shared->rate_next_at = r.next_at_us;
+  LWLockRelease(shared->lock);
+  if (!ok) RaiseCoreError(&err);
+  return r.start_at_us;
 }
 
 bool TryAcquireRunSlot(int max_workers) {

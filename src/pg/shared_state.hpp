@@ -59,6 +59,10 @@ struct ProgressRow {
 // Copies the runs in flight of database dbid into rows (capacity max).
 int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max);
 
+// The cluster-wide rows-per-second limiter: reserves `rows` and returns the
+// TimestampTz at which the batch may start (now, without preloading).
+int64_t ReserveClusterRows(int64_t rows, int64_t rows_per_second, int64_t now);
+
 // Cluster-wide run slots for retention.max_workers.
 bool TryAcquireRunSlot(int max_workers);
 void ReleaseRunSlot();

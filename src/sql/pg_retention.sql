@@ -27,6 +27,7 @@ CREATE TABLE retention.policy (
     schedule      interval    NOT NULL,
     batch_size    integer     CHECK (batch_size > 0),
     max_runtime   interval    CHECK (max_runtime > '0'),  -- NULL: no limit
+    max_rows_per_second integer CHECK (max_rows_per_second > 0),  -- NULL: no limit
     enabled       boolean     NOT NULL DEFAULT true,
     paused        boolean     NOT NULL DEFAULT false,
     owner         regrole     NOT NULL,
@@ -164,6 +165,7 @@ SELECT p.name,
        p.schedule,
        p.batch_size,
        p.max_runtime,
+       p.max_rows_per_second,
        p.enabled,
        p.paused,
        p.owner::text AS owner,
@@ -268,18 +270,19 @@ CREATE FUNCTION retention.add_policy(
     schedule      interval DEFAULT '1 hour',
     batch_size    integer  DEFAULT NULL,
     enabled       boolean  DEFAULT true,
-    max_runtime   interval DEFAULT NULL)
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
-                                         interval, integer, boolean, interval) IS
+                                         interval, integer, boolean, interval, integer) IS
   'declare a retention policy on a table; returns the policy name';
 
 -- NULL means "leave unchanged". filter => '' removes the filter,
 -- batch_size => 0 hands the batch size back to the engine and
--- max_runtime => '0' removes the limit.
+-- max_runtime => '0' and max_rows_per_second => 0 remove those limits.
 CREATE FUNCTION retention.alter_policy(
     name          text,
     expires_at    text     DEFAULT NULL,
@@ -290,7 +293,8 @@ CREATE FUNCTION retention.alter_policy(
     schedule      interval DEFAULT NULL,
     batch_size    integer  DEFAULT NULL,
     enabled       boolean  DEFAULT NULL,
-    max_runtime   interval DEFAULT NULL)
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_alter_policy';

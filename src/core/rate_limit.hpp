@@ -1,0 +1,22 @@
+// rate_limit.hpp: pacing batches to a rows-per-second limit, per policy and
+// for the whole cluster. A limiter keeps the earliest time the next batch
+// may start; reserving a batch of n rows moves it n / rate seconds on. Pure
+// math on microseconds; the server keeps the cluster-wide time in shared
+// memory and the per-run one on its stack.
+#pragma once
+#include "core/wall.hpp"
+
+#include <cstdint>
+
+namespace pg_retention::core {
+
+struct RateReservation {
+  int64_t start_at_us;  // when the batch may start (>= now)
+  int64_t next_at_us;   // the limiter's new "earliest next start"
+};
+
+// rows_per_second <= 0 means no limit: start now, nothing reserved.
+RateReservation ReserveRows(int64_t next_at_us, int64_t now_us, int64_t rows,
+                            int64_t rows_per_second);
+
+}  // namespace pg_retention::core
