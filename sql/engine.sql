@@ -174,6 +174,25 @@ SELECT max_rows_per_second FROM retention.policies WHERE name = 'paced';
 SELECT retention.alter_policy('paced', max_rows_per_second => -5);
 DROP TABLE paced;
 
+-- After a big purge the run analyzes the table (more than
+-- retention.analyze_threshold, 20%, of it removed) and reports the table's
+-- size and dead rows before and after; after a small one it does not.
+CREATE TABLE bulky (id int PRIMARY KEY, revoked_at timestamptz, pad text)
+    WITH (autovacuum_enabled = off);  -- keep the dead rows for the check
+INSERT INTO bulky SELECT i, CASE WHEN i <= 300 THEN now() - interval '1 day' END, repeat('x', 100)
+FROM generate_series(1, 1000) AS i;
+ANALYZE bulky;
+SELECT retention.add_policy('bulky', 'revoked_at');
+CALL retention.run('bulky');
+SELECT analyzed, table_bytes_before > 0 AS sized, table_bytes_after > 0 AS sized_after,
+       dead_rows_after >= 300 AS dead_rows_seen
+FROM retention.runs WHERE policy = 'bulky';
+SELECT reltuples FROM pg_class WHERE relname = 'bulky';
+UPDATE bulky SET revoked_at = now() - interval '1 day' WHERE id <= 320;
+CALL retention.run('bulky');
+SELECT analyzed FROM retention.runs WHERE policy = 'bulky' ORDER BY run_id DESC LIMIT 1;
+DROP TABLE bulky;
+
 -- Dates, timestamps and NULL expiry (never expires).
 CREATE TABLE events (id int PRIMARY KEY, happened date);
 INSERT INTO events VALUES (1, current_date - 400), (2, current_date - 10), (3, NULL);

@@ -18,6 +18,7 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
+#include "storage/lmgr.h"
 #include "utils/datum.h"
 #include "common/pg_prng.h"
 #include "utils/lsyscache.h"
@@ -364,6 +365,35 @@ void RescheduleAfterAlter(int32_t policy_id) {
       " WHERE s.policy_id = $1 AND p.id = s.policy_id AND r.id = s.last_run_id"
       "   AND s.consecutive_failures = 0",
       1, types, values, NULL, false, 0);
+}
+
+void RecordTableState(int64_t run_id, unsigned int relid, bool after) {
+  // The size needs a lock on the table: take it only if it is free, so that
+  // bookkeeping never waits behind somebody's exclusive lock (the size is
+  // then left unknown).
+  Datum bytes = (Datum) 0;
+  bool have_bytes = ConditionalLockRelationOid(relid, AccessShareLock);
+  if (have_bytes) {
+    bytes = DirectFunctionCall1(pg_table_size, ObjectIdGetDatum(relid));
+    UnlockRelationOid(relid, AccessShareLock);
+  }
+  Oid types[3] = {INT8OID, OIDOID, INT8OID};
+  Datum values[3] = {Int64GetDatum(run_id), ObjectIdGetDatum(relid), bytes};
+  char nulls[4] = "   ";
+  nulls[2] = have_bytes ? ' ' : 'n';
+  char* sql = psprintf(
+      "UPDATE retention.run_history SET table_bytes_%1$s = $3,"
+      " dead_rows_%1$s = (SELECT n_dead_tup FROM pg_stat_all_tables WHERE relid = $2)"
+      " WHERE id = $1",
+      after ? "after" : "before");
+  ExecCatalog(sql, 3, types, values, nulls, false, 0);
+}
+
+void RecordAnalyzed(int64_t run_id) {
+  Oid types[1] = {INT8OID};
+  Datum values[1] = {Int64GetDatum(run_id)};
+  ExecCatalog("UPDATE retention.run_history SET analyzed = true WHERE id = $1", 1, types, values,
+              NULL, false, 0);
 }
 
 char** ListDuePolicies(int* count) {

@@ -63,6 +63,13 @@ int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* stat
 void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
                int32_t batches, int32_t retries, const char* sqlstate, const char* error);
 
+// Records the table's size and dead rows (as the statistics know them) in the
+// run's history row; after = false for the "before" columns.
+void RecordTableState(int64_t run_id, unsigned int relid, bool after);
+
+// Marks the run as having analyzed its table.
+void RecordAnalyzed(int64_t run_id);
+
 // Scheduling state (retention.policy_state), written when a run ends:
 // consecutive failures, when the policy is due next (core/schedule), totals.
 // A run that stopped early with work left (partial) is due again at once.

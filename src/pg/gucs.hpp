@@ -16,6 +16,7 @@ extern int guc_max_replication_delay_ms;  // retention.max_replication_delay
 extern int guc_max_archive_backlog;     // retention.max_archive_backlog
 extern bool guc_pause_for_autovacuum;   // retention.pause_for_autovacuum
 extern int guc_max_rows_per_second;     // retention.max_rows_per_second
+extern double guc_analyze_threshold;    // retention.analyze_threshold
 extern bool guc_enabled;                // retention.enabled
 extern int guc_naptime_ms;              // retention.naptime
 extern int guc_max_workers;             // retention.max_workers

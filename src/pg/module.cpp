@@ -35,6 +35,7 @@ int guc_max_replication_delay_ms = 0;
 int guc_max_archive_backlog = 64;
 bool guc_pause_for_autovacuum = true;
 int guc_max_rows_per_second = 0;
+double guc_analyze_threshold = 0.2;
 bool guc_enabled = true;
 int guc_naptime_ms = 10000;
 int guc_max_workers = 2;
@@ -119,6 +120,12 @@ void _PG_init(void) {
       "Rows per second all runs in the cluster may remove together.",
       "0 means no limit. Needs shared_preload_libraries.",
       &guc_max_rows_per_second, 0, 0, INT_MAX, PGC_SIGHUP, 0, NULL, NULL, NULL);
+
+  DefineCustomRealVariable(
+      "retention.analyze_threshold",
+      "Fraction of a table a run must remove for the run to ANALYZE the table.",
+      "0 turns the ANALYZE off.",
+      &guc_analyze_threshold, 0.2, 0.0, 1.0, PGC_SUSET, 0, NULL, NULL, NULL);
 
   DefineCustomBoolVariable(
       "retention.enabled",

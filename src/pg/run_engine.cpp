@@ -36,7 +36,13 @@ extern "C" {
 #include "pgstat.h"
 #include "postmaster/interrupt.h"
 #include "storage/latch.h"
+#include "access/htup_details.h"
+#include "catalog/pg_class.h"
+#include "utils/syscache.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/snapmgr.h"
@@ -233,6 +239,12 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   const bool worker = strcmp(trigger, "worker") == 0;
   TimestampTz started_at = GetCurrentTimestamp();
   int64_t run_id = InsertRun(policy, trigger, "running", started_at);
+  RecordTableState(run_id, policy->relid, false);
+  double reltuples_before = 0;  // from the catalog cache: no lock, no wait
+  if (HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(policy->relid))) {
+    reltuples_before = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
+    ReleaseSysCache(tup);
+  }
   CommitStep(true);
 
   RunPlan* plan = nullptr;
@@ -405,6 +417,38 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     totals.status = RunStatus::kPartial;
     return totals;
   }
+
+  // After a big purge the planner's statistics are off: ANALYZE the table
+  // (as its policy's owner) when the run removed more than
+  // retention.analyze_threshold of it. A failed ANALYZE is only logged.
+  bool analyzed = false;
+  if (error == nullptr && guc_analyze_threshold > 0 && reltuples_before > 0 &&
+      totals.rows_deleted >= guc_analyze_threshold * reltuples_before) {
+    ErrorData* analyze_error = InSubtransaction([&]() {
+      char* table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(policy->relid)),
+                                               get_rel_name(policy->relid));
+      SavedUser saved;
+      int nest = PinSearchPath();
+      char timeout[32];  // the same bounded lock wait as a batch
+      snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
+      SetLocalSetting("lock_timeout", timeout);
+      BeginRunAs(policy->owner, true, &saved);
+      if (SPI_execute(psprintf("ANALYZE %s", table), false, 0) != SPI_OK_UTILITY)
+        elog(ERROR, "could not analyze %s", table);
+      EndRunAs(&saved);
+      RestoreSettings(nest);
+    });
+    if (analyze_error != nullptr) {
+      ereport(WARNING, (errmsg("retention policy \"%s\": ANALYZE after the run failed: %s",
+                               policy->name, analyze_error->message)));
+      FreeErrorData(analyze_error);
+    } else {
+      analyzed = true;
+    }
+  }
+  (void) pgstat_report_stat(true);
+  RecordTableState(run_id, policy->relid, true);
+  if (analyzed) RecordAnalyzed(run_id);
 
   const char* sqlstate = retry_sqlstate;
   const char* message = retry_message;

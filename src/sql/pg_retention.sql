@@ -65,6 +65,13 @@ CREATE TABLE retention.run_history (
     rows_archived bigint      NOT NULL DEFAULT 0,
     batches       integer     NOT NULL DEFAULT 0,
     retries       integer     NOT NULL DEFAULT 0,  -- batches retried after a timeout
+    -- The table before and after the run: pg_table_size and the dead rows
+    -- the statistics know of, and whether the run ran ANALYZE.
+    table_bytes_before bigint,
+    table_bytes_after  bigint,
+    dead_rows_before   bigint,
+    dead_rows_after    bigint,
+    analyzed      boolean     NOT NULL DEFAULT false,
     sqlstate      text,                            -- of the error, or of the last retry
     error         text
 );
@@ -191,6 +198,11 @@ SELECT r.id AS run_id,
        r.rows_archived,
        r.batches,
        r.retries,
+       r.table_bytes_before,
+       r.table_bytes_after,
+       r.dead_rows_before,
+       r.dead_rows_after,
+       r.analyzed,
        r.sqlstate,
        r.error
   FROM retention.run_history r;

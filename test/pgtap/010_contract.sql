@@ -61,7 +61,9 @@ SELECT col_type_is('retention', 'policies', 'relation', 'regclass', 'policies.re
 SELECT col_type_is('retention', 'policies', 'archive_table', 'regclass', 'policies.archive_table is a regclass');
 SELECT columns_are('retention', 'runs',
     ARRAY['run_id', 'policy', 'trigger', 'pid', 'started_at', 'finished_at', 'status', 'cutoff',
-          'rows_deleted', 'rows_archived', 'batches', 'retries', 'sqlstate', 'error']);
+          'rows_deleted', 'rows_archived', 'batches', 'retries', 'table_bytes_before',
+          'table_bytes_after', 'dead_rows_before', 'dead_rows_after', 'analyzed', 'sqlstate',
+          'error']);
 
 SELECT has_view('retention', 'status', 'view retention.status');
 SELECT columns_are('retention', 'status',
