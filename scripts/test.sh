@@ -6,6 +6,7 @@
 #
 # Tiers: unit (CMake/ctest), regress (pg_regress), isolation (isolation specs),
 # pgtap (pg_prove against a temporary cluster), tap (prove, PostgreSQL::Test),
+# demo (scripts/demo.sh --no-build on the installed extension),
 # bench-smoke (scripts/bench.sh --smoke, when that exists).
 #
 # Run as root (CI does): installs the Debian packages it needs, creates the
@@ -28,8 +29,8 @@
 
 set -euo pipefail
 
-readonly ALL_TIERS=(unit regress isolation pgtap tap bench-smoke)
-readonly DB_TIERS=" regress isolation pgtap tap "
+readonly ALL_TIERS=(unit regress isolation pgtap tap demo bench-smoke)
+readonly DB_TIERS=" regress isolation pgtap tap demo "
 readonly APT_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
@@ -692,6 +693,24 @@ tier_tap() {
   stop_clusters
 }
 
+# scripts/demo.sh --no-build on the installed extension: the GitLab-shaped
+# demo must keep working, and it checks every row ends in exactly one place.
+tier_demo() {
+  local start rc=0 log
+  start=$(now)
+  header demo
+  require_build demo "$start" || return 0
+  log=$LOGDIR/demo.log
+  run_logged "$log" in_dir_timed "$SRC" bash scripts/demo.sh --no-build || rc=$?
+  if (( rc == 0 )); then
+    record demo ok 1 0 $(( $(now) - start )) ""
+  else
+    record demo FAIL 0 1 $(( $(now) - start )) "demo.sh exited $rc"
+    tail -n 60 "$log" || true
+  fi
+  footer demo
+}
+
 tier_bench_smoke() {
   local start rc=0 log
   start=$(now)
@@ -783,6 +802,7 @@ main() {
       isolation)   tier_isolation ;;
       pgtap)       tier_pgtap ;;
       tap)         tier_tap ;;
+      demo)        tier_demo ;;
       bench-smoke) tier_bench_smoke ;;
     esac
   done

@@ -8,8 +8,9 @@ CREATE EXTENSION pgstattuple;   -- free-space figures after VACUUM
 -- Fail early and clearly if the installed extension is not the expected one.
 DO $$
 BEGIN
-    IF to_regprocedure('retention.add_policy(regclass, text, interval, text, regclass, text,'
-                       ' text, interval, integer, boolean)') IS NULL
+    IF NOT EXISTS (SELECT 1 FROM pg_proc
+                    WHERE proname = 'add_policy'
+                      AND pronamespace = to_regnamespace('retention'))
        OR to_regprocedure('retention.preview(text)') IS NULL
        OR to_regclass('retention.runs') IS NULL THEN
         RAISE EXCEPTION 'the installed pg_retention does not provide the expected SQL API'
