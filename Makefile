@@ -51,11 +51,3 @@ PROVE_FLAGS = -I $(srcdir)/test/perl
 
 $(EXTENSION)--$(EXTVERSION).sql: src/sql/$(EXTENSION).sql
 	cp $< $@
-
-# The core must build without any PostgreSQL header: compile it once more
-# with no server include path to prove the wall holds.
-.PHONY: check-core-wall
-check-core-wall:
-	@for f in $(CORE_SRCS); do \
-	  $(CXX) -std=c++17 -fsyntax-only -I$(srcdir)/src $$f || exit 1; \
-	done

@@ -26,6 +26,8 @@
 #                      the socket file, the cluster does not listen on TCP)
 
 set -euo pipefail
+# shellcheck source=scripts/lib/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 
 readonly APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 g++ make)
 readonly DB=retention_demo
@@ -112,11 +114,7 @@ run_sql() {
 
 install_packages() {
   local -a missing=()
-  local p st
-  for p in "${APT_PACKAGES[@]}"; do
-    st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-    [[ $st == installed ]] || missing+=("$p")
-  done
+  mapfile -t missing < <(missing_packages "${APT_PACKAGES[@]}")
   if (( ${#missing[@]} == 0 )); then
     say "apt: ${APT_PACKAGES[*]} already installed"
     return 0

@@ -28,6 +28,8 @@
 #   CI=true            build the extension with EXTRA_CXXFLAGS=-Werror
 
 set -euo pipefail
+# shellcheck source=scripts/lib/packages.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
 
 readonly ALL_TIERS=(unit regress isolation pgtap tap demo bench-smoke)
 readonly DB_TIERS=" regress isolation pgtap tap demo "
@@ -312,11 +314,7 @@ tap_failed_files() {
 
 install_packages() {
   local -a missing=()
-  local p st
-  for p in "${APT_PACKAGES[@]}"; do
-    st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
-    [[ $st == installed ]] || missing+=("$p")
-  done
+  mapfile -t missing < <(missing_packages "${APT_PACKAGES[@]}")
   if (( ${#missing[@]} == 0 )); then
     say "apt: all ${#APT_PACKAGES[@]} packages already installed"
     return 0

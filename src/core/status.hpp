@@ -14,7 +14,6 @@ enum class ErrorKind {
   kNone = 0,
   kInvalidParameterValue,  // 22023
   kInvalidName,            // 42602
-  kProgramLimitExceeded,   // 54000
   kInternal,               // XX000
 };
 

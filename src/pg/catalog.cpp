@@ -29,13 +29,15 @@ namespace pg_retention::pg {
 
 namespace {
 
-// Runs one catalog statement as the extension owner with a pinned path.
+// Runs one catalog statement as the extension owner with a pinned path. Never
+// read-only: SPI would then need an outer snapshot, which a background worker
+// does not have.
 int ExecCatalog(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
-                bool read_only, long limit) {
+                long limit) {
   SavedUser saved;
   int nest = PinSearchPath();
   BeginRunAs(ExtensionOwner(), false, &saved);
-  int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, read_only, limit);
+  int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, limit);
   EndRunAs(&saved);
   RestoreSettings(nest);
   if (rc < 0) elog(ERROR, "pg_retention catalog statement failed: %s", SPI_result_code_string(rc));
@@ -168,16 +170,22 @@ void WritePolicy(const PolicyRecord* rec, const char* sql) {
   types[0] = INT4OID;
   values[0] = Int32GetDatum(rec->id);
   SettingsArgs(rec, types, values, nulls);
-  ExecCatalog(sql, 16, types, values, nulls, false, 0);
+  ExecCatalog(sql, 16, types, values, nulls, 0);
 }
 
 }  // namespace
+
+int64_t IntervalMicroseconds(uintptr_t interval) {
+  const Interval* iv = DatumGetIntervalP(interval);
+  return iv->time + iv->day * USECS_PER_DAY +
+         static_cast<int64_t>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+}
 
 PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
   char* sql = psprintf("%s WHERE p.name = $1", kPolicyColumns);
   Oid types[1] = {TEXTOID};
   Datum values[1] = {CStringGetTextDatum(name)};
-  ExecCatalog(sql, 1, types, values, NULL, false, 1);
+  ExecCatalog(sql, 1, types, values, NULL, 1);
   if (SPI_processed == 0) {
     if (missing_ok) return nullptr;
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -189,7 +197,7 @@ PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
 
 char** ListRunnablePolicies(int* count) {
   ExecCatalog("SELECT name FROM retention.policy WHERE enabled AND NOT paused ORDER BY id", 0,
-              NULL, NULL, NULL, false, 0);
+              NULL, NULL, NULL, 0);
   int n = static_cast<int>(SPI_processed);
   char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
   for (int i = 0; i < n; ++i)
@@ -201,7 +209,7 @@ char** ListRunnablePolicies(int* count) {
 bool PolicyNameExists(const char* name) {
   Oid types[1] = {TEXTOID};
   Datum values[1] = {CStringGetTextDatum(name)};
-  ExecCatalog("SELECT 1 FROM retention.policy WHERE name = $1", 1, types, values, NULL, false, 1);
+  ExecCatalog("SELECT 1 FROM retention.policy WHERE name = $1", 1, types, values, NULL, 1);
   return SPI_processed > 0;
 }
 
@@ -209,7 +217,7 @@ bool PolicyNameExists(const char* name) {
 bool PolicyExists(int32_t id) {
   Oid types[1] = {INT4OID};
   Datum values[1] = {Int32GetDatum(id)};
-  ExecCatalog("SELECT 1 FROM retention.policy WHERE id = $1", 1, types, values, NULL, false, 1);
+  ExecCatalog("SELECT 1 FROM retention.policy WHERE id = $1", 1, types, values, NULL, 1);
   bool exists = SPI_processed > 0;
   SPI_freetuptable(SPI_tuptable);
   return exists;
@@ -235,14 +243,13 @@ void UpdatePolicy(const PolicyRecord* rec) {
 void DeletePolicy(int32_t id) {
   Oid types[1] = {INT4OID};
   Datum values[1] = {Int32GetDatum(id)};
-  ExecCatalog("DELETE FROM retention.policy WHERE id = $1", 1, types, values, NULL, false, 0);
+  ExecCatalog("DELETE FROM retention.policy WHERE id = $1", 1, types, values, NULL, 0);
 }
 
 void SetPolicyPaused(int32_t id, bool paused) {
   Oid types[2] = {INT4OID, BOOLOID};
   Datum values[2] = {Int32GetDatum(id), BoolGetDatum(paused)};
-  ExecCatalog("UPDATE retention.policy SET paused = $2 WHERE id = $1", 2, types, values, NULL,
-              false, 0);
+  ExecCatalog("UPDATE retention.policy SET paused = $2 WHERE id = $1", 2, types, values, NULL, 0);
 }
 
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,
@@ -258,7 +265,7 @@ int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* stat
       " finished_at, status, cutoff) VALUES ($1, $2, $3, $4, $7, %s, $5, $6)"
       " RETURNING id",
       finished);
-  ExecCatalog(sql, 7, types, values, NULL, false, 0);
+  ExecCatalog(sql, 7, types, values, NULL, 0);
   bool isnull;
   return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
@@ -281,7 +288,7 @@ void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t
       "UPDATE retention.run_history SET finished_at = clock_timestamp(), status = $2,"
       " rows_deleted = $3, rows_archived = $4, batches = $5, sqlstate = $6, error = $7,"
       " retries = $8 WHERE id = $1",
-      8, types, values, nulls, false, 0);
+      8, types, values, nulls, 0);
 }
 
 void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool partial,
@@ -290,7 +297,7 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool
   Oid id_type[1] = {INT4OID};
   Datum id_value[1] = {Int32GetDatum(rec->id)};
   ExecCatalog("SELECT consecutive_failures FROM retention.policy_state WHERE policy_id = $1", 1,
-              id_type, id_value, NULL, false, 1);
+              id_type, id_value, NULL, 1);
   int failures = 0;
   if (SPI_processed > 0) {
     bool isnull;
@@ -298,9 +305,7 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool
   }
   failures = failed ? failures + 1 : 0;
 
-  Interval* schedule = DatumGetIntervalP(rec->schedule);
-  int64_t schedule_us = schedule->time + schedule->day * USECS_PER_DAY +
-                        static_cast<int64_t>(schedule->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+  int64_t schedule_us = IntervalMicroseconds(rec->schedule);
   double draw = pg_prng_double(&pg_global_prng_state);
   int64_t next_run_at = 0;
   CoreError err;
@@ -324,7 +329,7 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool
       " ON CONFLICT (policy_id) DO UPDATE SET consecutive_failures = $2, next_run_at = $3,"
       " total_rows_deleted = s.total_rows_deleted + $4,"
       " total_rows_archived = s.total_rows_archived + $5, last_run_id = $6",
-      6, types, values, NULL, false, 0);
+      6, types, values, NULL, 0);
 }
 
 void PostponeAfterSkip(int32_t policy_id, int64_t next_run_at) {
@@ -334,7 +339,7 @@ void PostponeAfterSkip(int32_t policy_id, int64_t next_run_at) {
       "INSERT INTO retention.policy_state AS s (policy_id, next_run_at)"
       " SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM retention.policy WHERE id = $1)"
       " ON CONFLICT (policy_id) DO UPDATE SET next_run_at = $2",
-      2, types, values, NULL, false, 0);
+      2, types, values, NULL, 0);
 }
 
 void SaveRunCursor(int32_t policy_id, const char* kind, char** values, int ncursor) {
@@ -353,7 +358,7 @@ void SaveRunCursor(int32_t policy_id, const char* kind, char** values, int ncurs
       "INSERT INTO retention.policy_state AS s (policy_id, cursor, cursor_kind)"
       " SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM retention.policy WHERE id = $1)"
       " ON CONFLICT (policy_id) DO UPDATE SET cursor = $2, cursor_kind = $3",
-      3, types, args, nulls, false, 0);
+      3, types, args, nulls, 0);
 }
 
 void RescheduleAfterAlter(int32_t policy_id) {
@@ -364,7 +369,7 @@ void RescheduleAfterAlter(int32_t policy_id) {
       "  FROM retention.run_history r, retention.policy p"
       " WHERE s.policy_id = $1 AND p.id = s.policy_id AND r.id = s.last_run_id"
       "   AND s.consecutive_failures = 0",
-      1, types, values, NULL, false, 0);
+      1, types, values, NULL, 0);
 }
 
 void RecordTableState(int64_t run_id, unsigned int relid, bool after) {
@@ -386,14 +391,14 @@ void RecordTableState(int64_t run_id, unsigned int relid, bool after) {
       " dead_rows_%1$s = (SELECT n_dead_tup FROM pg_stat_all_tables WHERE relid = $2)"
       " WHERE id = $1",
       after ? "after" : "before");
-  ExecCatalog(sql, 3, types, values, nulls, false, 0);
+  ExecCatalog(sql, 3, types, values, nulls, 0);
 }
 
 void RecordAnalyzed(int64_t run_id) {
   Oid types[1] = {INT8OID};
   Datum values[1] = {Int64GetDatum(run_id)};
   ExecCatalog("UPDATE retention.run_history SET analyzed = true WHERE id = $1", 1, types, values,
-              NULL, false, 0);
+              NULL, 0);
 }
 
 char** ListDuePolicies(int* count) {
@@ -402,7 +407,7 @@ char** ListDuePolicies(int* count) {
       " LEFT JOIN retention.policy_state s ON s.policy_id = p.id"
       " WHERE p.enabled AND NOT p.paused AND (s.next_run_at IS NULL OR s.next_run_at <= now())"
       " ORDER BY s.next_run_at NULLS FIRST, p.id",
-      0, NULL, NULL, NULL, false, 0);
+      0, NULL, NULL, NULL, 0);
   int n = static_cast<int>(SPI_processed);
   char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
   for (int i = 0; i < n; ++i)
@@ -416,7 +421,7 @@ int CloseInterruptedRuns() {
       "UPDATE retention.run_history r SET status = 'interrupted',"
       " finished_at = coalesce(r.finished_at, now())"
       " WHERE r.status = 'running' AND NOT retention.run_is_live(r.policy_id, r.pid)",
-      0, NULL, NULL, NULL, false, 0);
+      0, NULL, NULL, NULL, 0);
   return static_cast<int>(SPI_processed);
 }
 

@@ -37,6 +37,10 @@ struct PolicyRecord {
   int16_t* column_attnums;
 };
 
+// An Interval datum of a policy (schedule, max_runtime) in microseconds, with
+// PostgreSQL's 30-day months.
+int64_t IntervalMicroseconds(uintptr_t interval);
+
 // Returns nullptr when missing_ok and the policy does not exist; otherwise
 // raises 42704.
 PolicyRecord* LoadPolicy(const char* name, bool missing_ok);

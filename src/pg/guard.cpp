@@ -15,7 +15,6 @@ int SqlStateFor(int kind) {
   switch (static_cast<core::ErrorKind>(kind)) {
     case core::ErrorKind::kInvalidParameterValue: return ERRCODE_INVALID_PARAMETER_VALUE;
     case core::ErrorKind::kInvalidName: return ERRCODE_INVALID_NAME;
-    case core::ErrorKind::kProgramLimitExceeded: return ERRCODE_PROGRAM_LIMIT_EXCEEDED;
     default: return ERRCODE_INTERNAL_ERROR;
   }
 }

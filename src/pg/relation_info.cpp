@@ -1,6 +1,8 @@
 // relation_info.cpp: see relation_info.hpp.
 #include "pg/relation_info.hpp"
 
+#include "core/statement_builder.hpp"
+#include "pg/guard.hpp"
 #include "pg/session.hpp"
 
 extern "C" {
@@ -209,9 +211,19 @@ void CheckReferencingForeignKeys(unsigned int relid, bool archive_mode) {
 }
 
 const char* DescribeAccessPath(const SourceInfo* info) {
-  if (info->expiry_index) return psprintf("index %s", quote_identifier(info->expiry_index));
-  if (info->nkeys > 0) return "primary key walk";
-  return "block range walk";
+  core::AccessPath path = info->expiry_index ? core::AccessPath::kIndex
+                          : info->nkeys > 0  ? core::AccessPath::kPrimaryKeyWalk
+                                             : core::AccessPath::kBlockRange;
+  CoreError err;
+  const char* name = nullptr;  // a static string of the core
+  if (!CallCore(&err, [&]() {
+        name = core::AccessPathName(path);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+  if (path == core::AccessPath::kIndex)
+    return psprintf("%s %s", name, quote_identifier(info->expiry_index));
+  return name;
 }
 
 }  // namespace pg_retention::pg

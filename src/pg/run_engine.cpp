@@ -161,6 +161,7 @@ ErrorData* InSubtransaction(Fn&& f) {
 // cancel that was not our own timeout.
 bool RetryAfter(ErrorData* error, const PolicyRecord* policy, int* failures, int32_t* retries,
                 const char** retry_sqlstate, const char** retry_message) {
+  DisarmBatchTimeout();  // the failed attempt may have left it armed
   bool batch_timeout = error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired();
   if (!(IsTransient(error->sqlerrcode) || batch_timeout) || *failures >= guc_max_batch_retries)
     return false;
@@ -223,6 +224,17 @@ core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_
   return r;
 }
 
+// The scheduler's kill switch, for worker runs: rereads the configuration if
+// asked, and tells whether retention.enabled is off.
+bool SwitchedOff(bool worker) {
+  if (!worker) return false;
+  if (ConfigReloadPending) {
+    ConfigReloadPending = false;
+    ProcessConfigFile(PGC_SIGHUP);
+  }
+  return !guc_enabled;
+}
+
 // pg_stat_activity.query of a background worker says what it is doing.
 void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
   if (!worker) return;
@@ -255,12 +267,8 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   TimestampTz healthy_until = 0;
   int64_t policy_rate_next = 0;  // this run's own rows-per-second limiter
   // max_runtime: the run stops at the end of the batch in which it runs out.
-  TimestampTz deadline = 0;
-  if (policy->max_runtime) {
-    Interval* iv = DatumGetIntervalP(policy->max_runtime);
-    deadline = started_at + iv->time + iv->day * USECS_PER_DAY +
-               static_cast<int64>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
-  }
+  TimestampTz deadline =
+      policy->max_runtime ? started_at + IntervalMicroseconds(policy->max_runtime) : 0;
   const bool adaptive = policy->batch_size <= 0;
   core::BatchSizerState sizer;
   int failures = 0;
@@ -274,7 +282,6 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     if (plan == nullptr) {
       error = InSubtransaction([&]() { plan = BuildRunPlan(policy); });
       if (error != nullptr) {
-        DisarmBatchTimeout();
         if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
           error = nullptr;
           continue;
@@ -339,7 +346,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
         break;
       }
       healthy_until = 0;
-      if ((deadline != 0 && GetCurrentTimestamp() >= deadline) || (worker && !guc_enabled)) {
+      if ((deadline != 0 && GetCurrentTimestamp() >= deadline) || SwitchedOff(worker)) {
         gave_up = true;
         break;
       }
@@ -348,10 +355,6 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       CommitStep(false);
       Sleep(Min(1000, guc_naptime_ms));
       EnsureSnapshot();
-      if (worker && ConfigReloadPending) {
-        ConfigReloadPending = false;
-        ProcessConfigFile(PGC_SIGHUP);
-      }
     }
     if (gave_up) {
       ProgressThrottle(progress_slot, nullptr);
@@ -369,7 +372,6 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       Waitpoint("after_delete_before_commit");
     });
     if (error != nullptr) {
-      DisarmBatchTimeout();
       if (adaptive) sizer = SizerAfter(sizer, true, 0, 0);
       if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
         error = nullptr;
@@ -396,15 +398,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       break;
     }
     // The scheduler's kill switch: the batch that ran is done, nothing new.
-    if (worker) {
-      if (ConfigReloadPending) {
-        ConfigReloadPending = false;
-        ProcessConfigFile(PGC_SIGHUP);
-      }
-      if (!guc_enabled) {
-        totals.status = RunStatus::kPartial;
-        break;
-      }
+    if (SwitchedOff(worker)) {
+      totals.status = RunStatus::kPartial;
+      break;
     }
   }
 
@@ -514,10 +510,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
     // The scheduler looks again in a minute (or one schedule, if shorter),
     // not at every naptime while somebody else runs the policy.
     if (strcmp(trigger, "worker") == 0) {
-      Interval* schedule = DatumGetIntervalP(policy->schedule);
-      int64 schedule_us = schedule->time + schedule->day * USECS_PER_DAY +
-                          static_cast<int64>(schedule->month) * DAYS_PER_MONTH * USECS_PER_DAY;
-      int64 wait_us = Min(schedule_us, 60 * USECS_PER_SEC);
+      int64 wait_us = Min(IntervalMicroseconds(policy->schedule), 60 * USECS_PER_SEC);
       PostponeAfterSkip(policy->id, now + wait_us);
     }
     CommitStep(false);

@@ -112,6 +112,23 @@ sub try_poll_value
 	return $value;
 }
 
+# Watches for something that must not happen: for $seconds, every 100 ms,
+# wakes the scheduler of $wake_db (if given) and calls $probe; returns false
+# as soon as $bad->(value) holds, true when it never did. (An absence has no
+# event to wait for; this bounds the watch and fails fast.)
+sub never_within
+{
+	my ($probe, $bad, $seconds, $node, $wake_db) = @_;
+	my $deadline = Time::HiRes::time() + $seconds;
+	while (Time::HiRes::time() < $deadline)
+	{
+		$node->safe_psql($wake_db, 'SELECT retention.wakeup()') if defined $wake_db;
+		return 0 if $bad->($probe->());
+		Time::HiRes::usleep(100_000);
+	}
+	return 1;
+}
+
 # Pids of the running pg_retention schedulers of database $db, as
 # "pid,pid" ('' when none).
 sub scheduler_pids

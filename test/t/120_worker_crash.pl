@@ -247,12 +247,9 @@ SELECT coalesce(string_agg(pid::text, ','), '')
 	sub { $_[0] =~ /^\d+$/ && $_[0] != $launcher }, 'a new launcher');
 pass("the postmaster starts a new launcher ($new_launcher)");
 $launcher = $new_launcher;
-# Let the new launcher make a few passes.
-for (1 .. 6)
-{
-	usleep(200_000);
-	$node->safe_psql('app', 'SELECT retention.wakeup()');
-}
+# Watch the new launcher's first passes for a second scheduler.
+RetentionTAP::never_within(sub { RetentionTAP::scheduler_pids($node, 'app') },
+	sub { $_[0] =~ /,/ }, 1.2, $node, 'app');
 is(RetentionTAP::scheduler_pids($node, 'app'),
 	$sched, 'the scheduler of app is still the only one, the same process');
 # The new launcher did not start that scheduler, but it must still stop it
@@ -274,12 +271,9 @@ RetentionTAP::poll_value(
 SELECT count(*) FROM pg_stat_activity
  WHERE backend_type = 'pg_retention scheduler' AND datname = 'app'},
 	sub { $_[0] >= 1 }, 'a scheduler for app');
-# Give the launcher a few passes to start a second one, if it would.
-for (1 .. 6)
-{
-	usleep(200_000);
-	$node->safe_psql('app', 'SELECT retention.wakeup()');
-}
+# Watch the launcher's passes for a second one.
+RetentionTAP::never_within(sub { RetentionTAP::scheduler_pids($node, 'app') },
+	sub { $_[0] =~ /,/ }, 1.2, $node, 'app');
 like(RetentionTAP::scheduler_pids($node, 'app'),
 	qr/^\d+$/, 'once listed again, app has exactly one scheduler');
 RetentionTAP::check_quiet($node, 'after SIGTERM of the launcher');

@@ -141,12 +141,9 @@ $elapsed = time - $t0;
 ok($ok, 'DROP DATABASE ... WITH (FORCE) of a database with a scheduler succeeds') or diag $err;
 cmp_ok($elapsed, '<', 10, sprintf('and takes %.1f s', $elapsed));
 RetentionTAP::wait_for_no_scheduler($node, 'victim');
-# Watch the launcher for a while (10 naptimes, with wakeups).
-for (1 .. 10)
-{
-	usleep(200_000);
-	$node->safe_psql('app', 'SELECT retention.wakeup()');
-}
+# Watch the launcher for 10 naptimes, with wakeups, for a restart loop.
+RetentionTAP::never_within(sub { scheduler_starts($victim_oid, $log_offset) },
+	sub { $_[0] > 1 }, 2, $node, 'app');
 my $starts = scheduler_starts($victim_oid, $log_offset);
 cmp_ok($starts, '<=', 1,
 	"no restart loop: $starts scheduler start(s) for the dropped database in 2 s");
@@ -180,12 +177,8 @@ is( $node->safe_psql(
 is($node->safe_psql('shop', q{SELECT count(*) FROM pg_extension WHERE extname = 'pg_retention'}),
 	'0', 'the extension is gone');
 # It stays away.
-$node->safe_psql('app', 'SELECT retention.wakeup()');
-for (1 .. 5)
-{
-	usleep(200_000);
-	$node->safe_psql('app', 'SELECT retention.wakeup()');
-}
+RetentionTAP::never_within(sub { RetentionTAP::scheduler_pids($node, 'shop') },
+	sub { $_[0] ne '' }, 1, $node, 'app');
 is(RetentionTAP::scheduler_pids($node, 'shop'), '', 'no scheduler returns without the extension');
 RetentionTAP::check_quiet($node, 'after DROP EXTENSION while idle');
 

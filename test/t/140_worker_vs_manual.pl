@@ -187,12 +187,9 @@ make_table('app2', 'u_t', 30);
 $node->safe_psql('app2',
 	q{SELECT retention.add_policy('u_t', expires_at => 'expires_at', name => 'u');
 	  SELECT retention.wakeup()});
-# Nothing to wait for: give app2's scheduler a few naptimes and wakeups.
-for (1 .. 8)
-{
-	usleep(250_000);
-	$node->safe_psql('app2', 'SELECT retention.wakeup()');
-}
+# Watch app2's scheduler for a few naptimes, with wakeups, for a run.
+RetentionTAP::never_within(sub { $node->safe_psql('app2', 'SELECT count(*) FROM retention.runs') },
+	sub { $_[0] ne '0' }, 2, $node, 'app2');
 is( $node->safe_psql(
 		'app2', q{SELECT (SELECT count(*) FROM retention.runs), (SELECT count(*) FROM u_t)}),
 	'0|35', 'with max_workers = 1 and the slot taken, app2 starts no run');
