@@ -174,6 +174,39 @@ SELECT max_rows_per_second FROM retention.policies WHERE name = 'paced';
 SELECT retention.alter_policy('paced', max_rows_per_second => -5);
 DROP TABLE paced;
 
+-- A policy's own target_batch_time overrides retention.target_batch_time for
+-- adaptive batches: with 1 ms every batch is over target and the size halves
+-- down to the minimum; with 1 minute it doubles. Same rows, same first batch.
+CREATE TABLE quick (id int PRIMARY KEY, revoked_at timestamptz);
+INSERT INTO quick SELECT i, now() - interval '1 day' FROM generate_series(1, 20000) AS i;
+CREATE TABLE leisurely (LIKE quick INCLUDING ALL);
+INSERT INTO leisurely SELECT * FROM quick;
+SELECT retention.add_policy('quick', 'revoked_at', target_batch_time => '1 ms');
+SELECT retention.add_policy('leisurely', 'revoked_at', target_batch_time => '1 min');
+SELECT name, target_batch_time FROM retention.policies
+WHERE name IN ('quick', 'leisurely') ORDER BY name;
+SET retention.min_batch_size = 1000;
+\o /dev/null
+CALL retention.run('quick');
+CALL retention.run('leisurely');
+\o
+RESET retention.min_batch_size;
+SELECT q.rows_deleted AS quick_rows, l.rows_deleted AS leisurely_rows,
+       q.batches >= 8 AS quick_small_batches, l.batches <= 4 AS leisurely_big_batches
+FROM retention.runs q, retention.runs l
+WHERE q.policy = 'quick' AND l.policy = 'leisurely';
+-- '0' hands the policy back to the setting; out-of-range targets are refused.
+SELECT retention.alter_policy('quick', target_batch_time => '0');
+SELECT target_batch_time FROM retention.policies WHERE name = 'quick';
+SELECT retention.alter_policy('quick', target_batch_time => '2 minutes');
+SELECT retention.alter_policy('quick', target_batch_time => '500 microseconds');
+SELECT retention.add_policy('quick', 'revoked_at', name => 'bad target',
+                            target_batch_time => '1 day');
+SELECT retention.add_policy('quick', 'revoked_at', name => 'bad target',
+                            target_batch_time => '0');
+SELECT count(*) AS policies_named_bad_target FROM retention.policies WHERE name = 'bad target';
+DROP TABLE quick, leisurely;
+
 -- After a big purge the run analyzes the table (more than
 -- retention.analyze_threshold, 20%, of it removed) and reports the table's
 -- size and dead rows before and after; after a small one it does not.

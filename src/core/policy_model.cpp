@@ -93,6 +93,22 @@ Status ValidateMaxRuntime(const IntervalValue& max_runtime) {
   return Status::Ok();
 }
 
+Status ValidateTargetBatchTime(const IntervalValue& target, bool in_alter) {
+  if (target.months != 0 || target.days != 0 || target.microseconds < kMinTargetBatchTimeUs ||
+      target.microseconds > kMaxTargetBatchTimeUs)
+    return Status::Error(ErrorKind::kInvalidParameterValue,
+                         "target_batch_time must be between 1 millisecond and 1 minute", "",
+                         in_alter ? "Use an interval such as '100 milliseconds', or '0' to "
+                                    "follow retention.target_batch_time again."
+                                  : "Use an interval such as '100 milliseconds', or NULL to "
+                                    "follow retention.target_batch_time.");
+  return Status::Ok();
+}
+
+int32_t TargetBatchTimeMs(const IntervalValue& target) {
+  return static_cast<int32_t>(target.microseconds / 1000);
+}
+
 Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given) {
   if (mode == Mode::kDelete && archive_table_given)
     return Status::Error(ErrorKind::kInvalidParameterValue,

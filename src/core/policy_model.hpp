@@ -42,6 +42,15 @@ Status ValidateSchedule(const IntervalValue& schedule);
 Status ValidateMaxRows(int64_t max_rows);
 Status ValidateMaxRuntime(const IntervalValue& max_runtime);
 
+// A policy's own target_batch_time: the range of the setting
+// retention.target_batch_time, 1 ms to 1 minute, with no day or month part.
+constexpr int64_t kMinTargetBatchTimeUs = 1000;
+constexpr int64_t kMaxTargetBatchTimeUs = 60 * 1000000LL;
+// in_alter: alter_policy, where '0' (not NULL) removes the policy's own target.
+Status ValidateTargetBatchTime(const IntervalValue& target, bool in_alter = false);
+// A valid target in whole milliseconds (rounded down).
+int32_t TargetBatchTimeMs(const IntervalValue& target);
+
 // An archive table only makes sense in archive mode.
 Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given);
 

@@ -56,7 +56,8 @@ const char* kPolicyColumns =
     "       p.owner::oid,"
     "       ((now() AT TIME ZONE p.timezone) - p.retain) AT TIME ZONE p.timezone,"
     "       p.expr_columns, p.expr_attnums, p.timezone, p.max_runtime,"
-    "       s.cursor, s.cursor_kind, coalesce(p.max_rows_per_second, 0)"
+    "       s.cursor, s.cursor_kind, coalesce(p.max_rows_per_second, 0),"
+    "       p.target_batch_time"
     "  FROM retention.policy p"
     "  LEFT JOIN retention.policy_state s ON s.policy_id = p.id ";
 
@@ -97,6 +98,9 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   }
   rec->cursor_kind = TextOrNull(tup, desc, 20);
   rec->max_rows_per_second = DatumGetInt32(SPI_getbinval(tup, desc, 21, &isnull));
+  Datum target = SPI_getbinval(tup, desc, 22, &isnull);
+  rec->target_batch_time =
+      isnull ? 0 : PointerGetDatum(DatumGetIntervalP(datumCopy(target, false, sizeof(Interval))));
 
   ArrayType* names = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 15, &isnull));
   ArrayType* attnums = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 16, &isnull));
@@ -132,7 +136,7 @@ void ColumnArrays(const PolicyRecord* rec, Datum* names_out, Datum* attnums_out)
       construct_array(attnums, rec->ncolumns, INT2OID, 2, true, TYPALIGN_SHORT));
 }
 
-// The settings columns shared by INSERT and UPDATE, as $2..$15.
+// The settings columns shared by INSERT and UPDATE, as $2..$17.
 void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* nulls) {
   types[1] = TEXTOID;      values[1] = CStringGetTextDatum(rec->name);
   types[2] = OIDOID;       values[2] = ObjectIdGetDatum(rec->relid);
@@ -158,19 +162,22 @@ void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* null
   types[15] = INT4OID;
   values[15] = Int32GetDatum(rec->max_rows_per_second);
   nulls[15] = rec->max_rows_per_second > 0 ? ' ' : 'n';
+  types[16] = INTERVALOID;
+  values[16] = rec->target_batch_time;
+  nulls[16] = rec->target_batch_time ? ' ' : 'n';
 }
 
-// Writes a policy row with $1 = id and the settings as $2..$14.
+// Writes a policy row with $1 = id and the settings as $2..$17.
 void WritePolicy(const PolicyRecord* rec, const char* sql) {
-  Oid types[16];
-  Datum values[16];
-  char nulls[17];
+  Oid types[17];
+  Datum values[17];
+  char nulls[18];
   memset(nulls, ' ', sizeof(nulls));
-  nulls[16] = '\0';
+  nulls[17] = '\0';
   types[0] = INT4OID;
   values[0] = Int32GetDatum(rec->id);
   SettingsArgs(rec, types, values, nulls);
-  ExecCatalog(sql, 16, types, values, nulls, 0);
+  ExecCatalog(sql, 17, types, values, nulls, 0);
 }
 
 }  // namespace
@@ -227,8 +234,9 @@ void InsertPolicy(const PolicyRecord* rec) {
   WritePolicy(rec,
               "INSERT INTO retention.policy (name, relation, expires_at, retain, mode,"
               " archive_table, filter, schedule, batch_size, enabled, owner, expr_columns,"
-              " expr_attnums, max_runtime, max_rows_per_second)"
-              " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)");
+              " expr_attnums, max_runtime, max_rows_per_second, target_batch_time)"
+              " VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
+              " $17)");
 }
 
 void UpdatePolicy(const PolicyRecord* rec) {
@@ -236,7 +244,7 @@ void UpdatePolicy(const PolicyRecord* rec) {
               "UPDATE retention.policy SET name = $2, relation = $3, expires_at = $4, retain = $5,"
               " mode = $6, archive_table = $7, filter = $8, schedule = $9, batch_size = $10,"
               " enabled = $11, owner = $12, expr_columns = $13, expr_attnums = $14,"
-              " max_runtime = $15, max_rows_per_second = $16"
+              " max_runtime = $15, max_rows_per_second = $16, target_batch_time = $17"
               " WHERE id = $1");
 }
 

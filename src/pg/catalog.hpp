@@ -28,6 +28,7 @@ struct PolicyRecord {
   char* timezone;              // TimeZone the policy is evaluated in
   uintptr_t max_runtime;       // Interval datum, 0 when there is no limit
   int32_t max_rows_per_second; // 0: no limit
+  uintptr_t target_batch_time; // Interval datum, 0: retention.target_batch_time
   int ncursor;                 // saved walk position (policy_state), 0 if none
   char** cursor;               // its values, as text
   char* cursor_kind;           // access path and key types it belongs to

@@ -55,6 +55,12 @@ core::IntervalValue ToCore(Datum interval) {
   return v;
 }
 
+// alter_policy takes '0' to remove an interval setting.
+bool IsZeroInterval(Datum interval) {
+  const Interval* iv = DatumGetIntervalP(interval);
+  return iv->month == 0 && iv->day == 0 && iv->time == 0;
+}
+
 // The settings a caller asks for, as plain values the core can check.
 struct Settings {
   const char* mode_text;
@@ -66,6 +72,7 @@ struct Settings {
   bool in_alter;
   Datum max_runtime;  // 0: none
   int64_t max_rows_per_second;  // 0: none
+  Datum target_batch_time;  // 0: follow retention.target_batch_time
 };
 
 void CheckSettings(const Settings* s) {
@@ -90,6 +97,9 @@ void CheckSettings(const Settings* s) {
                                    "max_rows_per_second must be greater than zero", "",
                                    s->in_alter ? "Pass 0 to remove the limit."
                                                : "Pass NULL for no limit.");
+        if (!st.ok()) return st;
+        if (s->target_batch_time)
+          st = core::ValidateTargetBatchTime(ToCore(s->target_batch_time), s->in_alter);
         return st;
       }))
     RaiseCoreError(&err);
@@ -180,6 +190,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   s.max_runtime = PG_ARGISNULL(10) ? 0 : PG_GETARG_DATUM(10);
   s.max_rows_per_second = PG_ARGISNULL(11) ? 0 : PG_GETARG_INT32(11);
   if (!PG_ARGISNULL(11) && s.max_rows_per_second == 0) s.max_rows_per_second = -1;
+  s.target_batch_time = PG_ARGISNULL(12) ? 0 : PG_GETARG_DATUM(12);
   if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
 
   CheckSettings(&s);
@@ -206,6 +217,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   rec.enabled = enabled;
   rec.max_runtime = s.max_runtime;
   rec.max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
+  rec.target_batch_time = s.target_batch_time;
   rec.owner = GetUserId();
 
   PreparePolicy(&rec, expires_text, false, filter_text, false);
@@ -239,15 +251,16 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   s.schedule = PG_ARGISNULL(6) ? rec->schedule : PG_GETARG_DATUM(6);
   s.batch_size = PG_ARGISNULL(7) ? rec->batch_size : PG_GETARG_INT32(7);
   s.max_runtime = rec->max_runtime;
-  if (!PG_ARGISNULL(9)) {
-    // '0' removes the limit.
-    Interval* iv = PG_GETARG_INTERVAL_P(9);
-    s.max_runtime = (iv->month == 0 && iv->day == 0 && iv->time == 0) ? 0 : PG_GETARG_DATUM(9);
-  }
+  // '0' removes the limit.
+  if (!PG_ARGISNULL(9)) s.max_runtime = IsZeroInterval(PG_GETARG_DATUM(9)) ? 0 : PG_GETARG_DATUM(9);
   s.max_rows_per_second = PG_ARGISNULL(10) ? rec->max_rows_per_second : PG_GETARG_INT32(10);
+  s.target_batch_time = rec->target_batch_time;
+  if (!PG_ARGISNULL(11))
+    s.target_batch_time = IsZeroInterval(PG_GETARG_DATUM(11)) ? 0 : PG_GETARG_DATUM(11);
   CheckSettings(&s);
   rec->max_runtime = s.max_runtime;
   rec->max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
+  rec->target_batch_time = s.target_batch_time;
 
   int new_mode = strcmp(s.mode_text, "archive") == 0 ? 1 : 0;
   if (s.archive_given)

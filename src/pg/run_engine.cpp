@@ -179,33 +179,36 @@ bool RetryAfter(ErrorData* error, const PolicyRecord* policy, int* failures, int
 }
 
 // The adaptive batch size, through the guard. A policy with a fixed
-// batch_size never calls these.
-core::BatchSizerSettings SizerSettings() {
+// batch_size never calls these. target_batch_time: the policy's own target
+// (an Interval datum), 0 to follow retention.target_batch_time.
+core::BatchSizerSettings SizerSettings(uintptr_t target_batch_time) {
   core::BatchSizerSettings s;
-  s.target_us = static_cast<int64_t>(guc_target_batch_time_ms) * 1000;
+  s.target_us = target_batch_time ? IntervalMicroseconds(target_batch_time)
+                                  : static_cast<int64_t>(guc_target_batch_time_ms) * 1000;
   s.min_rows = guc_min_batch_size;
   s.max_rows = guc_max_batch_size;
   return s;
 }
 
-core::BatchSizerState SizerStart(int64_t initial) {
+core::BatchSizerState SizerStart(uintptr_t target_batch_time, int64_t initial) {
   CoreError err;
   core::BatchSizerState st;
   if (!CallCore(&err, [&]() {
-        st = core::StartBatchSizer(SizerSettings(), initial);
+        st = core::StartBatchSizer(SizerSettings(target_batch_time), initial);
         return core::Status::Ok();
       }))
     RaiseCoreError(&err);
   return st;
 }
 
-core::BatchSizerState SizerAfter(const core::BatchSizerState& st, bool timed_out, int64_t rows,
-                                 int64_t elapsed_us) {
+core::BatchSizerState SizerAfter(uintptr_t target_batch_time, const core::BatchSizerState& st,
+                                 bool timed_out, int64_t rows, int64_t elapsed_us) {
   CoreError err;
   core::BatchSizerState next;
   if (!CallCore(&err, [&]() {
-        next = timed_out ? core::AfterTimeout(SizerSettings(), st)
-                         : core::AfterBatch(SizerSettings(), st, rows, elapsed_us);
+        core::BatchSizerSettings settings = SizerSettings(target_batch_time);
+        next = timed_out ? core::AfterTimeout(settings, st)
+                         : core::AfterBatch(settings, st, rows, elapsed_us);
         return core::Status::Ok();
       }))
     RaiseCoreError(&err);
@@ -288,7 +291,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
         }
         break;
       }
-      if (adaptive) sizer = SizerStart(plan->batch_size);
+      if (adaptive) sizer = SizerStart(policy->target_batch_time, plan->batch_size);
     }
     // DROP EXTENSION or drop_policy() while the run sleeps between batches:
     // the batch that ran is done, nothing new starts.
@@ -372,7 +375,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       Waitpoint("after_delete_before_commit");
     });
     if (error != nullptr) {
-      if (adaptive) sizer = SizerAfter(sizer, true, 0, 0);
+      if (adaptive) sizer = SizerAfter(policy->target_batch_time, sizer, true, 0, 0);
       if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
         error = nullptr;
         continue;
@@ -381,7 +384,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     }
     failures = 0;
     if (adaptive)
-      sizer = SizerAfter(sizer, false, limit,
+      sizer = SizerAfter(policy->target_batch_time, sizer, false, limit,
                          static_cast<int64_t>(GetCurrentTimestamp() - batch_start));
     totals.rows_deleted += result.deleted;
     totals.rows_archived += result.archived;

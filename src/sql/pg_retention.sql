@@ -28,6 +28,8 @@ CREATE TABLE retention.policy (
     batch_size    integer     CHECK (batch_size > 0),
     max_runtime   interval    CHECK (max_runtime > '0'),  -- NULL: no limit
     max_rows_per_second integer CHECK (max_rows_per_second > 0),  -- NULL: no limit
+    -- NULL: size adaptive batches toward retention.target_batch_time.
+    target_batch_time interval CHECK (target_batch_time BETWEEN '1 ms' AND '1 min'),
     enabled       boolean     NOT NULL DEFAULT true,
     paused        boolean     NOT NULL DEFAULT false,
     owner         regrole     NOT NULL,
@@ -173,6 +175,7 @@ SELECT p.name,
        p.batch_size,
        p.max_runtime,
        p.max_rows_per_second,
+       p.target_batch_time,
        p.enabled,
        p.paused,
        p.owner::text AS owner,
@@ -283,18 +286,21 @@ CREATE FUNCTION retention.add_policy(
     batch_size    integer  DEFAULT NULL,
     enabled       boolean  DEFAULT true,
     max_runtime   interval DEFAULT NULL,
-    max_rows_per_second integer DEFAULT NULL)
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
-                                         interval, integer, boolean, interval, integer) IS
+                                         interval, integer, boolean, interval, integer,
+                                         interval) IS
   'declare a retention policy on a table; returns the policy name';
 
 -- NULL means "leave unchanged". filter => '' removes the filter,
 -- batch_size => 0 hands the batch size back to the engine and
--- max_runtime => '0' and max_rows_per_second => 0 remove those limits.
+-- max_runtime => '0' and max_rows_per_second => 0 remove those limits;
+-- target_batch_time => '0' follows retention.target_batch_time again.
 CREATE FUNCTION retention.alter_policy(
     name          text,
     expires_at    text     DEFAULT NULL,
@@ -306,7 +312,8 @@ CREATE FUNCTION retention.alter_policy(
     batch_size    integer  DEFAULT NULL,
     enabled       boolean  DEFAULT NULL,
     max_runtime   interval DEFAULT NULL,
-    max_rows_per_second integer DEFAULT NULL)
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_alter_policy';

@@ -68,6 +68,24 @@ TEST(PolicyModel, MaxRuntimeMustBePositive) {
   EXPECT_FALSE(ValidateMaxRuntime({0, -1, 0}).ok());
 }
 
+TEST(PolicyModel, TargetBatchTimeWithinTheSettingsRange) {
+  EXPECT_TRUE(ValidateTargetBatchTime({0, 0, 1000}).ok());          // 1 ms
+  EXPECT_TRUE(ValidateTargetBatchTime({0, 0, 60 * 1000000}).ok());  // 1 min
+  EXPECT_FALSE(ValidateTargetBatchTime({0, 0, 999}).ok());
+  EXPECT_FALSE(ValidateTargetBatchTime({0, 0, 0}).ok());
+  EXPECT_FALSE(ValidateTargetBatchTime({0, 0, -1000}).ok());
+  EXPECT_FALSE(ValidateTargetBatchTime({0, 0, 60 * 1000000 + 1}).ok());
+  EXPECT_FALSE(ValidateTargetBatchTime({0, 1, 0}).ok());
+  EXPECT_FALSE(ValidateTargetBatchTime({1, 0, 0}).ok());
+  Status st = ValidateTargetBatchTime({0, 0, 0});
+  EXPECT_EQ(st.message(), "target_batch_time must be between 1 millisecond and 1 minute");
+}
+
+TEST(PolicyModel, TargetBatchTimeMilliseconds) {
+  EXPECT_EQ(TargetBatchTimeMs({0, 0, 250000}), 250);
+  EXPECT_EQ(TargetBatchTimeMs({0, 0, 1500}), 1);  // whole milliseconds, rounded down
+}
+
 TEST(PolicyModel, MaxRows) {
   EXPECT_TRUE(ValidateMaxRows(1).ok());
   EXPECT_FALSE(ValidateMaxRows(0).ok());
