@@ -23,4 +23,25 @@ std::string ThrottleReason(const HealthBounds& b, const HealthSignals& s) {
   return "";
 }
 
+std::string FormatDuration(int64_t us) {
+  constexpr int64_t kSecond = 1000000;
+  if (us < kSecond) return std::to_string(us / 1000) + " ms";
+  if (us < 60 * kSecond) return std::to_string(us / kSecond) + " s";
+  const int64_t minutes = us / (60 * kSecond);
+  if (minutes < 60) return std::to_string(minutes) + " min";
+  return std::to_string(minutes / 60) + " h " + std::to_string(minutes % 60) + " min";
+}
+
+std::string HorizonWarning(int64_t warn_after_us, const HorizonHolder& h) {
+  if (warn_after_us <= 0 || h.age_us < 0 || h.age_us < warn_after_us) return "";
+  std::string who;
+  if (!h.prepared_gid.empty()) {
+    who = "prepared transaction \"" + h.prepared_gid + "\"";
+  } else {
+    who = "transaction of pid " + std::to_string(h.pid);
+    if (!h.state.empty()) who += " (" + h.state + ")";
+  }
+  return who + " has held back the xmin horizon for " + FormatDuration(h.age_us);
+}
+
 }  // namespace pg_retention::core

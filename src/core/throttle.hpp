@@ -28,6 +28,24 @@ struct HealthSignals {
 // Empty when the batch may go; otherwise the reason, for retention.status.
 std::string ThrottleReason(const HealthBounds& bounds, const HealthSignals& signals);
 
+// The oldest transaction holding back the xmin horizon of the run's
+// database: the rows a run deletes cannot be vacuumed away while it lives.
+// Reported (retention.status, retention.runs, a WARNING), never waited for:
+// waiting would not make it end.
+struct HorizonHolder {
+  int64_t age_us = -1;       // how long it has held the horizon; -1: nothing does
+  int32_t pid = 0;           // backend of a transaction (0 for a prepared one)
+  std::string state;         // pg_stat_activity.state, may be empty
+  std::string prepared_gid;  // non-empty: a prepared transaction
+};
+
+// Empty when nothing has held the horizon for warn_after_us or longer
+// (0: never warn); otherwise the sentence for the operator.
+std::string HorizonWarning(int64_t warn_after_us, const HorizonHolder& holder);
+
+// "250 ms", "45 s", "12 min", "2 h 3 min".
+std::string FormatDuration(int64_t us);
+
 // "16 MB", "900 kB", "12 bytes": for reasons and messages.
 std::string FormatBytes(int64_t bytes);
 

@@ -409,6 +409,13 @@ void RecordAnalyzed(int64_t run_id) {
               NULL, 0);
 }
 
+void RecordHorizonWarning(int64_t run_id, const char* warning) {
+  Oid types[2] = {INT8OID, TEXTOID};
+  Datum values[2] = {Int64GetDatum(run_id), CStringGetTextDatum(warning)};
+  ExecCatalog("UPDATE retention.run_history SET horizon_warning = $2 WHERE id = $1", 2, types,
+              values, NULL, 0);
+}
+
 char** ListDuePolicies(int* count) {
   ExecCatalog(
       "SELECT p.name FROM retention.policy p"

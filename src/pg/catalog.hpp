@@ -74,6 +74,8 @@ void RecordTableState(int64_t run_id, unsigned int relid, bool after);
 
 // Marks the run as having analyzed its table.
 void RecordAnalyzed(int64_t run_id);
+// The first xmin horizon warning of the run.
+void RecordHorizonWarning(int64_t run_id, const char* warning);
 
 // Scheduling state (retention.policy_state), written when a run ends:
 // consecutive failures, when the policy is due next (core/schedule), totals.

@@ -17,6 +17,7 @@ extern int guc_max_archive_backlog;     // retention.max_archive_backlog
 extern bool guc_pause_for_autovacuum;   // retention.pause_for_autovacuum
 extern int guc_max_rows_per_second;     // retention.max_rows_per_second
 extern double guc_analyze_threshold;    // retention.analyze_threshold
+extern int guc_xmin_horizon_warning_ms;  // retention.xmin_horizon_warning
 extern bool guc_enabled;                // retention.enabled
 extern int guc_naptime_ms;              // retention.naptime
 extern int guc_max_workers;             // retention.max_workers

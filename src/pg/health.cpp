@@ -13,6 +13,7 @@ extern "C" {
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "utils/builtins.h"
 }
 
 namespace pg_retention::pg {
@@ -24,16 +25,27 @@ struct Readings {
   int64 lag_us;
   int64 archive_backlog;
   bool autovacuum;
+  int64 horizon_age_us;  // -1: nothing holds the horizon (or the report is off)
+  int32 horizon_pid;
+  char* horizon_state;   // nullptr when unknown
+  char* horizon_gid;     // nullptr unless a prepared transaction
 };
+
+char* TextOrNull(HeapTuple tup, TupleDesc desc, int col) {
+  bool isnull;
+  Datum d = SPI_getbinval(tup, desc, col, &isnull);
+  return isnull ? nullptr : TextDatumGetCString(d);
+}
 
 // One query for all signals; each part is skipped when its bound is off.
 Readings Read(Oid relid) {
-  Oid types[4] = {OIDOID, BOOLOID, BOOLOID, BOOLOID};
-  Datum values[4] = {ObjectIdGetDatum(relid),
+  Oid types[5] = {OIDOID, BOOLOID, BOOLOID, BOOLOID, BOOLOID};
+  Datum values[5] = {ObjectIdGetDatum(relid),
                      BoolGetDatum(guc_max_replication_lag_kb > 0 ||
                                   guc_max_replication_delay_ms > 0),
                      BoolGetDatum(guc_max_archive_backlog > 0),
-                     BoolGetDatum(guc_pause_for_autovacuum)};
+                     BoolGetDatum(guc_pause_for_autovacuum),
+                     BoolGetDatum(guc_xmin_horizon_warning_ms > 0)};
   SavedUser saved;
   int nest = PinSearchPath();
   BeginRunAs(ExtensionOwner(), false, &saved);
@@ -48,8 +60,26 @@ Readings Read(Oid relid) {
       "                           WHERE s.name LIKE '%.ready') ELSE 0 END,"
       "       $4 AND EXISTS (SELECT 1 FROM pg_stat_progress_vacuum v"
       "                        JOIN pg_stat_activity a ON a.pid = v.pid"
-      "                       WHERE v.relid = $1 AND a.backend_type = 'autovacuum worker')",
-      4, types, values, NULL, false, 1);
+      "                       WHERE v.relid = $1 AND a.backend_type = 'autovacuum worker'),"
+      "       h.age_us, h.pid, h.state, h.gid"
+      "  FROM (SELECT 1) AS one"
+      "  LEFT JOIN LATERAL ("
+      // Transactions of this database with an xmin or an xid (autovacuum's
+      // does not hold the horizon back), and prepared transactions.
+      "        SELECT (extract(epoch FROM clock_timestamp() - a.xact_start) * 1000000)::int8"
+      "                 AS age_us, a.pid, a.state, NULL::text AS gid"
+      "          FROM pg_stat_activity a"
+      "         WHERE $5 AND a.datname = current_database()"
+      "           AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL"
+      "           AND (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)"
+      "           AND a.backend_type <> 'autovacuum worker'"
+      "        UNION ALL"
+      "        SELECT (extract(epoch FROM clock_timestamp() - x.prepared) * 1000000)::int8,"
+      "               NULL, NULL, x.gid"
+      "          FROM pg_prepared_xacts x"
+      "         WHERE $5 AND x.database = current_database()"
+      "         ORDER BY 1 DESC LIMIT 1) AS h ON true",
+      5, types, values, NULL, false, 1);
   EndRunAs(&saved);
   RestoreSettings(nest);
   if (rc != SPI_OK_SELECT || SPI_processed != 1)
@@ -64,16 +94,23 @@ Readings Read(Oid relid) {
   r.lag_us = isnull ? -1 : DatumGetInt64(d);
   r.archive_backlog = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
   r.autovacuum = DatumGetBool(SPI_getbinval(tup, desc, 4, &isnull));
+  d = SPI_getbinval(tup, desc, 5, &isnull);
+  r.horizon_age_us = isnull ? -1 : DatumGetInt64(d);
+  d = SPI_getbinval(tup, desc, 6, &isnull);
+  r.horizon_pid = isnull ? 0 : DatumGetInt32(d);
+  r.horizon_state = TextOrNull(tup, desc, 7);
+  r.horizon_gid = TextOrNull(tup, desc, 8);
   SPI_freetuptable(SPI_tuptable);
   return r;
 }
 
 }  // namespace
 
-char* ThrottleReasonNow(unsigned int relid) {
+HealthReport CheckHealth(unsigned int relid) {
   Readings r = Read(relid);
   CoreError err;
   char* reason = nullptr;
+  char* warning = nullptr;
   if (!CallCore(&err, [&]() {
         core::HealthBounds b;
         b.max_replication_lag_bytes = static_cast<int64_t>(guc_max_replication_lag_kb) * 1024;
@@ -87,10 +124,21 @@ char* ThrottleReasonNow(unsigned int relid) {
         s.autovacuum_on_table = r.autovacuum;
         std::string why = core::ThrottleReason(b, s);
         if (!why.empty()) reason = CoreStrdup(why);
+        core::HorizonHolder h;
+        h.age_us = r.horizon_age_us;
+        h.pid = r.horizon_pid;
+        if (r.horizon_state) h.state = r.horizon_state;
+        if (r.horizon_gid) h.prepared_gid = r.horizon_gid;
+        std::string note =
+            core::HorizonWarning(static_cast<int64_t>(guc_xmin_horizon_warning_ms) * 1000, h);
+        if (!note.empty()) warning = CoreStrdup(note);
         return core::Status::Ok();
       }))
     RaiseCoreError(&err);
-  return reason ? TakeCoreString(reason) : nullptr;
+  HealthReport report;
+  report.throttle_reason = reason ? TakeCoreString(reason) : nullptr;
+  report.horizon_warning = warning ? TakeCoreString(warning) : nullptr;
+  return report;
 }
 
 }  // namespace pg_retention::pg

@@ -1,14 +1,20 @@
 // health.hpp: the health throttle's readings. Before each batch the engine
-// asks ThrottleReasonNow(); while it returns a reason, the run waits (no
-// snapshot held) and shows the reason in retention.status. The decision
-// itself is core/throttle.cpp.
+// calls CheckHealth(); while it returns a throttle reason, the run waits (no
+// snapshot held) and shows the reason in retention.status. It also names the
+// oldest transaction holding back the xmin horizon, which is reported, not
+// waited for. The decisions themselves are core/throttle.cpp.
 #pragma once
 
 namespace pg_retention::pg {
 
-// palloc'd reason to wait, or nullptr when the batch may go. Reads
-// pg_stat_replication, the archiver's status directory and
-// pg_stat_progress_vacuum as the extension owner.
-char* ThrottleReasonNow(unsigned int relid);
+struct HealthReport {
+  char* throttle_reason;   // palloc'd reason to wait, nullptr when the batch may go
+  char* horizon_warning;   // palloc'd, nullptr when nothing has held the horizon too long
+};
+
+// Reads pg_stat_replication, the archiver's status directory,
+// pg_stat_progress_vacuum, pg_stat_activity and pg_prepared_xacts as the
+// extension owner, in one statement.
+HealthReport CheckHealth(unsigned int relid);
 
 }  // namespace pg_retention::pg

@@ -36,6 +36,7 @@ int guc_max_archive_backlog = 64;
 bool guc_pause_for_autovacuum = true;
 int guc_max_rows_per_second = 0;
 double guc_analyze_threshold = 0.2;
+int guc_xmin_horizon_warning_ms = 5 * 60 * 1000;
 bool guc_enabled = true;
 int guc_naptime_ms = 10000;
 int guc_max_workers = 2;
@@ -126,6 +127,14 @@ void _PG_init(void) {
       "Fraction of a table a run must remove for the run to ANALYZE the table.",
       "0 turns the ANALYZE off.",
       &guc_analyze_threshold, 0.2, 0.0, 1.0, PGC_SUSET, 0, NULL, NULL, NULL);
+
+  DefineCustomIntVariable(
+      "retention.xmin_horizon_warning",
+      "Age of a transaction holding back the xmin horizon at which runs report it.",
+      "Rows a run deletes cannot be vacuumed away while such a transaction lives. "
+      "0 turns the report off.",
+      &guc_xmin_horizon_warning_ms, 5 * 60 * 1000, 0, INT_MAX, PGC_SUSET, GUC_UNIT_MS, NULL,
+      NULL, NULL);
 
   DefineCustomBoolVariable(
       "retention.enabled",

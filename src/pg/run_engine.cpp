@@ -278,6 +278,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   int32_t retries = 0;
   const char* retry_sqlstate = nullptr;
   const char* retry_message = nullptr;
+  const char* horizon_warning = nullptr;  // the first one of this run
   for (;;) {
     CHECK_FOR_INTERRUPTS();
     // The plan is built in a subtransaction of its own, under the batch
@@ -342,8 +343,19 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     bool gave_up = false;
     for (;;) {
       if (healthy_until != 0 && GetCurrentTimestamp() < healthy_until) break;
-      char* reason = ThrottleReasonNow(policy->relid);
+      HealthReport health = CheckHealth(policy->relid);
+      char* reason = health.throttle_reason;
       ProgressThrottle(progress_slot, reason);
+      ProgressHorizon(progress_slot, health.horizon_warning);
+      if (health.horizon_warning != nullptr && horizon_warning == nullptr) {
+        horizon_warning = health.horizon_warning;
+        ereport(WARNING,
+                (errmsg("retention policy \"%s\": %s", policy->name, horizon_warning),
+                 errdetail("Rows this run deletes cannot be vacuumed away, and their space "
+                           "cannot be reused, until that transaction ends."),
+                 errhint("End the transaction, or look for it in pg_stat_activity or "
+                         "pg_prepared_xacts.")));
+      }
       if (reason == nullptr) {
         healthy_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
         break;
@@ -448,6 +460,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   (void) pgstat_report_stat(true);
   RecordTableState(run_id, policy->relid, true);
   if (analyzed) RecordAnalyzed(run_id);
+  if (horizon_warning != nullptr) RecordHorizonWarning(run_id, horizon_warning);
 
   const char* sqlstate = retry_sqlstate;
   const char* message = retry_message;

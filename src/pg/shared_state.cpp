@@ -38,6 +38,7 @@ struct ProgressSlot {
   int64 rows_archived;
   int32 batches;
   char throttle_reason[kThrottleReasonBytes];
+  char horizon_warning[kHorizonWarningBytes];
 };
 
 struct SharedState {
@@ -246,6 +247,7 @@ int ProgressBegin(unsigned int dbid, int32_t policy_id) {
     slot->rows_deleted = slot->rows_archived = 0;
     slot->batches = 0;
     slot->throttle_reason[0] = '\0';
+    slot->horizon_warning[0] = '\0';
     found = i;
   }
   LWLockRelease(shared->lock);
@@ -265,6 +267,13 @@ void ProgressThrottle(int slot, const char* reason) {
   if (!shared || slot < 0) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   strlcpy(shared->progress[slot].throttle_reason, reason ? reason : "", kThrottleReasonBytes);
+  LWLockRelease(shared->lock);
+}
+
+void ProgressHorizon(int slot, const char* warning) {
+  if (!shared || slot < 0) return;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  strlcpy(shared->progress[slot].horizon_warning, warning ? warning : "", kHorizonWarningBytes);
   LWLockRelease(shared->lock);
 }
 
@@ -288,6 +297,7 @@ int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max) {
     rows[n].rows_archived = slot->rows_archived;
     rows[n].batches = slot->batches;
     memcpy(rows[n].throttle_reason, slot->throttle_reason, kThrottleReasonBytes);
+    memcpy(rows[n].horizon_warning, slot->horizon_warning, kHorizonWarningBytes);
     n++;
   }
   LWLockRelease(shared->lock);

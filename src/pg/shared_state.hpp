@@ -45,8 +45,11 @@ void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32
 void ProgressEnd(int slot);
 // Why the run waits before its next batch; nullptr or "" when it does not.
 void ProgressThrottle(int slot, const char* reason);
+// Which transaction holds back the xmin horizon; nullptr or "" when none.
+void ProgressHorizon(int slot, const char* warning);
 
 constexpr int kThrottleReasonBytes = 128;
+constexpr int kHorizonWarningBytes = 128;
 
 struct ProgressRow {
   int32_t policy_id;
@@ -55,6 +58,7 @@ struct ProgressRow {
   int64_t rows_archived;
   int32_t batches;
   char throttle_reason[kThrottleReasonBytes];
+  char horizon_warning[kHorizonWarningBytes];
 };
 // Copies the runs in flight of database dbid into rows (capacity max).
 int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max);

@@ -69,11 +69,13 @@ Datum retention_running_progress(PG_FUNCTION_ARGS) {
   int n = ProgressSnapshot(MyDatabaseId, rows, kMax);
   for (int i = 0; i < n; ++i) {
     bool throttled = rows[i].throttle_reason[0] != '\0';
-    Datum values[6] = {Int32GetDatum(rows[i].policy_id), Int32GetDatum(rows[i].pid),
+    bool horizon = rows[i].horizon_warning[0] != '\0';
+    Datum values[7] = {Int32GetDatum(rows[i].policy_id), Int32GetDatum(rows[i].pid),
                        Int64GetDatum(rows[i].rows_deleted), Int64GetDatum(rows[i].rows_archived),
                        Int32GetDatum(rows[i].batches),
-                       throttled ? CStringGetTextDatum(rows[i].throttle_reason) : (Datum) 0};
-    bool nulls[6] = {false, false, false, false, false, !throttled};
+                       throttled ? CStringGetTextDatum(rows[i].throttle_reason) : (Datum) 0,
+                       horizon ? CStringGetTextDatum(rows[i].horizon_warning) : (Datum) 0};
+    bool nulls[7] = {false, false, false, false, false, !throttled, !horizon};
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
   return (Datum) 0;

@@ -74,6 +74,9 @@ CREATE TABLE retention.run_history (
     dead_rows_before   bigint,
     dead_rows_after    bigint,
     analyzed      boolean     NOT NULL DEFAULT false,
+    -- The first report of a transaction holding back the xmin horizon while
+    -- the run went (retention.xmin_horizon_warning).
+    horizon_warning text,
     sqlstate      text,                            -- of the error, or of the last retry
     error         text
 );
@@ -206,6 +209,7 @@ SELECT r.id AS run_id,
        r.dead_rows_before,
        r.dead_rows_after,
        r.analyzed,
+       r.horizon_warning,
        r.sqlstate,
        r.error
   FROM retention.run_history r;
@@ -213,7 +217,8 @@ SELECT r.id AS run_id,
 -- Live progress of the runs in flight in this database, from shared memory.
 CREATE FUNCTION retention.running_progress(
     OUT policy_id integer, OUT pid integer, OUT rows_deleted bigint,
-    OUT rows_archived bigint, OUT batches integer, OUT throttle_reason text)
+    OUT rows_archived bigint, OUT batches integer, OUT throttle_reason text,
+    OUT horizon_warning text)
 RETURNS SETOF record
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_running_progress';
@@ -235,6 +240,7 @@ SELECT p.name AS policy,
        lk.pid AS running_pid,
        pr.rows_deleted AS current_rows,
        pr.throttle_reason,
+       pr.horizon_warning,
        last.started_at AS last_started_at,
        last.finished_at AS last_finished_at,
        last.status AS last_status,
@@ -251,7 +257,8 @@ SELECT p.name AS policy,
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
   LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
   LEFT JOIN LATERAL (
-        SELECT g.rows_deleted, g.throttle_reason FROM retention.running_progress() g
+        SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
+          FROM retention.running_progress() g
          WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
            AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
   LEFT JOIN LATERAL (

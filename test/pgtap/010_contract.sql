@@ -2,7 +2,7 @@
 -- their columns, privileges on the catalog, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(50);
+SELECT plan(51);
 
 SELECT has_schema('retention');
 SELECT is((SELECT trusted FROM pg_available_extension_versions
@@ -62,13 +62,13 @@ SELECT col_type_is('retention', 'policies', 'archive_table', 'regclass', 'polici
 SELECT columns_are('retention', 'runs',
     ARRAY['run_id', 'policy', 'trigger', 'pid', 'started_at', 'finished_at', 'status', 'cutoff',
           'rows_deleted', 'rows_archived', 'batches', 'retries', 'table_bytes_before',
-          'table_bytes_after', 'dead_rows_before', 'dead_rows_after', 'analyzed', 'sqlstate',
+          'table_bytes_after', 'dead_rows_before', 'dead_rows_after', 'analyzed', 'horizon_warning', 'sqlstate',
           'error']);
 
 SELECT has_view('retention', 'status', 'view retention.status');
 SELECT columns_are('retention', 'status',
     ARRAY['policy', 'relation', 'mode', 'state', 'running_pid', 'current_rows',
-          'throttle_reason', 'last_started_at', 'last_finished_at', 'last_status', 'last_rows_deleted',
+          'throttle_reason', 'horizon_warning', 'last_started_at', 'last_finished_at', 'last_status', 'last_rows_deleted',
           'last_rows_archived', 'last_error', 'last_sqlstate', 'next_run_at',
           'total_rows_deleted', 'total_rows_archived', 'consecutive_failures']);
 SELECT table_privs_are('retention', 'status', 'public', ARRAY['SELECT']);
@@ -103,6 +103,8 @@ SELECT is((SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
 SELECT is(current_setting('retention.lock_timeout'), '1s', 'retention.lock_timeout default');
 SELECT is(current_setting('retention.statement_timeout'), '30s', 'retention.statement_timeout default');
 SELECT is(current_setting('retention.default_batch_size'), '5000', 'retention.default_batch_size default');
+SELECT is(current_setting('retention.xmin_horizon_warning'), '5min',
+          'runs report transactions that have held the xmin horizon for 5 minutes');
 SELECT is(current_setting('retention.max_batch_retries'), '3', 'retention.max_batch_retries default');
 SELECT is((SELECT array_agg(boot_val ORDER BY name) FROM pg_settings
            WHERE name IN ('retention.target_batch_time', 'retention.min_batch_size',
