@@ -89,22 +89,32 @@ std::string Returning(const BatchStatementSpec& spec) {
 // DELETE re-checks the predicate on the row it deletes and, through the
 // xmax test evaluated on the live tuple, passes over rows somebody locked
 // after the snapshot instead of waiting for them.
-std::string DeleteClauses(const BatchStatementSpec& spec, const std::string& where) {
-  const std::string pred = BuildPurgeablePredicate(spec);
+std::string LockedClause(const BatchStatementSpec& spec, const std::string& where) {
   std::ostringstream sql;
   sql << "locked AS MATERIALIZED (\n"
       << "  SELECT t.ctid AS row_id FROM ONLY " << spec.source << " t\n"
       << "  WHERE " << where << "\n"
-      << "    AND " << pred << " AND " << kLockMarked << "\n"
+      << "    AND " << BuildPurgeablePredicate(spec) << " AND " << kLockMarked << "\n"
       << "  FOR UPDATE OF t SKIP LOCKED\n"
-      << "), moved AS (\n"
-      << "  DELETE FROM ONLY " << spec.source << " t\n"
-      << "  WHERE " << where << "\n"
-      << "    AND " << pred << "\n"
-      << "    AND (" << kUnlocked
-      << " OR t.ctid OPERATOR(pg_catalog.=) ANY (SELECT l.row_id FROM locked l))\n"
-      << Returning(spec);
+      << ")";
   return sql.str();
+}
+
+// The DELETE of the rows above, without RETURNING.
+std::string DeleteStatement(const BatchStatementSpec& spec, const std::string& where) {
+  std::ostringstream sql;
+  sql << "DELETE FROM ONLY " << spec.source << " t\n"
+      << "  WHERE " << where << "\n"
+      << "    AND " << BuildPurgeablePredicate(spec) << "\n"
+      << "    AND (" << kUnlocked
+      << " OR t.ctid OPERATOR(pg_catalog.=) ANY (SELECT l.row_id FROM locked l))\n";
+  return sql.str();
+}
+
+// The lock scan and the DELETE as WITH clauses whose counts a SELECT reads.
+std::string DeleteClauses(const BatchStatementSpec& spec, const std::string& where) {
+  return LockedClause(spec, where) + ", moved AS (\n  " + DeleteStatement(spec, where) +
+         Returning(spec);
 }
 
 // scanned_from empty: no candidate set, scanned is 0.
@@ -175,8 +185,12 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
       if (!where.empty()) where += " AND ";
       where += KeyBound(spec.key, "<=", next_param);
       next_param += nkey;
-      sql << "WITH " << DeleteClauses(spec, where)
-          << CountsSelect(spec, "") << "\n";
+      if (spec.mode == Mode::kDelete) {
+        sql << "WITH " << LockedClause(spec, where) << "\n" << DeleteStatement(spec, where);
+        out.row_count_is_deleted = true;
+      } else {
+        sql << "WITH " << DeleteClauses(spec, where) << CountsSelect(spec, "") << "\n";
+      }
       out.cursor_params = next_param - 3;
       out.cursor_columns = 0;
       break;

@@ -56,6 +56,7 @@ struct BuiltSql {
   char* bound[2];
   char* last_key[2];
   char* preview;
+  bool range_row_count_is_deleted;  // range[]: a plain DELETE, see core
 };
 
 // first, next, range[2], bound[2], last_key[2], preview
@@ -66,6 +67,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
   // malloc'd by the core side, in the order of BuiltSql.
   char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr,
                               nullptr, nullptr, nullptr, nullptr};
+  bool row_count_is_deleted = false;
   bool ok = CallCore(&err, [&]() {
     core::BatchStatementSpec spec;
     spec.source = p->source;
@@ -81,6 +83,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
         core::BatchStatement st = core::BuildBatchStatement(spec, lower);
         if (!st.status.ok()) return st.status;
         out[2 + lower] = CoreStrdup(st.sql);
+        row_count_is_deleted = st.row_count_is_deleted;
         out[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
         out[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
       }
@@ -102,6 +105,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
     RaiseCoreError(&err);
   }
   BuiltSql built;
+  built.range_row_count_is_deleted = row_count_is_deleted;
   built.first = out[0] ? TakeCoreString(out[0]) : nullptr;
   built.next = out[1] ? TakeCoreString(out[1]) : nullptr;
   for (int lower = 0; lower < 2; ++lower) {
@@ -258,6 +262,7 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
     plan->sql_bound[lower] = sql.bound[lower];
     plan->sql_last_key[lower] = sql.last_key[lower];
   }
+  plan->range_row_count_is_deleted = sql.range_row_count_is_deleted;
   plan->sql_preview = sql.preview;
   if (for_run) RestoreCursor(plan);
 
@@ -487,18 +492,28 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
   EndRunAs(&saved);
   EndBoundedWork(nest);
-  if (rc != SPI_OK_SELECT || SPI_processed != 1)
-    elog(ERROR, "retention batch returned an unexpected result: %s", SPI_result_code_string(rc));
-
-  HeapTuple tup = SPI_tuptable->vals[0];
-  TupleDesc desc = SPI_tuptable->tupdesc;
-  bool isnull;
-  result->deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-  result->archived = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-  result->scanned = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
   bool index_all_null = true, index_changed = false;
-  if (path == core::AccessPath::kIndex) TakeCursor(plan, 4, &index_all_null, &index_changed);
-  SPI_freetuptable(SPI_tuptable);  // one per batch: do not let them pile up in the run
+  if (path == core::AccessPath::kPrimaryKeyWalk && plan->range_row_count_is_deleted) {
+    // A plain DELETE: its row count is the rows deleted.
+    if (rc != SPI_OK_DELETE)
+      elog(ERROR, "retention batch returned an unexpected result: %s",
+           SPI_result_code_string(rc));
+    result->deleted = static_cast<int64_t>(SPI_processed);
+    result->archived = 0;
+    result->scanned = 0;
+  } else {
+    if (rc != SPI_OK_SELECT || SPI_processed != 1)
+      elog(ERROR, "retention batch returned an unexpected result: %s",
+           SPI_result_code_string(rc));
+    HeapTuple tup = SPI_tuptable->vals[0];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    bool isnull;
+    result->deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+    result->archived = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+    result->scanned = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+    if (path == core::AccessPath::kIndex) TakeCursor(plan, 4, &index_all_null, &index_changed);
+    SPI_freetuptable(SPI_tuptable);  // one per batch: do not let them pile up in the run
+  }
 
   if (plan->policy->mode == 1 && result->archived != result->deleted)
     ereport(ERROR,
