@@ -136,6 +136,7 @@ HealthReport CheckHealth(unsigned int relid) {
       }))
     RaiseCoreError(&err);
   HealthReport report;
+  report.check_every_batch = r.lag_bytes >= 0 || r.lag_us >= 0;
   report.throttle_reason = reason ? TakeCoreString(reason) : nullptr;
   report.horizon_warning = warning ? TakeCoreString(warning) : nullptr;
   return report;

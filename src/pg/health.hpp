@@ -10,6 +10,9 @@ namespace pg_retention::pg {
 struct HealthReport {
   char* throttle_reason;   // palloc'd reason to wait, nullptr when the batch may go
   char* horizon_warning;   // palloc'd, nullptr when nothing has held the horizon too long
+  // A streaming standby is watched for lag: the next batch must look again,
+  // since one batch's WAL can carry the lag past its bound.
+  bool check_every_batch;
 };
 
 // Reads pg_stat_replication, the archiver's status directory,

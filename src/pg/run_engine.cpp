@@ -339,7 +339,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     // The health throttle: wait, holding no snapshot, while a signal is over
     // its bound. Running out of max_runtime meanwhile ends the run as partial.
     // A healthy reading holds for 100 ms, so small batches do not pay for
-    // one check each.
+    // one check each; not while a streaming standby's lag is watched, where
+    // every batch looks again, so the lag overshoots its bound by at most
+    // one batch's WAL.
     bool gave_up = false;
     for (;;) {
       if (healthy_until != 0 && GetCurrentTimestamp() < healthy_until) break;
@@ -357,7 +359,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
                          "pg_prepared_xacts.")));
       }
       if (reason == nullptr) {
-        healthy_until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
+        healthy_until = health.check_every_batch
+                            ? 0
+                            : TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
         break;
       }
       healthy_until = 0;
