@@ -46,6 +46,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/packages.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
+# shellcheck source=scripts/lib/cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cluster.sh"
 
 readonly BUILD_PACKAGES=(postgresql-15 postgresql-server-dev-15 g++ make)
 readonly RUN_PACKAGES=(postgresql-15 python3 python3-psycopg2 python3-matplotlib)
@@ -108,29 +110,6 @@ usage: $0 [options]
                       baseline, low rate, every contender
   -h, --help          this help
 EOF
-}
-
-now_ms() { date +%s%3N; }
-
-secs_since() {
-  local ms=$(( $(now_ms) - $1 ))
-  printf '%d.%d' $(( ms / 1000 )) $(( ms % 1000 / 100 ))
-}
-
-# as_pg CMD...: run CMD as the cluster owner in $WORKDIR, with a clean
-# environment (no PGHOST/PGPORT/PGDATABASE... leaking in from the caller).
-as_pg() {
-  local -a env_vars=(
-    "PATH=$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    "LANG=C.UTF-8"
-    "HOME=$WORKDIR"
-    "PGTZ=UTC"
-  )
-  if (( IS_ROOT )); then
-    runuser -u "$RUN_AS" -- env -i -C "$WORKDIR" "${env_vars[@]}" "$@"
-  else
-    env -i -C "$WORKDIR" "${env_vars[@]}" "$@"
-  fi
 }
 
 # usage_error MESSAGE: exit 2, like other command-line mistakes.
@@ -200,25 +179,6 @@ parse_args() {
 
 # ------------------------------------------------------------ setup steps
 
-# apt_install PKG...: install the missing ones among PKG (root only).
-apt_install() {
-  local -a missing=()
-  mapfile -t missing < <(missing_packages "$@")
-  (( ${#missing[@]} )) || return 0
-  say "apt: installing ${missing[*]}"
-  local log
-  log=$(mktemp "${TMPDIR:-/tmp}/pg_retention-bench-apt.XXXXXX")
-  export DEBIAN_FRONTEND=noninteractive
-  if apt-get update >>"$log" 2>&1 &&
-     apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0 \
-       "${missing[@]}" </dev/null >>"$log" 2>&1; then
-    rm -f "$log"
-    return 0
-  fi
-  tail -n 40 "$log" >&2 || true
-  die "package installation failed; full log in $log"
-}
-
 install_packages() {
   if (( IS_ROOT )); then
     if (( BUILD )); then
@@ -231,31 +191,6 @@ install_packages() {
   [[ -x $PYTHON ]] || die "no $PYTHON; as root: apt-get install ${RUN_PACKAGES[*]}"
   "$PYTHON" -c 'import psycopg2, matplotlib' 2>/dev/null ||
     die "$PYTHON lacks psycopg2 or matplotlib; as root: apt-get install ${RUN_PACKAGES[*]}"
-}
-
-build_extension() {
-  local start log rc=0
-  start=$(now_ms)
-  log=$(mktemp "${TMPDIR:-/tmp}/pg_retention-bench-build.XXXXXX")
-  say "build: make -j2 && make install in $REPO_ROOT"
-  make -C "$REPO_ROOT" -j2 "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-  if (( rc == 0 )); then
-    if (( IS_ROOT )); then
-      make -C "$REPO_ROOT" install "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      # The log is ours; only make itself needs root.
-      # shellcheck disable=SC2024
-      sudo -n make -C "$REPO_ROOT" install "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-    else
-      make -C "$REPO_ROOT" install "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-    fi
-  fi
-  if (( rc != 0 )); then
-    tail -n 60 "$log" >&2 || true
-    die "build or install failed (exit $rc); full log in $log"
-  fi
-  rm -f "$log"
-  say "build: ok ($(secs_since "$start")s)"
 }
 
 # The primary's settings for a 2-core, 24 GB machine; results.md lists them.

@@ -28,6 +28,8 @@
 set -euo pipefail
 # shellcheck source=scripts/lib/packages.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/packages.sh"
+# shellcheck source=scripts/lib/cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/cluster.sh"
 
 readonly APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 g++ make)
 readonly DB=retention_demo
@@ -71,31 +73,6 @@ section() {
   say "================================================================================"
 }
 
-# Milliseconds since the epoch.
-now_ms() { date +%s%3N; }
-
-# secs_since START_MS: elapsed seconds with one decimal.
-secs_since() {
-  local ms=$(( $(now_ms) - $1 ))
-  printf '%d.%d' $(( ms / 1000 )) $(( ms % 1000 / 100 ))
-}
-
-# as_pg CMD...: run CMD as the cluster owner in $WORKDIR, with a clean
-# environment (no PGHOST/PGPORT/PGDATABASE... leaking in from the caller).
-as_pg() {
-  local -a env_vars=(
-    "PATH=$PGBIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    "LANG=C.UTF-8"
-    "HOME=$WORKDIR"
-    "PGTZ=UTC"
-  )
-  if (( IS_ROOT )); then
-    runuser -u "$RUN_AS" -- env -i -C "$WORKDIR" "${env_vars[@]}" "$@"
-  else
-    env -i -C "$WORKDIR" "${env_vars[@]}" "$@"
-  fi
-}
-
 # psql_demo ARGS...: psql on the demo database, quiet, aligned, no footers,
 # stopping at the first error.
 psql_demo() {
@@ -113,49 +90,11 @@ run_sql() {
 # ------------------------------------------------------------ setup steps
 
 install_packages() {
-  local -a missing=()
-  mapfile -t missing < <(missing_packages "${APT_PACKAGES[@]}")
-  if (( ${#missing[@]} == 0 )); then
+  if [[ -z $(missing_packages "${APT_PACKAGES[@]}") ]]; then
     say "apt: ${APT_PACKAGES[*]} already installed"
     return 0
   fi
-  say "apt: installing ${missing[*]}"
-  local log
-  log=$(mktemp /tmp/pg_retention-demo-apt.XXXXXX)
-  export DEBIAN_FRONTEND=noninteractive
-  if apt-get update >>"$log" 2>&1 &&
-     apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0 \
-       "${missing[@]}" </dev/null >>"$log" 2>&1; then
-    rm -f "$log"
-    return 0
-  fi
-  tail -n 40 "$log" >&2 || true
-  die "package installation failed; full log in $log"
-}
-
-build_extension() {
-  local start log rc=0
-  start=$(now_ms)
-  log=$(mktemp /tmp/pg_retention-demo-build.XXXXXX)
-  say "build: make -j2 && make install in $REPO_ROOT"
-  make -C "$REPO_ROOT" -j2 "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-  if (( rc == 0 )); then
-    if (( IS_ROOT )); then
-      make -C "$REPO_ROOT" install "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-      # The log is ours; only make itself needs root.
-      # shellcheck disable=SC2024
-      sudo -n make -C "$REPO_ROOT" install "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-    else
-      make -C "$REPO_ROOT" install "PG_CONFIG=$PG_CONFIG" >>"$log" 2>&1 || rc=$?
-    fi
-  fi
-  if (( rc != 0 )); then
-    tail -n 60 "$log" >&2 || true
-    die "build or install failed (exit $rc); full log in $log"
-  fi
-  rm -f "$log"
-  say "build: ok ($(secs_since "$start")s)"
+  apt_install "${APT_PACKAGES[@]}"
 }
 
 start_cluster() {
