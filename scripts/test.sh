@@ -25,6 +25,8 @@
 #   PG_CONFIG          pg_config to build against (default /usr/bin/pg_config)
 #   PGR_TIER_TIMEOUT   seconds one tier's test command may take (default 1500)
 #   PGR_KEEP_TMP=1     keep the temporary directory for inspection
+#   PGR_ONLY="a b"     run only these tests of the regress, isolation and tap
+#                      tiers (names without directory or extension)
 #   CI=true            build the extension with EXTRA_CXXFLAGS=-Werror
 
 set -euo pipefail
@@ -564,6 +566,19 @@ finish_tier_partial() {
   footer "$tier"
 }
 
+# only_arg VAR DIR EXT: "VAR=..." naming the tests of PGR_ONLY found in DIR
+# (pg_regress wants bare names, prove wants paths); a harmless assignment
+# without PGR_ONLY. Pass it quoted: it is one make argument.
+only_arg() {
+  local var=$1 dir=$2 ext=$3 t list=()
+  if [[ -z ${PGR_ONLY:-} ]]; then printf 'PGR_ONLY='; return 0; fi
+  for t in $PGR_ONLY; do
+    [[ -f $SRC/$dir/$t$ext ]] || continue
+    if [[ $var == PROVE_TESTS ]]; then list+=("$dir/$t$ext"); else list+=("$t"); fi
+  done
+  printf '%s=%s' "$var" "${list[*]-}"
+}
+
 tier_regress() {
   local start
   start=$(now)
@@ -574,7 +589,7 @@ tier_regress() {
     fi
     return 0
   fi
-  tier_pg_regress regress ISOLATION= TAP_TESTS=
+  tier_pg_regress regress ISOLATION= TAP_TESTS= "$(only_arg REGRESS sql .sql)"
 }
 
 tier_isolation() {
@@ -587,7 +602,7 @@ tier_isolation() {
     fi
     return 0
   fi
-  tier_pg_regress isolation REGRESS= TAP_TESTS=
+  tier_pg_regress isolation REGRESS= TAP_TESTS= "$(only_arg ISOLATION test/isolation/specs .spec)"
 }
 
 free_port() {
@@ -676,7 +691,8 @@ tier_tap() {
     record tap skip 0 0 0 "no test/t/*.pl"; footer tap; return 0
   fi
   log=$LOGDIR/tap.log
-  run_logged "$log" in_dir_timed "$SRC" make installcheck "PG_CONFIG=$PG_CONFIG" REGRESS= ISOLATION= || rc=$?
+  run_logged "$log" in_dir_timed "$SRC" make installcheck "PG_CONFIG=$PG_CONFIG" REGRESS= ISOLATION= \
+    "$(only_arg PROVE_TESTS test/t .pl)" || rc=$?
   counts=$(parse_tap_harness "$log")
   finish_tier tap "$start" "$rc" "$counts" ""
   if [[ ${T_STATUS[tap]} != ok ]]; then
