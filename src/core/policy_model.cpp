@@ -66,6 +66,28 @@ Status ValidateRetain(const IntervalValue& retain) {
   if (IsNegative(retain))
     return Status::Error(ErrorKind::kInvalidParameterValue, "retain must not be negative",
                          "", "Use an interval such as '30 days', or '0' to purge rows as soon as they expire.");
+  // Each part on its own, and together counting a month as 31 days.
+  constexpr int64_t kMaxMonths = kMaxRetainYears * 12;
+  constexpr int64_t kMaxDays = kMaxRetainYears * 366;
+  constexpr int64_t kMaxMicroseconds = kMaxDays * 86400LL * 1000000LL;
+  if (retain.months > kMaxMonths || retain.days > kMaxDays ||
+      retain.microseconds > kMaxMicroseconds ||
+      static_cast<int64_t>(retain.months) * 31 + retain.days + retain.microseconds / 86400000000LL >
+          kMaxMonths * 31)
+    return Status::Error(ErrorKind::kInvalidParameterValue, "retain is too long",
+                         "retain may be at most " + std::to_string(kMaxRetainYears) + " years.",
+                         "To keep rows for good, do not give their table a policy.");
+  return Status::Ok();
+}
+
+Status ValidatePolicyNameForTable(const std::string& name, const std::string& default_name) {
+  if (name != default_name && name.find_first_of(".\"") != std::string::npos)
+    return Status::Error(ErrorKind::kInvalidName,
+                         "policy name \"" + name + "\" is reserved for the table it names",
+                         "A name with a period or a double quote is the default name of the "
+                         "policy of the table \"schema\".\"table\" it spells.",
+                         "Choose a name without a period or a double quote, or leave name out to "
+                         "get \"" + default_name + "\".");
   return Status::Ok();
 }
 

@@ -37,7 +37,15 @@ Status ValidateModeText(const std::string& text);
 Status ValidatePolicyName(const std::string& name);
 // in_alter: alter_policy, where 0 (not NULL) hands the size back to the engine.
 Status ValidateBatchSize(int64_t batch_size, bool in_alter = false);
+// retain: not negative, and at most kMaxRetainYears, so that the cutoff
+// (now - retain) always stays inside the timestamp range.
+constexpr int64_t kMaxRetainYears = 1000;
 Status ValidateRetain(const IntervalValue& retain);
+// The default name of a table's policy is its quoted qualified name
+// (default_name, "schema.table"); any other name with a period or a double
+// quote is reserved, so no role can take the name another table's policy
+// would get.
+Status ValidatePolicyNameForTable(const std::string& name, const std::string& default_name);
 Status ValidateSchedule(const IntervalValue& schedule);
 Status ValidateMaxRows(int64_t max_rows);
 Status ValidateMaxRuntime(const IntervalValue& max_runtime);

@@ -29,6 +29,7 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
+#include "utils/guc.h"
 }
 
 namespace pg_retention::pg {
@@ -151,13 +152,13 @@ bool armed = false;
 
 }  // namespace
 
-// The bounds every piece of policy work runs under: pinned search_path and
-// TimeZone (the policy's), the batch lock_timeout, and the batch statement
-// timeout. Returns the GUC nest level for EndBoundedWork.
-// for_run false (preview): only the search_path and TimeZone.
+// The bounds every piece of policy work runs under: the sandbox's pinned
+// settings (TimeZone the policy's), the batch lock_timeout, and the batch
+// statement timeout. Returns the GUC nest level for EndBoundedWork.
+// for_run false (preview): only the pinned settings.
 static int BeginBoundedWork(const PolicyRecord* policy, bool for_run = true) {
-  int nest = PinSearchPath();
-  SetLocalSetting("TimeZone", policy->timezone);
+  int nest = NewGUCNestLevel();
+  PinMeaningSettings(policy->timezone);
   if (for_run) {
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
@@ -180,9 +181,12 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                     errmsg("table of retention policy \"%s\" no longer exists", policy->name)));
 
+  // Everything below runs as the table's owner: expression parsing, index
+  // matching (constant folding) and the key queries can reach user code.
+  CheckPolicyOwnerOwnsTable(policy->name, policy->owner, policy->relid);
   SavedUser saved;
   int nest = BeginBoundedWork(policy, for_run);
-  BeginRunAs(policy->owner, true, &saved);
+  BeginRunAs(RelationOwner(policy->relid), true, &saved);
 
   ErrorContextCallback callback;
   callback.callback = ColumnChangedContext;
@@ -202,7 +206,7 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
       ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                       errmsg("archive table of retention policy \"%s\" no longer exists",
                              policy->name)));
-    CheckArchiveTable(policy->archive_relid, source, policy->owner);
+    CheckArchiveTable(policy->archive_relid, source, RelationOwner(policy->relid));
     CheckReferencingForeignKeys(policy->relid, true);
     plan->archive_name = quote_qualified_identifier(
         get_namespace_name(get_rel_namespace(policy->archive_relid)),
@@ -367,8 +371,10 @@ static void TakeCursor(RunPlan* plan, int first_column, bool* all_null, bool* ch
 }
 
 // Locks the source for the batch (the lock its DELETE takes anyway, held to
-// the end of the transaction) and checks it still has the plan's columns.
-static void CheckSourceUnchanged(const RunPlan* plan) {
+// the end of the transaction) and checks it still has the plan's columns
+// and that the policy's owner still owns it. Returns the table's owner, as
+// whom the batch runs.
+static Oid CheckSourceUnchanged(const RunPlan* plan) {
   Relation rel = try_relation_open(plan->policy->relid, RowExclusiveLock);
   if (rel == nullptr)
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -387,6 +393,7 @@ static void CheckSourceUnchanged(const RunPlan* plan) {
   }
   same = same && live == plan->ncolumns;
   const char* name = pstrdup(RelationGetRelationName(rel));
+  Oid owner = rel->rd_rel->relowner;
   relation_close(rel, NoLock);
   if (!same)
     ereport(ERROR,
@@ -395,6 +402,8 @@ static void CheckSourceUnchanged(const RunPlan* plan) {
                     name, plan->policy->name),
              errdetail("The batch was not run, so no row was removed."),
              errhint("The next run works with the new definition.")));
+  CheckPolicyOwnerOwnsTable(plan->policy->name, plan->policy->owner, plan->policy->relid);
+  return owner;
 }
 
 void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
@@ -421,8 +430,9 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
 
   SavedUser saved;
   int nest = BeginBoundedWork(plan->policy);
-  CheckSourceUnchanged(plan);  // takes the batch's table lock, under lock_timeout
-  BeginRunAs(plan->policy->owner, true, &saved);
+  // Takes the batch's table lock, under lock_timeout.
+  Oid table_owner = CheckSourceUnchanged(plan);
+  BeginRunAs(table_owner, true, &saved);
 
   bool last_range = false;
   if (path == core::AccessPath::kPrimaryKeyWalk) {
@@ -561,13 +571,10 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
 void ExecutePreview(RunPlan* plan, int64_t* purgeable, bool* oldest_null, int64_t* oldest) {
   Oid types[1] = {TIMESTAMPTZOID};
   Datum values[1] = {TimestampTzGetDatum(plan->policy->cutoff)};
-  SavedUser saved;
-  int nest = PinSearchPath();
-  SetLocalSetting("TimeZone", plan->policy->timezone);
-  BeginRunAs(plan->policy->owner, true, &saved);
+  Sandbox sandbox;
+  BeginSandbox(RelationOwner(plan->policy->relid), plan->policy->timezone, &sandbox);
   int rc = SPI_execute_with_args(plan->sql_preview, 1, types, values, NULL, true, 0);
-  EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndSandbox(&sandbox);
   if (rc != SPI_OK_SELECT || SPI_processed != 1)
     elog(ERROR, "retention preview failed: %s", SPI_result_code_string(rc));
   bool isnull;

@@ -262,20 +262,42 @@ void SetPolicyPaused(int32_t id, bool paused) {
 
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,
                   int64_t started_at) {
-  Oid types[7] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-  Datum values[7] = {Int32GetDatum(rec->id),       CStringGetTextDatum(rec->name),
+  Oid types[8] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
+                  OIDOID};
+  Datum values[8] = {Int32GetDatum(rec->id),       CStringGetTextDatum(rec->name),
                      CStringGetTextDatum(trigger), Int32GetDatum(MyProcPid),
                      CStringGetTextDatum(status),  TimestampTzGetDatum(rec->cutoff),
-                     TimestampTzGetDatum(started_at)};
+                     TimestampTzGetDatum(started_at), ObjectIdGetDatum(rec->owner)};
   const char* finished = strcmp(status, "running") == 0 ? "NULL" : "$7";
   char* sql = psprintf(
       "INSERT INTO retention.run_history (policy_id, policy, trigger, pid, started_at,"
-      " finished_at, status, cutoff) VALUES ($1, $2, $3, $4, $7, %s, $5, $6)"
+      " finished_at, status, cutoff, owner) VALUES ($1, $2, $3, $4, $7, %s, $5, $6, $8)"
       " RETURNING id",
       finished);
-  ExecCatalog(sql, 7, types, values, NULL, 0);
+  ExecCatalog(sql, 8, types, values, NULL, 0);
   bool isnull;
   return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+void RecordBatch(int64_t run_id, int64_t rows_deleted, int64_t rows_archived) {
+  Oid types[3] = {INT8OID, INT8OID, INT8OID};
+  Datum values[3] = {Int64GetDatum(run_id), Int64GetDatum(rows_deleted),
+                     Int64GetDatum(rows_archived)};
+  ExecCatalog(
+      "UPDATE retention.run_history SET rows_deleted = rows_deleted + $2,"
+      " rows_archived = rows_archived + $3, batches = batches + 1 WHERE id = $1",
+      3, types, values, NULL, 0);
+}
+
+void MarkRunInterrupted(int64_t run_id, const char* sqlstate, const char* message) {
+  Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
+  Datum values[3] = {Int64GetDatum(run_id), CStringGetTextDatum(sqlstate),
+                     CStringGetTextDatum(message)};
+  ExecCatalog(
+      "UPDATE retention.run_history SET status = 'interrupted',"
+      " finished_at = clock_timestamp(), sqlstate = $2, error = $3"
+      " WHERE id = $1 AND status = 'running'",
+      3, types, values, NULL, 0);
 }
 
 void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,

@@ -65,6 +65,14 @@ bool PolicyExists(int32_t id);
 // started_at (TimestampTz) is the run's start, as the schedule counts it.
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,
                   int64_t started_at);
+// A committed batch's rows, added to its run in the batch's transaction, so
+// that the history counts exactly what committed whatever happens next.
+void RecordBatch(int64_t run_id, int64_t rows_deleted, int64_t rows_archived);
+
+// Marks a run that is still "running" as interrupted (a cancel or a
+// termination noticed between batches); its counts stay as recorded.
+void MarkRunInterrupted(int64_t run_id, const char* sqlstate, const char* message);
+
 void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t rows_archived,
                int32_t batches, int32_t retries, const char* sqlstate, const char* error);
 

@@ -21,6 +21,15 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
 }
 
 namespace pg_retention::pg {
@@ -156,17 +165,142 @@ AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprR
   while ((member = bms_next_member(attrs, member)) >= 0)
     out.attnums[i++] = static_cast<int16_t>(member + FirstLowInvalidHeapAttributeNumber);
 
-  // Deparse with only pg_catalog visible, so every other name is qualified.
-  int nest = PinSearchPath();
-  out.canonical = deparse_expression(
-      expr, deparse_context_for(RelationGetRelationName(rel), RelationGetRelid(rel)), false,
-      false);
-  RestoreSettings(nest);
-
   out.type_oid = exprType(expr);
   out.node = expr;
   relation_close(rel, AccessShareLock);
   error_context_stack = callback.previous;
+  return out;
+}
+
+namespace {
+
+// Deparsed under the pinned settings with only pg_catalog visible, so every
+// other name is schema-qualified and every literal is written in one style.
+char* Deparse(unsigned int relid, Node* expr, const char* timezone) {
+  int nest = NewGUCNestLevel();
+  PinMeaningSettings(timezone);
+  char* text = deparse_expression(
+      expr, deparse_context_for(get_rel_name(relid), relid), false, false);
+  RestoreSettings(nest);
+  return text;
+}
+
+// Whether anybody but the owners (and superusers) can create objects in the
+// schema: its owner, or a CREATE grant to PUBLIC or to another role.
+bool SchemaIsSafe(Oid nsp, const ExpressionOwners* owners) {
+  if (nsp == PG_CATALOG_NAMESPACE) return true;
+  auto trusted = [owners](Oid role) {
+    return role == owners->table_owner || role == owners->policy_owner || superuser_arg(role);
+  };
+  HeapTuple tup = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+  if (!HeapTupleIsValid(tup)) return false;
+  bool safe = trusted(((Form_pg_namespace) GETSTRUCT(tup))->nspowner);
+  bool isnull;
+  Datum acl_datum = SysCacheGetAttr(NAMESPACEOID, tup, Anum_pg_namespace_nspacl, &isnull);
+  if (safe && !isnull) {
+    Acl* acl = DatumGetAclP(acl_datum);
+    const AclItem* items = ACL_DAT(acl);
+    for (int i = 0; safe && i < ACL_NUM(acl); ++i)
+      if ((ACLITEM_GET_PRIVS(items[i]) & ACL_CREATE) != 0)
+        safe = items[i].ai_grantee != ACL_ID_PUBLIC && trusted(items[i].ai_grantee);
+  }
+  ReleaseSysCache(tup);
+  return safe;
+}
+
+// The caller's search_path less every unsafe schema and the temporary one,
+// as a search_path value; *unsafe gets the first schema left out (or
+// nullptr).
+char* SafeSearchPath(const ExpressionOwners* owners, char** unsafe) {
+  StringInfoData path;
+  initStringInfo(&path);
+  *unsafe = nullptr;
+  List* schemas = fetch_search_path(false);
+  ListCell* lc;
+  foreach (lc, schemas) {
+    Oid nsp = lfirst_oid(lc);
+    if (isAnyTempNamespace(nsp)) continue;
+    if (!SchemaIsSafe(nsp, owners)) {
+      if (*unsafe == nullptr) *unsafe = get_namespace_name(nsp);
+      continue;
+    }
+    appendStringInfo(&path, "%s, ", quote_identifier(get_namespace_name(nsp)));
+  }
+  appendStringInfoString(&path, "pg_temp");
+  return path.data;
+}
+
+// AnalyzeExpression with search_path = path; nullptr when it fails (the
+// error is discarded with the subtransaction).
+Node* ParseWithPath(unsigned int relid, const char* text, ExprRole role, const char* path) {
+  MemoryContext oldcontext = CurrentMemoryContext;
+  ResourceOwner oldowner = CurrentResourceOwner;
+  Node* volatile node = nullptr;
+  BeginInternalSubTransaction(NULL);
+  MemoryContextSwitchTo(oldcontext);
+  PG_TRY();
+  {
+    SetLocalSetting("search_path", path);  // undone when the subtransaction ends
+    node = static_cast<Node*>(AnalyzeExpression(relid, text, role).node);
+    ReleaseCurrentSubTransaction();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(oldcontext);
+    FlushErrorState();
+    RollbackAndReleaseCurrentSubTransaction();
+    node = nullptr;
+  }
+  PG_END_TRY();
+  MemoryContextSwitchTo(oldcontext);
+  CurrentResourceOwner = oldowner;
+  return node;
+}
+
+}  // namespace
+
+AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, ExprRole role,
+                                         const ExpressionOwners* owners) {
+  AnalyzedExpression out = AnalyzeExpression(relid, text, role);
+  char* unsafe;
+  char* safe_path = SafeSearchPath(owners, &unsafe);
+  if (unsafe != nullptr) {
+    Node* safe = ParseWithPath(relid, text, role, safe_path);
+    if (safe == nullptr || !equal(safe, out.node))
+      ereport(ERROR,
+              (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+               errmsg("%s resolves names through schema \"%s\", in which other roles can "
+                      "create objects",
+                      RoleName(role), unsafe),
+               errdetail("The policy's code runs as the owner of the table; a name another "
+                         "role can define there could run that role's code instead."),
+               errhint("Qualify the names with their schema, such as "
+                       "\"pg_catalog.make_interval(...)\", or leave schema \"%s\" out of "
+                       "search_path.",
+                       unsafe)));
+  }
+  out.canonical = Deparse(relid, static_cast<Node*>(out.node), owners->timezone);
+
+  // Every run parses the canonical text in the sandbox: it must mean what
+  // the caller's text meant.
+  AnalyzedExpression back = AnalyzeStoredExpression(relid, out.canonical, role, owners);
+  if (!equal(back.node, out.node))
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+             errmsg("%s cannot be stored so that it means the same in every session",
+                    RoleName(role)),
+             errdetail("Stored as: %s", out.canonical),
+             errhint("Write it with explicit casts and schema-qualified names.")));
+  return out;
+}
+
+AnalyzedExpression AnalyzeStoredExpression(unsigned int relid, const char* text, ExprRole role,
+                                           const ExpressionOwners* owners) {
+  Sandbox sandbox;
+  BeginSandbox(owners->table_owner, owners->timezone, &sandbox);
+  AnalyzedExpression out = AnalyzeExpression(relid, text, role);
+  EndSandbox(&sandbox);
+  out.canonical = pstrdup(text);
   return out;
 }
 

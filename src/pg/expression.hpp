@@ -21,9 +21,30 @@ struct AnalyzedExpression {
   int16_t* attnums;       // sorted user attribute numbers it reads
 };
 
-// Parses and checks text against relid with the current search_path; raises
-// a PostgreSQL error for anything the contract above rejects.
+// Parses and checks text against relid with the current settings; raises a
+// PostgreSQL error for anything the contract above rejects. canonical is
+// left nullptr. Runs no user function.
 AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprRole role);
+
+// Who an expression is for: names may only resolve through schemas in which
+// nobody but these roles (and superusers) can create objects.
+struct ExpressionOwners {
+  unsigned int table_owner;
+  unsigned int policy_owner;
+  const char* timezone;  // the policy's TimeZone
+};
+
+// A new expression from add_policy / alter_policy (see SECURITY.md): parsed
+// with the caller's settings and search_path, refused when an unsafe schema
+// of that path takes part in its meaning, deparsed under the pinned settings
+// into canonical, and read back in the sandbox to check it means the same.
+AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, ExprRole role,
+                                         const ExpressionOwners* owners);
+
+// A stored (canonical) expression, parsed in the sandbox as the table's
+// owner under the pinned settings, as every run reads it.
+AnalyzedExpression AnalyzeStoredExpression(unsigned int relid, const char* text, ExprRole role,
+                                           const ExpressionOwners* owners);
 
 // Sorted union of the attribute numbers of two expressions; *count receives
 // the number. palloc'd.

@@ -19,6 +19,7 @@ extern "C" {
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -110,33 +111,50 @@ void RequireArgument(FunctionCallInfo fcinfo, int arg, const char* name) {
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", name)));
 }
 
+// The policy's owner (or a member, or a superuser) may manage it, and so may
+// the table's current owner, who can take over or drop a policy left behind
+// by an earlier owner of the table.
 void RequirePolicyOwner(const PolicyRecord* rec) {
-  if (!CurrentUserActsAs(rec->owner))
+  if (!CurrentUserManages(rec->owner, rec->relid))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("must be owner of retention policy \"%s\"", rec->name)));
 }
 
-// Validates the expressions and the table, fills the derived fields of rec
-// (canonical expressions, column lists) and prepares the archive table.
-// A stored expression (stored_*) is the canonical form written under the
-// pinned search_path and is read back under it; a new one is read with the
-// caller's search_path, as any SQL the caller writes.
-AnalyzedExpression Analyze(unsigned int relid, const char* text, ExprRole role, bool stored) {
-  int nest = stored ? PinSearchPath() : -1;
-  AnalyzedExpression out = AnalyzeExpression(relid, text, role);
-  if (nest >= 0) RestoreSettings(nest);
-  return out;
+// A name that spells a qualified table name is reserved for that table's
+// policy (see SECURITY.md).
+void CheckNameForTable(const char* name, Oid relid) {
+  const char* default_name = DefaultPolicyName(relid);
+  CoreError err;
+  if (!CallCore(&err, [&]() { return core::ValidatePolicyNameForTable(name, default_name); }))
+    RaiseCoreError(&err);
 }
 
+AnalyzedExpression Analyze(unsigned int relid, const char* text, ExprRole role, bool stored,
+                           const ExpressionOwners* owners) {
+  return stored ? AnalyzeStoredExpression(relid, text, role, owners)
+                : AnalyzeUserExpression(relid, text, role, owners);
+}
+
+// Validates the expressions and the table, fills the derived fields of rec
+// (canonical expressions, column lists) and prepares the archive table.
+// A new expression is read with the caller's settings, as any SQL the caller
+// writes, and stored in canonical form; a stored one is read back as runs
+// read it. Whatever can reach user code (index matching folds constants)
+// runs in the sandbox, as the table's owner.
 void PreparePolicy(PolicyRecord* rec, const char* expires_text, bool stored_expires,
                    const char* filter_text, bool stored_filter) {
   CheckPolicySourceTable(rec->relid);
+  ExpressionOwners owners;
+  owners.table_owner = RelationOwner(rec->relid);
+  owners.policy_owner = rec->owner;
+  owners.timezone = rec->timezone;
 
   AnalyzedExpression expires =
-      Analyze(rec->relid, expires_text, ExprRole::kExpiresAt, stored_expires);
+      Analyze(rec->relid, expires_text, ExprRole::kExpiresAt, stored_expires, &owners);
   AnalyzedExpression filter;
   bool has_filter = filter_text != nullptr && filter_text[0] != '\0';
-  if (has_filter) filter = Analyze(rec->relid, filter_text, ExprRole::kFilter, stored_filter);
+  if (has_filter)
+    filter = Analyze(rec->relid, filter_text, ExprRole::kFilter, stored_filter, &owners);
 
   rec->expires_at = expires.canonical;
   rec->filter = has_filter ? filter.canonical : nullptr;
@@ -148,13 +166,16 @@ void PreparePolicy(PolicyRecord* rec, const char* expires_text, bool stored_expi
   for (int i = 0; i < count; ++i)
     rec->column_names[i] = get_attname(rec->relid, attnums[i], false);
 
+  Sandbox sandbox;
+  BeginSandbox(owners.table_owner, owners.timezone, &sandbox);
   SourceInfo* source = DescribeSource(rec->relid, &expires);
+  EndSandbox(&sandbox);
   CheckReferencingForeignKeys(rec->relid, rec->mode == 1);
   if (rec->mode == 1) {
     if (rec->archive_relid == InvalidOid)
-      rec->archive_relid = CreateDefaultArchiveTable(source, rec->owner);
+      rec->archive_relid = CreateDefaultArchiveTable(source, owners.table_owner);
     else
-      CheckArchiveTable(rec->archive_relid, source, rec->owner);
+      CheckArchiveTable(rec->archive_relid, source, owners.table_owner);
   }
 }
 
@@ -175,11 +196,10 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   s.mode_text = PG_ARGISNULL(3) ? "delete" : text_to_cstring(PG_GETARG_TEXT_PP(3));
   s.archive_given = !PG_ARGISNULL(4);
   char* filter_text = PG_ARGISNULL(5) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(5));
-  char* relname = get_rel_name(relid);
-  if (relname == nullptr)
+  if (get_rel_name(relid) == nullptr)
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                     errmsg("relation with OID %u does not exist", relid)));
-  s.name = PG_ARGISNULL(6) ? relname : text_to_cstring(PG_GETARG_TEXT_PP(6));
+  s.name = PG_ARGISNULL(6) ? DefaultPolicyName(relid) : text_to_cstring(PG_GETARG_TEXT_PP(6));
   s.schedule = PG_ARGISNULL(7)
                    ? DirectFunctionCall3(interval_in, CStringGetDatum("1 hour"),
                                          ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
@@ -194,6 +214,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
 
   CheckSettings(&s);
+  CheckNameForTable(s.name, relid);
 
   SPI_connect();
   if (PolicyNameExists(s.name))
@@ -219,6 +240,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   rec.max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
   rec.target_batch_time = s.target_batch_time;
   rec.owner = GetUserId();
+  rec.timezone = pstrdup(GetConfigOption("TimeZone", false, false));
 
   PreparePolicy(&rec, expires_text, false, filter_text, false);
   InsertPolicy(&rec);
@@ -272,6 +294,9 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   rec->schedule = s.schedule;
   rec->batch_size = static_cast<int32_t>(s.batch_size);
   if (!PG_ARGISNULL(8)) rec->enabled = PG_GETARG_BOOL(8);
+
+  // The table's owner takes over a policy that is not (or no longer) theirs.
+  if (!CurrentUserActsAs(rec->owner)) rec->owner = GetUserId();
 
   // A stored expression that no longer parses (a column was renamed) must be
   // replaced in this call; the error says which.

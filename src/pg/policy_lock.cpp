@@ -12,13 +12,16 @@ namespace pg_retention::pg {
 
 namespace {
 
-// objsubid 2 marks the two-int4 advisory key space in pg_locks.
-constexpr uint16 kInt4PairKeySpace = 2;
+// The fourth field of an advisory lock tag (objsubid in pg_locks): 1 and 2
+// are the key spaces of the SQL functions (one int8, two int4), 3 is the
+// test waitpoints'. 4 is ours alone: no SQL function can take or hold it,
+// so no role can keep a policy from running by holding its lock.
+constexpr uint16 kPolicyKeySpace = 4;
 
 LOCKTAG PolicyTag(int32_t policy_id) {
   LOCKTAG tag;
   SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, kPolicyLockClass, static_cast<uint32>(policy_id),
-                       kInt4PairKeySpace);
+                       kPolicyKeySpace);
   return tag;
 }
 

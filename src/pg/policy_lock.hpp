@@ -1,8 +1,8 @@
 // policy_lock.hpp: one executor per policy. The lock is a session-level
-// advisory lock in the two-int4 key space: (kPolicyLockClass, policy id),
-// the same key pg_try_advisory_lock(1919251566, id) takes from SQL, so any
-// tool can see or honour it; it never collides with the single-bigint keys
-// Rails, golang-migrate and others use. See src/pg/README.md.
+// advisory lock tag (kPolicyLockClass, policy id) in a key space of its own
+// (objsubid 4 in pg_locks) that no SQL function can take, so every tool can
+// see it but no role can hold it to stop a policy; it never collides with
+// the keys applications take. See src/pg/README.md.
 #pragma once
 
 #include <cstdint>

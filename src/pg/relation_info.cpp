@@ -140,9 +140,47 @@ void CheckPolicySourceTable(unsigned int relid) {
   if (IsCatalogRelation(rel) || IsSystemRelation(rel))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("cannot add a retention policy to system table \"%s\"", name)));
+  char* schema = get_namespace_name(RelationGetNamespace(rel));
+  if (schema != nullptr && strcmp(schema, "information_schema") == 0)
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("cannot add a retention policy to table \"%s\" of schema "
+                           "\"information_schema\"",
+                           name),
+                    errdetail("The tables of the information schema belong to PostgreSQL.")));
   if (!pg_class_ownercheck(relid, GetUserId()))
     aclcheck_error(ACLCHECK_NOT_OWNER, get_relkind_objtype(kind), name);
   relation_close(rel, AccessShareLock);
+}
+
+char* DefaultPolicyName(unsigned int relid) {
+  char* table = get_rel_name(relid);
+  if (table == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("relation with OID %u does not exist", relid)));
+  return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), table);
+}
+
+void CheckPolicyOwnerOwnsTable(const char* policy_name, unsigned int policy_owner,
+                               unsigned int relid) {
+  Oid table_owner = RelationOwner(relid);
+  char* owner_name = GetUserNameFromId(policy_owner, true);
+  if (owner_name != nullptr && RoleActsAs(policy_owner, table_owner)) return;
+  const char* table = get_rel_name(relid);
+  if (owner_name == nullptr)
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("owner of retention policy \"%s\" no longer exists", policy_name),
+             errhint("The owner of table \"%s\" can take the policy over with "
+                     "retention.alter_policy(), or drop it with retention.drop_policy().",
+                     table)));
+  ereport(ERROR,
+          (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+           errmsg("owner of retention policy \"%s\" no longer owns table \"%s\"", policy_name,
+                  table),
+           errdetail("Role \"%s\" owns the policy; role \"%s\" owns the table.", owner_name,
+                     GetUserNameFromId(table_owner, false)),
+           errhint("The owner of the table can take the policy over with "
+                   "retention.alter_policy(), or drop it with retention.drop_policy().")));
 }
 
 SourceInfo* DescribeSource(unsigned int relid, const AnalyzedExpression* expires) {

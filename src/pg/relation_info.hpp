@@ -38,6 +38,14 @@ struct SourceInfo {
 // catalogs) and callers who do not own the table.
 void CheckPolicySourceTable(unsigned int relid);
 
+// The default name of a policy of relid: its quoted qualified name.
+char* DefaultPolicyName(unsigned int relid);
+
+// Refuses a run while the policy's owner no longer owns the table (and is
+// not a member of the owning role or a superuser), or no longer exists.
+void CheckPolicyOwnerOwnsTable(const char* policy_name, unsigned int policy_owner,
+                               unsigned int relid);
+
 // Describes the source table; expires may be nullptr (no index matching).
 SourceInfo* DescribeSource(unsigned int relid, const AnalyzedExpression* expires);
 

@@ -104,7 +104,7 @@ Datum retention_run(PG_FUNCTION_ARGS) {
     bool first = true;
     for (int i = 0; i < count; ++i) {
       PolicyRecord* rec = LoadPolicy(names[i], true);
-      if (rec == nullptr || !CurrentUserActsAs(rec->owner)) continue;
+      if (rec == nullptr || !CurrentUserManages(rec->owner, rec->relid)) continue;
       int64_t left = 0;
       if (max_rows > 0) {
         left = max_rows - total.rows_deleted;
@@ -144,7 +144,7 @@ Datum retention_preview(PG_FUNCTION_ARGS) {
 
   SPI_connect();
   PolicyRecord* policy = LoadPolicy(name, false);
-  if (!CurrentUserActsAs(policy->owner))
+  if (!CurrentUserManages(policy->owner, policy->relid))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("must be owner of retention policy \"%s\"", policy->name)));
   RunPlan* plan = BuildRunPlan(policy, false);

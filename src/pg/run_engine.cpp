@@ -62,6 +62,10 @@ bool pushed_snapshot = false;
 // When this run last published table statistics (0: not yet).
 TimestampTz last_stats_flush = 0;
 
+// The run in progress in this backend (0: none), so that a cancel noticed
+// while it sleeps can be recorded before it is raised.
+int64_t current_run_id = 0;
+
 void EnsureSnapshot() {
   if (!ActiveSnapshotSet()) {
     PushActiveSnapshot(GetTransactionSnapshot());
@@ -116,11 +120,28 @@ int64_t BackoffMs(int failures) {
   return delay;
 }
 
+// A cancel or termination that arrives while the run sleeps between
+// batches: record the run as interrupted (its counts are already exact)
+// before the interrupt is processed. Interrupts are held meanwhile, so the
+// recording itself cannot be cancelled half way.
+void RecordPendingInterrupt() {
+  if (current_run_id == 0 || !InterruptPending || !(QueryCancelPending || ProcDiePending)) return;
+  HOLD_INTERRUPTS();
+  EnsureSnapshot();
+  MarkRunInterrupted(current_run_id, unpack_sql_state(ProcDiePending ? ERRCODE_ADMIN_SHUTDOWN
+                                                                     : ERRCODE_QUERY_CANCELED),
+                     ProcDiePending ? "terminating the run due to administrator command"
+                                    : "canceling the run due to a cancel request");
+  CommitStep(false);
+  RESUME_INTERRUPTS();
+}
+
 void Sleep(int64_t ms) {
   if (ms <= 0) return;
   (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, static_cast<long>(ms),
                    PG_WAIT_EXTENSION);
   ResetLatch(MyLatch);
+  RecordPendingInterrupt();
   CHECK_FOR_INTERRUPTS();
 }
 
@@ -254,6 +275,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   const bool worker = strcmp(trigger, "worker") == 0;
   TimestampTz started_at = GetCurrentTimestamp();
   int64_t run_id = InsertRun(policy, trigger, "running", started_at);
+  current_run_id = run_id;
   RecordTableState(run_id, policy->relid, false);
   double reltuples_before = 0;  // from the catalog cache: no lock, no wait
   if (HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(policy->relid))) {
@@ -405,6 +427,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     totals.rows_deleted += result.deleted;
     totals.rows_archived += result.archived;
     totals.batches++;
+    RecordBatch(run_id, result.deleted, result.archived);
     CommitStep(true, false);
     ProgressUpdate(progress_slot, totals.rows_deleted, totals.rows_archived, totals.batches);
     if (result.walk_finished) {
@@ -442,16 +465,14 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     ErrorData* analyze_error = InSubtransaction([&]() {
       char* table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(policy->relid)),
                                                get_rel_name(policy->relid));
-      SavedUser saved;
-      int nest = PinSearchPath();
+      Sandbox sandbox;
+      BeginSandbox(RelationOwner(policy->relid), policy->timezone, &sandbox);
       char timeout[32];  // the same bounded lock wait as a batch
       snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
       SetLocalSetting("lock_timeout", timeout);
-      BeginRunAs(policy->owner, true, &saved);
       if (SPI_execute(psprintf("ANALYZE %s", table), false, 0) != SPI_OK_UTILITY)
         elog(ERROR, "could not analyze %s", table);
-      EndRunAs(&saved);
-      RestoreSettings(nest);
+      EndSandbox(&sandbox);
     });
     if (analyze_error != nullptr) {
       ereport(WARNING, (errmsg("retention policy \"%s\": ANALYZE after the run failed: %s",
@@ -517,10 +538,11 @@ const char* RunStatusName(RunStatus status) {
 RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   pushed_snapshot = false;  // whatever an earlier, failed call left was released by its abort
   last_stats_flush = 0;
+  current_run_id = 0;
   EnsureSnapshot();
   RequireMatchingExtensionVersion();
   PolicyRecord* policy = LoadPolicy(name, false);
-  if (!CurrentUserActsAs(policy->owner))
+  if (!CurrentUserManages(policy->owner, policy->relid))
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("must be owner of retention policy \"%s\"", policy->name)));
 
@@ -549,11 +571,13 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   PG_CATCH();
   {
     pushed_snapshot = false;  // the abort releases it
+    current_run_id = 0;
     ProgressEnd(progress_slot);
     UnlockPolicy(policy_id);
     PG_RE_THROW();
   }
   PG_END_TRY();
+  current_run_id = 0;
   ProgressEnd(progress_slot);
   UnlockPolicy(policy_id);
   return totals;

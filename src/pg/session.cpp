@@ -18,6 +18,8 @@ extern "C" {
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+#include "catalog/pg_class.h"
 }
 
 namespace pg_retention::pg {
@@ -73,7 +75,79 @@ int PinSearchPath() {
   return nest;
 }
 
-void RestoreSettings(int nest_level) { AtEOXact_GUC(true, nest_level); }
+// Abort semantics: a SET made inside by user code is discarded, as
+// PostgreSQL's own security-restricted operations discard it.
+void RestoreSettings(int nest_level) { AtEOXact_GUC(false, nest_level); }
+
+namespace {
+
+// Every setting whose value changes what a stored expression, a trigger or
+// a default means, with the value the sandbox pins (see SECURITY.md).
+struct PinnedSetting {
+  const char* name;
+  const char* value;
+};
+constexpr PinnedSetting kPinnedSettings[] = {
+    {"search_path", "pg_catalog, pg_temp"},
+    {"DateStyle", "ISO, MDY"},
+    {"IntervalStyle", "postgres"},
+    {"standard_conforming_strings", "on"},
+    {"extra_float_digits", "1"},
+    {"bytea_output", "hex"},
+    {"xmloption", "content"},
+    {"array_nulls", "on"},
+    {"backslash_quote", "safe_encoding"},
+    {"escape_string_warning", "on"},
+    {"default_transaction_read_only", "off"},
+    {"session_replication_role", "origin"},
+    {"row_security", "on"},
+    {"lc_monetary", "C"},
+    {"lc_numeric", "C"},
+    {"lc_time", "C"},
+    {"default_text_search_config", "pg_catalog.simple"},
+    {"check_function_bodies", "on"},
+};
+
+}  // namespace
+
+void PinMeaningSettings(const char* timezone) {
+  for (const PinnedSetting& s : kPinnedSettings) SetLocalSetting(s.name, s.value);
+  if (timezone != nullptr) SetLocalSetting("TimeZone", timezone);
+}
+
+void BeginSandbox(unsigned int role, const char* timezone, Sandbox* sandbox) {
+  sandbox->nest_level = NewGUCNestLevel();
+  PinMeaningSettings(timezone);
+  BeginRunAs(role, true, &sandbox->saved);
+}
+
+void EndSandbox(const Sandbox* sandbox) {
+  EndRunAs(&sandbox->saved);
+  RestoreSettings(sandbox->nest_level);
+}
+
+unsigned int RelationOwner(unsigned int relid) {
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tup))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("relation with OID %u does not exist", relid)));
+  Oid owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+  ReleaseSysCache(tup);
+  return owner;
+}
+
+bool CurrentUserManages(unsigned int policy_owner, unsigned int relid) {
+  if (CurrentUserActsAs(policy_owner)) return true;
+  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+  if (!HeapTupleIsValid(tup)) return false;
+  Oid owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+  ReleaseSysCache(tup);
+  return CurrentUserActsAs(owner);
+}
+
+bool RoleActsAs(unsigned int role, unsigned int owner) {
+  return superuser_arg(role) || has_privs_of_role(role, owner);
+}
 
 void SetLocalSetting(const char* name, const char* value) {
   (void) set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,

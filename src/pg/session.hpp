@@ -1,6 +1,9 @@
-// session.hpp: who we run as and with which settings. Catalog work runs as the
-// extension's owner; policy work runs as the policy owner inside a security
-// restricted operation; both with search_path pinned to pg_catalog, pg_temp.
+// session.hpp: who we run as and with which settings (see SECURITY.md).
+// Catalog work runs as the extension's owner with search_path pinned; every
+// piece of policy work that can reach user code runs in the sandbox: as the
+// table's owner, inside a security-restricted operation, with every setting
+// that changes what SQL means pinned. Both restore every setting with abort
+// semantics, so nothing user code SETs survives the way out.
 #pragma once
 
 #include <cstdint>
@@ -23,10 +26,37 @@ char* InstalledExtensionVersion();
 void RequireMatchingExtensionVersion();
 
 // Opens a GUC nest level with search_path = pg_catalog, pg_temp; returns the
-// level for RestoreSettings. Everything set inside is undone there (and by
-// (sub)transaction abort).
+// level for RestoreSettings. Everything set inside, by us or by code we
+// call, is discarded there (and by (sub)transaction abort).
 int PinSearchPath();
 void RestoreSettings(int nest_level);
+
+// Sets, at the current nest level, every setting that changes what SQL text
+// means or does (DateStyle, standard_conforming_strings, ...; the list is in
+// SECURITY.md) to its pinned value, with search_path = pg_catalog, pg_temp
+// and TimeZone = timezone (a policy's; nullptr keeps the current one).
+void PinMeaningSettings(const char* timezone);
+
+// The sandbox for user code: a new nest level with the meaning settings
+// pinned, then the current user switched to role inside a
+// security-restricted operation. EndSandbox undoes both, discarding every
+// setting changed inside.
+struct Sandbox {
+  SavedUser saved;
+  int nest_level;
+};
+void BeginSandbox(unsigned int role, const char* timezone, Sandbox* sandbox);
+void EndSandbox(const Sandbox* sandbox);
+
+// The role that owns the relation now (pg_class.relowner).
+unsigned int RelationOwner(unsigned int relid);
+
+// True when the current user may manage a policy: it acts as the policy's
+// owner, or as the current owner of its table (who can take it over).
+bool CurrentUserManages(unsigned int policy_owner, unsigned int relid);
+
+// True when role is a superuser or has the privileges of owner.
+bool RoleActsAs(unsigned int role, unsigned int owner);
 
 // Sets a GUC for the current nest level (like a function's SET clause).
 void SetLocalSetting(const char* name, const char* value);

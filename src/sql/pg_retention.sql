@@ -78,7 +78,8 @@ CREATE TABLE retention.run_history (
     -- the run went (retention.xmin_horizon_warning).
     horizon_warning text,
     sqlstate      text,                            -- of the error, or of the last retry
-    error         text
+    error         text,
+    owner         oid                              -- the policy's owner when the run started
 );
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
 CREATE INDEX run_history_policy_started_idx ON retention.run_history (policy_id, started_at);
@@ -151,7 +152,7 @@ AS $$
              WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
        AND l.classid OPERATOR(pg_catalog.=) 1919251566::pg_catalog.oid
        AND l.objid OPERATOR(pg_catalog.=) $1::pg_catalog.oid
-       AND l.objsubid OPERATOR(pg_catalog.=) 2
+       AND l.objsubid OPERATOR(pg_catalog.=) 4
        AND l.granted
      LIMIT 1
 $$;

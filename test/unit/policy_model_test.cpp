@@ -90,3 +90,22 @@ TEST(PolicyModel, MaxRows) {
   EXPECT_TRUE(ValidateMaxRows(1).ok());
   EXPECT_FALSE(ValidateMaxRows(0).ok());
 }
+
+TEST(PolicyModel, RetainHasAnUpperBound) {
+  EXPECT_TRUE(ValidateRetain({12 * 1000, 0, 0}).ok());
+  EXPECT_FALSE(ValidateRetain({12 * 1000 + 1, 0, 0}).ok());
+  EXPECT_FALSE(ValidateRetain({0, 366 * 1000 + 1, 0}).ok());
+  EXPECT_FALSE(ValidateRetain({0, 0, 366LL * 1001 * 86400 * 1000000}).ok());
+  // The parts add up: 900 years of months plus 200 years of days is too long.
+  EXPECT_FALSE(ValidateRetain({12 * 900, 366 * 200, 0}).ok());
+  EXPECT_EQ(ValidateRetain({0x7fffffff, 0, 0}).kind(), ErrorKind::kInvalidParameterValue);
+}
+
+TEST(PolicyModel, QualifiedNamesAreReservedForTheirTable) {
+  EXPECT_TRUE(ValidatePolicyNameForTable("public.tokens", "public.tokens").ok());
+  EXPECT_TRUE(ValidatePolicyNameForTable("tokens cleanup", "public.tokens").ok());
+  EXPECT_FALSE(ValidatePolicyNameForTable("public.sessions", "mallory.tokens").ok());
+  EXPECT_FALSE(ValidatePolicyNameForTable("\"Odd\".x", "public.tokens").ok());
+  EXPECT_FALSE(ValidatePolicyNameForTable("v1.2", "public.tokens").ok());
+  EXPECT_EQ(ValidatePolicyNameForTable("a.b", "public.tokens").kind(), ErrorKind::kInvalidName);
+}
