@@ -112,6 +112,11 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
   ExecDdl(psprintf("ALTER TABLE %s ADD COLUMN archived_at pg_catalog.timestamptz NOT NULL "
                    "DEFAULT pg_catalog.now()",
                    archive));
+  // Owned by the role whose code will write it before anything is built on
+  // it: PostgreSQL builds the index below as the table's owner.
+  ExecDdl(psprintf("REVOKE ALL ON %s FROM PUBLIC", archive));
+  ExecDdl(psprintf("ALTER TABLE %s OWNER TO %s", archive,
+                   quote_identifier(GetUserNameFromId(owner, false))));
   if (source->pk_index_name) {
     // A unique index on the source's primary key: a row archived twice fails
     // its batch instead of hiding a duplicate.
@@ -129,9 +134,6 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
     relation_close(src, AccessShareLock);
     ExecDdl(psprintf("CREATE UNIQUE INDEX ON %s (%s)", archive, cols.data));
   }
-  ExecDdl(psprintf("REVOKE ALL ON %s FROM PUBLIC", archive));
-  ExecDdl(psprintf("ALTER TABLE %s OWNER TO %s", archive,
-                   quote_identifier(GetUserNameFromId(owner, false))));
 
   EndRunAs(&saved);
   RestoreSettings(nest);

@@ -1,5 +1,5 @@
 // archive_table.hpp: the archive side of archive mode. Either add_policy
-// creates retention_archive.<table> for the policy owner, or the user names
+// creates retention_archive.<table> for the table's owner, or the user names
 // an existing table that must be able to take every source column by name.
 #pragma once
 
