@@ -15,8 +15,13 @@ namespace pg_retention::core {
 
 enum class Mode { kDelete, kArchive };
 
-// Longest policy name: the same limit as an SQL identifier (NAMEDATALEN - 1).
-constexpr std::size_t kMaxPolicyNameBytes = 63;
+// Longest SQL identifier (NAMEDATALEN - 1); quoted, every character may
+// double and two quotes are added.
+constexpr std::size_t kMaxIdentifierBytes = 63;
+constexpr std::size_t kMaxQuotedIdentifierBytes = 2 * kMaxIdentifierBytes + 2;
+// Longest policy name: room for the longest default name, a table's quoted
+// qualified name ("schema"."table").
+constexpr std::size_t kMaxPolicyNameBytes = 2 * kMaxQuotedIdentifierBytes + 1;
 
 // The engine's batch size when a policy does not fix one.
 constexpr int32_t kDefaultBatchSize = 5000;

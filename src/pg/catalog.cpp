@@ -4,6 +4,7 @@
 // be denied access to the catalog the API maintains for them.
 #include "pg/catalog.hpp"
 
+#include "core/policy_model.hpp"
 #include "core/schedule.hpp"
 #include "pg/guard.hpp"
 
@@ -14,6 +15,7 @@ extern "C" {
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -26,6 +28,9 @@ extern "C" {
 }
 
 namespace pg_retention::pg {
+
+static_assert(core::kMaxIdentifierBytes == NAMEDATALEN - 1, "identifier limit of the server");
+static_assert(kNameBytes == core::kMaxPolicyNameBytes + 1, "a policy name fits PolicyRecord");
 
 namespace {
 
@@ -65,7 +70,10 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   PolicyRecord* rec = static_cast<PolicyRecord*>(palloc0(sizeof(PolicyRecord)));
   bool isnull;
   rec->id = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
-  strlcpy(rec->name, TextOrNull(tup, desc, 2), sizeof(rec->name));
+  const char* name = TextOrNull(tup, desc, 2);  // whole characters only
+  int len = pg_mbcliplen(name, strlen(name), sizeof(rec->name) - 1);
+  memcpy(rec->name, name, len);
+  rec->name[len] = '\0';
   rec->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
   rec->expires_at = TextOrNull(tup, desc, 4);
   rec->filter = TextOrNull(tup, desc, 5);

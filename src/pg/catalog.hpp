@@ -7,7 +7,7 @@
 
 namespace pg_retention::pg {
 
-constexpr int kNameBytes = 64;  // NAMEDATALEN
+constexpr int kNameBytes = 258;  // core::kMaxPolicyNameBytes + 1
 
 // One policy as stored. Strings and arrays are palloc'd in the current
 // memory context.

@@ -20,6 +20,9 @@ extern "C" {
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/syscache.h"
+#include "storage/lmgr.h"
+#include "catalog/pg_authid.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 
@@ -122,6 +125,16 @@ void RequirePolicyOwner(const PolicyRecord* rec) {
 
 // A name that spells a qualified table name is reserved for that table's
 // policy (see SECURITY.md).
+// Locks the role that is to own a policy, as PostgreSQL does before it
+// records an owner dependency, so that a concurrent DROP ROLE either
+// finishes first (and the role is gone) or sees the policy (role_hooks.cpp).
+void LockOwnerRole(Oid owner) {
+  LockSharedObject(AuthIdRelationId, owner, 0, AccessShareLock);
+  if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
+                    errmsg("role with OID %u does not exist", owner)));
+}
+
 void CheckNameForTable(const char* name, Oid relid) {
   const char* default_name = DefaultPolicyName(relid);
   CoreError err;
@@ -240,6 +253,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   rec.max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
   rec.target_batch_time = s.target_batch_time;
   rec.owner = GetUserId();
+  LockOwnerRole(rec.owner);
   rec.timezone = pstrdup(GetConfigOption("TimeZone", false, false));
 
   PreparePolicy(&rec, expires_text, false, filter_text, false);
@@ -297,6 +311,7 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
 
   // The table's owner takes over a policy that is not (or no longer) theirs.
   if (!CurrentUserActsAs(rec->owner)) rec->owner = GetUserId();
+  LockOwnerRole(rec->owner);
 
   // A stored expression that no longer parses (a column was renamed) must be
   // replaced in this call; the error says which.

@@ -262,9 +262,9 @@ bool SwitchedOff(bool worker) {
 // pg_stat_activity.query of a background worker says what it is doing.
 void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
   if (!worker) return;
-  char activity[200];
-  snprintf(activity, sizeof(activity), "retention policy \"%s\": batch %d", policy->name, batch + 1);
+  char* activity = psprintf("retention policy \"%s\": batch %d", policy->name, batch + 1);
   pgstat_report_activity(STATE_RUNNING, activity);
+  pfree(activity);
 }
 
 // Everything after the lock is taken; the caller releases the lock and the

@@ -8,6 +8,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
@@ -263,17 +264,26 @@ void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32
   LWLockRelease(shared->lock);
 }
 
+// Copies src (nullptr: "") into dst of size bytes, cut at a character
+// boundary: a prepared transaction's gid in a warning can be multibyte.
+static void CopyWholeCharacters(char* dst, const char* src, int size) {
+  if (src == nullptr) src = "";
+  int len = pg_mbcliplen(src, strlen(src), size - 1);
+  memcpy(dst, src, len);
+  dst[len] = '\0';
+}
+
 void ProgressThrottle(int slot, const char* reason) {
   if (!shared || slot < 0) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  strlcpy(shared->progress[slot].throttle_reason, reason ? reason : "", kThrottleReasonBytes);
+  CopyWholeCharacters(shared->progress[slot].throttle_reason, reason, kThrottleReasonBytes);
   LWLockRelease(shared->lock);
 }
 
 void ProgressHorizon(int slot, const char* warning) {
   if (!shared || slot < 0) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  strlcpy(shared->progress[slot].horizon_warning, warning ? warning : "", kHorizonWarningBytes);
+  CopyWholeCharacters(shared->progress[slot].horizon_warning, warning, kHorizonWarningBytes);
   LWLockRelease(shared->lock);
 }
 

@@ -50,8 +50,11 @@ TEST(PolicyModel, PolicyNames) {
   EXPECT_TRUE(ValidatePolicyName("tokens").ok());
   EXPECT_TRUE(ValidatePolicyName("We\"ird Name").ok());
   EXPECT_FALSE(ValidatePolicyName("").ok());
-  EXPECT_FALSE(ValidatePolicyName(std::string(64, 'x')).ok());
-  EXPECT_TRUE(ValidatePolicyName(std::string(63, 'x')).ok());
+  EXPECT_FALSE(ValidatePolicyName(std::string(258, 'x')).ok());
+  EXPECT_TRUE(ValidatePolicyName(std::string(257, 'x')).ok());
+  // The longest default name: two 63-byte identifiers of double quotes.
+  std::string quoted = "\"" + std::string(126, '"') + "\"";
+  EXPECT_TRUE(ValidatePolicyName(quoted + "." + quoted).ok());
   EXPECT_FALSE(ValidatePolicyName("a\nb").ok());
 }
 
