@@ -4,6 +4,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "mb/pg_wchar.h"
 #include "utils/elog.h"
 }
 
@@ -19,12 +20,22 @@ int SqlStateFor(int kind) {
   }
 }
 
+// Bytes of text up to its last whole character in the server encoding.
+// CopyText cut the core's string at a byte count, which can split a multibyte
+// character; a message ending in half a character is not valid text (storing
+// it in a text column, or converting it, fails).
+int WholeCharacters(const char* text) {
+  int len = static_cast<int>(strlen(text));
+  return pg_mbcliplen(text, len, len);
+}
+
 }  // namespace
 
 void RaiseCoreError(const CoreError* err) {
-  ereport(ERROR, (errcode(SqlStateFor(err->kind)), errmsg("%s", err->message),
-                  err->detail[0] ? errdetail("%s", err->detail) : 0,
-                  err->hint[0] ? errhint("%s", err->hint) : 0));
+  ereport(ERROR, (errcode(SqlStateFor(err->kind)),
+                  errmsg("%.*s", WholeCharacters(err->message), err->message),
+                  err->detail[0] ? errdetail("%.*s", WholeCharacters(err->detail), err->detail) : 0,
+                  err->hint[0] ? errhint("%.*s", WholeCharacters(err->hint), err->hint) : 0));
   pg_unreachable();
 }
 

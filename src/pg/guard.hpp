@@ -21,6 +21,9 @@ struct CoreError {
   char hint[512];
 };
 
+// Cuts at a byte count, so it may split a multibyte character (the core does
+// not know the server encoding); RaiseCoreError clips each field back to
+// whole characters before PostgreSQL sees it.
 inline void CopyText(char* dst, std::size_t size, const std::string& src) {
   std::size_t n = src.size() < size - 1 ? src.size() : size - 1;
   std::memcpy(dst, src.data(), n);

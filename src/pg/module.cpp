@@ -4,6 +4,7 @@
 #include "core/policy_model.hpp"
 #include "pg/gucs.hpp"
 #include "pg/launcher.hpp"
+#include "pg/role_hooks.hpp"
 #include "pg/shared_state.hpp"
 
 #include <climits>
@@ -167,6 +168,8 @@ void _PG_init(void) {
       &guc_enable_debug_waitpoints, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
 
   MarkGUCPrefixReserved("retention");
+
+  InstallRoleHooks();
 
   // The scheduler exists only when preloaded, and never in binary upgrade
   // mode (pg_upgrade), where nothing may run.
