@@ -42,9 +42,9 @@
 //    table's owner can take it over or drop it.
 //  - Only backends that loaded the library have the hook; with the library in
 //    shared_preload_libraries (the scheduler needs it anyway) that is all.
-//  - A policy added by a session of r while another session drops r can
-//    commit unseen by the check, because add_policy does not lock its owner
-//    role as PostgreSQL's recordDependencyOnOwner does (shdepLockAndCheckObject).
+// A policy added (or taken over) by a session of r while another session
+// drops r cannot slip past the check: add_policy and alter_policy lock the
+// owner role first, as PostgreSQL's shdepLockAndCheckObject does.
 #include "pg/role_hooks.hpp"
 
 #include "pg/session.hpp"
