@@ -279,4 +279,101 @@ SELECT coalesce(string_agg(format('%s %s xmin %s', backend_type, pid, backend_xm
 	return;
 }
 
+# --- more helpers ---------------------------------------------------------------
+
+# Waits until process $pid waits at a test waitpoint that the session of
+# $holder_pid holds (that session holds no other waitpoint): tells apart the
+# waitpoints of a run held by two sessions in turn.
+sub wait_for_waitpoint_of
+{
+	my ($node, $pid, $holder_pid) = @_;
+	poll_value($node, 'postgres', qq{
+SELECT count(*) FROM pg_catalog.pg_locks w
+ WHERE w.locktype = 'advisory' AND w.classid = 1919251566 AND w.objsubid = 3
+   AND NOT w.granted AND w.pid = $pid
+   AND w.objid IN (SELECT h.objid FROM pg_catalog.pg_locks h
+                    WHERE h.locktype = 'advisory' AND h.classid = 1919251566
+                      AND h.objsubid = 3 AND h.granted AND h.pid = $holder_pid)},
+		sub { $_[0] eq '1' }, "process $pid to wait at the waitpoint of $holder_pid");
+	return;
+}
+
+# The pgbouncer binary (PATH, /usr/sbin, /usr/local/sbin, /usr/local/bin), or
+# undef.
+sub find_pgbouncer
+{
+	require File::Spec;
+	for my $dir (File::Spec->path, '/usr/sbin', '/usr/local/sbin', '/usr/local/bin')
+	{
+		my $candidate = "$dir/pgbouncer";
+		return $candidate if -f $candidate && -x _;
+	}
+	return undef;
+}
+
+# Starts pgbouncer on loopback in transaction pooling mode with one server
+# connection for database $db of $node, trusting the bootstrap superuser.
+# Returns (the IPC::Run handle, the connection string for clients); dies if
+# it does not accept connections in time. Stop it with stop_pgbouncer.
+sub start_pgbouncer
+{
+	my ($node, $pgbouncer, $db, $tag) = @_;
+	require IPC::Run;
+	my $user  = getpwuid($<);
+	my $bdir  = PostgreSQL::Test::Utils::tempdir;
+	my $bport = PostgreSQL::Test::Cluster::get_free_port();
+	my ($host, $port) = ($node->host, $node->port);
+	my $log = "$PostgreSQL::Test::Utils::log_path/${tag}_pgbouncer.log";
+	open(my $fh, '>', "$bdir/userlist.txt") or die "could not write userlist: $!";
+	print $fh qq{"$user" ""\n};
+	close $fh;
+	open($fh, '>', "$bdir/pgbouncer.ini") or die "could not write pgbouncer.ini: $!";
+	print $fh <<"EOC";
+[databases]
+$db = host=$host port=$port dbname=$db
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $bport
+unix_socket_dir =
+auth_type = trust
+auth_file = $bdir/userlist.txt
+admin_users = $user
+pool_mode = transaction
+default_pool_size = 1
+min_pool_size = 0
+reserve_pool_size = 0
+max_db_connections = 1
+max_client_conn = 10
+server_reset_query =
+ignore_startup_parameters = extra_float_digits
+logfile = $log
+pidfile = $bdir/pgbouncer.pid
+EOC
+	close $fh;
+	my ($bout, $berr) = ('', '');
+	my $bouncer = IPC::Run::start([ $pgbouncer, "$bdir/pgbouncer.ini" ],
+		'<', \undef, '>', \$bout, '2>', \$berr);
+	my $connstr = "host=127.0.0.1 port=$bport dbname=$db user=$user";
+	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
+	while (1)
+	{
+		my ($ok) = run_sql($node, $db, 'SELECT 1', connstr => $connstr);
+		return ($bouncer, $connstr) if $ok;
+		die "pgbouncer exited early: $berr\n" unless $bouncer->pumpable;
+		die "pgbouncer did not accept connections: $berr\n" if time() > $deadline;
+		IPC::Run::pump_nb($bouncer);
+		usleep(100_000);
+	}
+}
+
+sub stop_pgbouncer
+{
+	my ($bouncer) = @_;
+	return unless $bouncer && $bouncer->pumpable;
+	$bouncer->signal('INT');
+	$bouncer->kill_kill(grace => 5);
+	return;
+}
+
 1;

@@ -33,6 +33,8 @@ plan skip_all => 'pgbouncer not found in PATH, /usr/sbin, /usr/local/sbin or /us
 # --- the server ----------------------------------------------------------------
 
 my $node = RetentionTAP::new_node('main');
+# Test waitpoints, to hold a run in another session (the scheduler stays off).
+$node->append_conf('postgresql.conf', "retention.enable_debug_waitpoints = on\n");
 $node->start;
 
 my $user = getpwuid($<);    # initdb's bootstrap superuser
@@ -324,19 +326,28 @@ ok($ok, 'client A: the cancelled policy runs to the end') or diag $err;
 like($out, qr/^$slow_left\|0\|\d+\|ok$/, 'client A: it purges the rows left');
 check_clean('client A run after the cancel');
 
-# A run that finds its policy locked by another session is skipped and
-# takes nothing with it.
-my $holder = $node->background_psql('app');
-$holder->query_safe(q{
-SELECT pg_advisory_lock(1919251566, (SELECT id FROM retention.policy WHERE name = 'tokens'))});
+# A run that finds its policy held by a run in another session is skipped
+# and takes nothing with it. The other run (a direct connection, not through
+# the pooler) is held before its first batch at a test waitpoint, so it
+# holds the policy lock; no SQL function can take that lock.
+my ($wp_holder, $wp_holder_pid) = RetentionTAP::hold_waitpoints($node, 'app', 'before_batch');
+my $runner = $node->background_psql('app');
+my $runner_pid = $runner->query_safe('SELECT pg_backend_pid()');
+# The database's lock_timeout would end the wait at the waitpoint.
+$runner->query_safe('SET lock_timeout = 0; SET statement_timeout = 0');
+$runner->query_until(qr/calling/, "\\echo calling\nCALL retention.run('tokens');\n");
+RetentionTAP::wait_for_waitpoint($node, $runner_pid);
 ($ok, $out, $err) = client('B', q{CALL retention.run('tokens');});
-ok($ok, 'client B: run of a locked policy returns') or diag $err;
+ok($ok, 'client B: run of a policy that another session runs returns') or diag $err;
 like($out, qr/^0\|0\|0\|skipped$/, 'client B: the run was skipped');
 like($err, qr/NOTICE:.*already running/, 'client B: a NOTICE says so');
 ($ok, $out, $err) = pooled($state_sql);
 is($out, $baseline, 'after the skipped run: pooled session unchanged, it holds no lock');
-$holder->query_safe(q{SELECT pg_advisory_unlock_all()});
-$holder->quit;
+$wp_holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+like($runner->query_safe('SELECT 1'), qr/^0\|0\|\d+\|ok\n1$/,
+	'the held run in the other session then finishes');
+RetentionTAP::quit_session($runner);
+RetentionTAP::quit_session($wp_holder);
 check_clean('client B skipped run');
 
 # --- wrap up -------------------------------------------------------------------
@@ -344,11 +355,11 @@ check_clean('client B skipped run');
 is( $node->safe_psql(
 		'app', q{
 SELECT string_agg(policy || ':' || status, ',' ORDER BY run_id) FROM retention.runs}),
-	'tokens:ok,sessions:ok,fragile:error,slow:interrupted,slow:ok,tokens:skipped',
-	'retention.runs records every run');
+	'tokens:ok,sessions:ok,fragile:error,slow:interrupted,slow:ok,tokens:ok,tokens:skipped',
+	'retention.runs records every run (the held run of the other session included)');
 is( $node->safe_psql(
-		'app', q{SELECT count(DISTINCT pid) FROM retention.runs}),
-	'1', 'every run was executed by the one pooled backend');
+		'app', qq{SELECT count(DISTINCT pid) FROM retention.runs WHERE pid <> $runner_pid}),
+	'1', 'every other run was executed by the one pooled backend');
 is( $node->safe_psql(
 		'app', q{SELECT pid FROM retention.runs LIMIT 1}),
 	$backend_pid, 'and that is the backend pgbouncer used');

@@ -100,7 +100,7 @@ RetentionTAP::quit_session($holder2);
 # Wait for the run to let go of the policy lock, however it ends.
 $node->poll_query_until('app', q{
 SELECT count(*) = 0 FROM pg_locks
- WHERE locktype = 'advisory' AND classid = 1919251566 AND objsubid = 2})
+ WHERE locktype = 'advisory' AND classid = 1919251566 AND objsubid = 4})
   or die 'timed out waiting for the run of the dropped policy to end';
 cmp_ok($node->safe_psql('app', 'SELECT count(*) FROM doomed'),
 	'>=', 200, 'the run stops within one batch of drop_policy()');
