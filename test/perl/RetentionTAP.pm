@@ -376,4 +376,102 @@ sub stop_pgbouncer
 	return;
 }
 
+# --- session state around a call (hostile tests) ----------------------------
+
+# Runs $sql in ONE psql session on $db between two captures of that session's
+# state: every row of pg_settings, current_user and session_user, and what a
+# call could leave behind in the session (its advisory locks, open cursors,
+# prepared statements, LISTEN channels, temporary relations). $opts{prelude}
+# runs first (before the first capture), $opts{after} after the second one;
+# $opts{connstr} picks the role. Errors do not stop the script. Every query
+# of the captures is schema-qualified and uses no unqualified operator, so a
+# search_path left behind by the call cannot change what they read.
+# Returns a hash reference:
+#   settings_diff  [ "name: before -> after", ... ] (empty when identical)
+#   user_before, user_after   "current_user|session_user"
+#   residue_diff   { kind => [ "before -> after" ] } for the other items
+#   out_call, out_after       stdout of $sql and of $opts{after}
+#   err                       all of stderr
+sub session_state_around
+{
+	my ($node, $db, $sql, %opts) = @_;
+	my $capture = q{
+SELECT 'setting', name, setting FROM pg_catalog.pg_settings ORDER BY name;
+SELECT 'user', current_user, session_user;
+SELECT 'advisory', pg_catalog.count(*) FROM pg_catalog.pg_locks l
+ WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+   AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid();
+SELECT 'cursor', COALESCE(pg_catalog.string_agg(c.name, ',' ORDER BY c.name), '')
+  FROM pg_catalog.pg_cursors c;
+SELECT 'prepared', COALESCE(pg_catalog.string_agg(p.name, ',' ORDER BY p.name), '')
+  FROM pg_catalog.pg_prepared_statements p;
+SELECT 'listen', COALESCE(pg_catalog.string_agg(c, ',' ORDER BY c), '')
+  FROM pg_catalog.pg_listening_channels() c;
+SELECT 'temp', pg_catalog.count(*) FROM pg_catalog.pg_class c
+ WHERE c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema();
+};
+	my $script = ($opts{prelude} // '') . "\n\\echo \@\@BEFORE\@\@\n$capture\n"
+	  . "\\echo \@\@CALL\@\@\n$sql\n\\echo \@\@AFTER\@\@\n$capture\n"
+	  . "\\echo \@\@TAIL\@\@\n" . ($opts{after} // '') . "\n\\echo \@\@END\@\@\n";
+	my ($out, $err) = ('', '');
+	my %params = (
+		stdout        => \$out,
+		stderr        => \$err,
+		on_error_stop => 0,
+		timeout       => $PostgreSQL::Test::Utils::timeout_default);
+	$params{connstr} = $opts{connstr} if defined $opts{connstr};
+	$node->psql($db, $script, %params);
+
+	my %section;
+	my $current = 'PRELUDE';
+	for my $line (split /\n/, $out)
+	{
+		if ($line =~ /^\@\@(\w+)\@\@$/) { $current = $1; next; }
+		push @{ $section{$current} }, $line;
+	}
+	my $parse = sub {
+		my ($lines) = @_;
+		my (%settings, %other);
+		for my $l (@{ $lines || [] })
+		{
+			if ($l =~ /^setting\|([^|]*)\|(.*)$/) { $settings{$1} = $2; }
+			elsif ($l =~ /^(user|advisory|cursor|prepared|listen|temp)\|(.*)$/) { $other{$1} = $2; }
+		}
+		return (\%settings, \%other);
+	};
+	my ($sb, $ob) = $parse->($section{BEFORE});
+	my ($sa, $oa) = $parse->($section{AFTER});
+	my @diff;
+	if (!%$sa)
+	{
+		push @diff, 'no capture after the call (the session died?)';
+	}
+	else
+	{
+		my %names = map { $_ => 1 } (keys %$sb, keys %$sa);
+		for my $n (sort keys %names)
+		{
+			my $b = $sb->{$n} // '(absent)';
+			my $a = $sa->{$n} // '(absent)';
+			push @diff, "$n: $b -> $a" if $b ne $a;
+		}
+	}
+	my %residue;
+	for my $k (qw(advisory cursor prepared listen temp))
+	{
+		my $b = $ob->{$k} // '(none)';
+		my $a = $oa->{$k} // '(none)';
+		$residue{$k} = $b eq $a ? [] : ["$b -> $a"];
+	}
+	return {
+		settings_diff => \@diff,
+		user_before   => $ob->{user} // '(none)',
+		user_after    => $oa->{user} // '(none)',
+		residue_diff  => \%residue,
+		out_call      => join("\n", @{ $section{CALL} || [] }),
+		out_after     => join("\n", @{ $section{TAIL} || [] }),
+		err           => $err,
+	};
+}
+
 1;
