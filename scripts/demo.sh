@@ -33,7 +33,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/cluster.sh"
 
 readonly APT_PACKAGES=(postgresql-15 postgresql-server-dev-15 g++ make)
 readonly DB=retention_demo
-readonly POLICIES=(oauth_access_tokens oauth_access_grants authentication_events)
+readonly POLICIES=(public.oauth_access_tokens public.oauth_access_grants public.authentication_events)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SQL_SRC=$REPO_ROOT/scripts/demo

@@ -127,46 +127,58 @@ SELECT count(*) AS archive_schemas FROM pg_namespace WHERE nspname = 'retention_
 SELECT count(*) AS runs FROM retention.runs;
 SELECT count(*) AS tokens FROM tokens;
 
+-- Reserved names: a name with a period or a double quote is the default name
+-- of the table it spells, and only a policy of that table may take it.
+SELECT retention.add_policy('tokens', 'revoked_at', name => 'public.other');
+SELECT retention.add_policy('tokens', 'revoked_at', name => 'other.tokens');
+SELECT retention.add_policy('tokens', 'revoked_at', name => 'tokens"');
+SELECT pg_temp.sqlstate_of($$SELECT retention.add_policy('tokens', 'revoked_at', name => 'public.other')$$);
+SELECT count(*) AS policies FROM retention.policies;
+-- The table's own default name, given explicitly, is accepted as the default is.
+SELECT retention.add_policy('tokens', 'revoked_at', name => 'public.tokens');
+SELECT name, relation FROM retention.policies;
+SELECT retention.drop_policy('public.tokens');
+
 -- Duplicate names.
 SELECT retention.add_policy('tokens', 'revoked_at');
 SELECT retention.add_policy('tokens', 'created_at');
-SELECT retention.add_policy('tokens', 'created_at', name => 'tokens');
+SELECT retention.add_policy('tokens', 'created_at', name => 'public.tokens');
 SELECT pg_temp.sqlstate_of($$SELECT retention.add_policy('tokens', 'created_at')$$);
 
 -- alter_policy validates like add_policy and changes nothing on failure.
-SELECT retention.alter_policy('tokens', batch_size => -1);
-SELECT retention.alter_policy('tokens', mode => 'purge');
-SELECT retention.alter_policy('tokens', expires_at => 'random()');
-SELECT retention.alter_policy('tokens', filter => 'count(*) > 0');
-SELECT retention.alter_policy('tokens', archive_table => 'archive_missing');
-SELECT retention.alter_policy('tokens', mode => 'archive', archive_table => 'archive_missing');
-SELECT retention.alter_policy('tokens', retain => '-1 hour');
+SELECT retention.alter_policy('public.tokens', batch_size => -1);
+SELECT retention.alter_policy('public.tokens', mode => 'purge');
+SELECT retention.alter_policy('public.tokens', expires_at => 'random()');
+SELECT retention.alter_policy('public.tokens', filter => 'count(*) > 0');
+SELECT retention.alter_policy('public.tokens', archive_table => 'archive_missing');
+SELECT retention.alter_policy('public.tokens', mode => 'archive', archive_table => 'archive_missing');
+SELECT retention.alter_policy('public.tokens', retain => '-1 hour');
 SELECT name, expires_at, retain, mode, archive_table, filter, batch_size FROM retention.policies;
 
 -- max_rows must be positive; run() needs CALL outside a transaction block.
-CALL retention.run('tokens', max_rows => 0);
+CALL retention.run('public.tokens', max_rows => 0);
 BEGIN;
-CALL retention.run('tokens');
+CALL retention.run('public.tokens');
 ROLLBACK;
-SELECT retention.run('tokens');
+SELECT retention.run('public.tokens');
 SELECT count(*) AS tokens_still_there FROM tokens;
 
 -- A renamed column is caught at run time instead of changing the meaning.
 ALTER TABLE tokens RENAME COLUMN revoked_at TO revoked_on;
-CALL retention.run('tokens');
+CALL retention.run('public.tokens');
 SELECT status, sqlstate, error FROM retention.runs ORDER BY run_id DESC LIMIT 1;
-SELECT * FROM retention.preview('tokens');
+SELECT * FROM retention.preview('public.tokens');
 -- A new column that takes the old name does not fool it either.
 ALTER TABLE tokens ADD COLUMN revoked_at timestamptz DEFAULT now() - interval '1 year';
-CALL retention.run('tokens');
+CALL retention.run('public.tokens');
 SELECT count(*) AS tokens_still_there FROM tokens;
-SELECT retention.alter_policy('tokens', expires_at => 'revoked_on');
-CALL retention.run('tokens');
+SELECT retention.alter_policy('public.tokens', expires_at => 'revoked_on');
+CALL retention.run('public.tokens');
 
 -- While the installed SQL objects are of another version than the library
 -- (an ALTER EXTENSION ... UPDATE still to do), nothing runs.
 UPDATE pg_extension SET extversion = '0.0' WHERE extname = 'pg_retention';
-CALL retention.run('tokens');
+CALL retention.run('public.tokens');
 UPDATE pg_extension SET extversion = '0.1' WHERE extname = 'pg_retention';
 
 DROP TABLE tokens CASCADE;

@@ -35,12 +35,12 @@ SELECT name, owner FROM retention.policies ORDER BY name;
 
 -- Only the policy owner (or a member of it, or a superuser) may change or run it.
 SET ROLE regress_stranger;
-SELECT retention.alter_policy('app_tokens', retain => '1 year');
-SELECT retention.pause('app_tokens');
-SELECT retention.resume('app_tokens');
-SELECT retention.drop_policy('app_tokens');
-SELECT * FROM retention.preview('app_tokens');
-CALL retention.run('app_tokens');
+SELECT retention.alter_policy('public.app_tokens', retain => '1 year');
+SELECT retention.pause('public.app_tokens');
+SELECT retention.resume('public.app_tokens');
+SELECT retention.drop_policy('public.app_tokens');
+SELECT * FROM retention.preview('public.app_tokens');
+CALL retention.run('public.app_tokens');
 -- run(NULL) runs only the caller's policies: nothing here.
 CALL retention.run();
 RESET ROLE;
@@ -57,14 +57,14 @@ BEGIN
 END $$;
 CREATE TRIGGER record_user BEFORE DELETE ON app_tokens
     FOR EACH ROW EXECUTE FUNCTION record_user();
-CALL retention.run('app_tokens');
+CALL retention.run('public.app_tokens');
 SELECT who, is_super, count(*) FROM seen_as GROUP BY 1, 2;
 
 -- The owner can still run it, and the search_path is pinned while it runs.
 INSERT INTO app_tokens SELECT i, now() - interval '1 day' FROM generate_series(11, 12) AS i;
 SET ROLE regress_app_owner;
 SET search_path = public, pg_catalog;
-CALL retention.run('app_tokens');
+CALL retention.run('public.app_tokens');
 SHOW search_path;      -- restored after the run
 SHOW lock_timeout;     -- the batch setting did not leak
 RESET search_path;
@@ -90,16 +90,16 @@ CREATE FUNCTION pg_temp.coalesce_trap(timestamptz) RETURNS timestamptz LANGUAGE 
 SELECT retention.add_policy('hacker_tokens', 'revoked_at');
 RESET ROLE;
 SET search_path = public, pg_temp, pg_catalog;
-CALL retention.run('hacker_tokens');
+CALL retention.run('public.hacker_tokens');
 RESET search_path;
 SELECT rolsuper FROM pg_roles WHERE rolname = 'regress_hacker';
-SELECT status, sqlstate FROM retention.runs WHERE policy = 'hacker_tokens';
+SELECT status, sqlstate FROM retention.runs WHERE policy = 'public.hacker_tokens';
 SELECT count(*) AS hacker_rows_kept FROM hacker_tokens;
 
 -- A policy cannot point its archive at a table the owner may not write.
 CREATE TABLE private_archive (id int, revoked_at timestamptz, archived_at timestamptz);
 SET ROLE regress_hacker;
-SELECT retention.alter_policy('hacker_tokens', mode => 'archive', archive_table => 'private_archive');
+SELECT retention.alter_policy('public.hacker_tokens', mode => 'archive', archive_table => 'private_archive');
 RESET ROLE;
 
 -- A retention_archive schema created by someone else is not used: its owner
@@ -133,7 +133,7 @@ SET ROLE regress_app_owner;
 SELECT retention.add_policy('owner_temp_tokens', 'revoked_at');
 DROP TABLE owner_temp_tokens;
 RESET ROLE;
-SELECT count(*) FROM retention.policies WHERE name = 'owner_temp_tokens';
+SELECT count(*) FROM retention.policies WHERE name = 'public.owner_temp_tokens';
 
 DROP TABLE app_tokens, hacker_tokens, seen_as, private_archive;
 DROP FUNCTION record_user(), public.escalate(), public.now(), public.count(anyelement),

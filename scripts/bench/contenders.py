@@ -27,6 +27,8 @@ from dataset import PREDICATE, TABLE
 
 ALL = ('delete', 'doorkeeper', 'authgate', 'retention_delete', 'retention_archive')
 ARCHIVE_TABLE = f'retention_archive.{TABLE}'
+# The default name of the policy on TABLE: the table's qualified name.
+POLICY = f'public.{TABLE}'
 
 
 @dataclasses.dataclass
@@ -116,7 +118,7 @@ def purge_retention(conn, progress):
     """CALL retention.run(); PROGRESS only gets the end points here, the
     sampler reads the live progress from retention.status meanwhile."""
     progress.append((time.monotonic(), 0))
-    r = db.one(conn, f"CALL retention.run('{TABLE}')")
+    r = db.one(conn, f"CALL retention.run('{POLICY}')")
     progress.append((time.monotonic(), int(r[0])))
     detail = {'rows_deleted': r[0], 'rows_archived': r[1], 'batches': r[2], 'status': r[3]}
     run = db.scalar(conn, 'SELECT to_jsonb(r) FROM retention.runs r ORDER BY r.run_id DESC LIMIT 1')

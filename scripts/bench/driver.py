@@ -185,7 +185,7 @@ def run_contender(args, server, tmpl, name, rawroot):
         pgb = load.Pgbench(server, args.pgbin, dbname, rawdir, tmpl.rows, args.clients,
                            args.rate, clean_env(args.pgbin))
         sampler = load.Sampler(server, dbname, os.path.join(rawdir, 'samples.jsonl'),
-                               policy=dataset.TABLE if retention else None)
+                               policy=contenders.POLICY if retention else None)
         pgb.start()
         try:
             pgb.wait_connected(conn)
@@ -316,7 +316,7 @@ def measure_idle_cpu(server, seconds):
             db.execute(conn, "INSERT INTO idle_tokens (revoked_at) SELECT now() - g * interval '1 hour' "
                              "FROM generate_series(1, 1000) g")
             db.execute(conn, "SELECT retention.add_policy('idle_tokens', 'revoked_at', retain => '1 day')")
-            db.execute(conn, "CALL retention.run('idle_tokens')")   # next run due in an hour
+            db.execute(conn, "CALL retention.run('public.idle_tokens')")   # next run due in an hour
         finally:
             conn.close()
         db.execute(admin, 'ALTER SYSTEM SET retention.enabled = on')

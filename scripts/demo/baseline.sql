@@ -23,10 +23,10 @@ CREATE TABLE demo.subject (
 );
 
 INSERT INTO demo.subject (ord, tbl, policy, expiry)
-VALUES (1, 'oauth_access_tokens', 'oauth_access_tokens', 'revoked_at'),
-       (2, 'oauth_access_grants', 'oauth_access_grants',
+VALUES (1, 'oauth_access_tokens', 'public.oauth_access_tokens', 'revoked_at'),
+       (2, 'oauth_access_grants', 'public.oauth_access_grants',
         'coalesce(revoked_at, created_at + make_interval(secs => expires_in))'),
-       (3, 'authentication_events', 'authentication_events', 'created_at');
+       (3, 'authentication_events', 'public.authentication_events', 'created_at');
 
 UPDATE demo.subject s
    SET archive = p.archive_table
@@ -44,9 +44,9 @@ BEGIN
              SELECT id, (%s)::timestamptz AS expires,
                     hashtextextended(to_jsonb(t)::text, 0) AS fp
                FROM %s AS t',
-            'before_' || s.policy, s.expiry, s.tbl);
-        EXECUTE format('ALTER TABLE demo.%I ADD PRIMARY KEY (id)', 'before_' || s.policy);
-        EXECUTE format('ANALYZE demo.%I', 'before_' || s.policy);
+            'before_' || s.tbl::text, s.expiry, s.tbl);
+        EXECUTE format('ALTER TABLE demo.%I ADD PRIMARY KEY (id)', 'before_' || s.tbl::text);
+        EXECUTE format('ANALYZE demo.%I', 'before_' || s.tbl::text);
         EXECUTE format(
             'UPDATE demo.subject
                 SET (rows_before, first_created, last_created) =
@@ -56,7 +56,7 @@ BEGIN
                       WHERE expires < now() - (SELECT retain FROM retention.policies
                                                 WHERE name = %L))
               WHERE ord = %s',
-            s.tbl, 'before_' || s.policy, s.policy, s.ord);
+            s.tbl, 'before_' || s.tbl::text, s.policy, s.ord);
     END LOOP;
 END
 $$;

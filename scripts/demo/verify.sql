@@ -24,7 +24,7 @@ DECLARE
 BEGIN
     FOR s IN SELECT * FROM demo.subject ORDER BY ord LOOP
         policy := s.policy;
-        before := format('demo.%I', 'before_' || s.policy);
+        before := format('demo.%I', 'before_' || s.tbl::text);
         SELECT max(r.cutoff), sum(r.rows_deleted) INTO cutoff, deleted
           FROM retention.runs r
          WHERE r.policy = s.policy AND r.status = 'ok';

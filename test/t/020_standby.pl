@@ -53,7 +53,7 @@ is($standby->safe_psql('app', 'SELECT pg_is_in_recovery()'),
 # --- run() is refused on the standby --------------------------------------
 
 my ($ok, $out, $err) = RetentionTAP::run_sql($standby, 'app',
-	"\\set VERBOSITY verbose\nCALL retention.run('tokens');");
+	"\\set VERBOSITY verbose\nCALL retention.run('public.tokens');");
 ok(!$ok, 'CALL retention.run fails on the standby');
 like($err, qr/ERROR:\s+25006: cannot run retention policies during recovery/,
 	'run on the standby reports SQLSTATE 25006 and the recovery message');
@@ -69,10 +69,10 @@ like($err, qr/ERROR:\s+25006: cannot run retention policies during recovery/,
 
 for my $stmt (
 	q{SELECT retention.add_policy('tokens', expires_at => 'expires_at', name => 'second')},
-	q{SELECT retention.alter_policy('tokens', batch_size => 10)},
-	q{SELECT retention.pause('tokens')},
-	q{SELECT retention.resume('tokens')},
-	q{SELECT retention.drop_policy('tokens')})
+	q{SELECT retention.alter_policy('public.tokens', batch_size => 10)},
+	q{SELECT retention.pause('public.tokens')},
+	q{SELECT retention.resume('public.tokens')},
+	q{SELECT retention.drop_policy('public.tokens')})
 {
 	($ok, $out, $err) =
 	  RetentionTAP::run_sql($standby, 'app', "\\set VERBOSITY verbose\n$stmt;");
@@ -83,24 +83,24 @@ for my $stmt (
 # --- read-only API works on the standby -----------------------------------
 
 my $preview = $standby->safe_psql('app',
-	q{SELECT purgeable_rows, mode, batch_size FROM retention.preview('tokens')});
+	q{SELECT purgeable_rows, mode, batch_size FROM retention.preview('public.tokens')});
 is($preview, '320|delete|70', 'preview on the standby counts the expired rows');
 
 is( $standby->safe_psql(
 		'app', q{
-SELECT purgeable_rows, access_path, mode FROM retention.preview('heap_log')}),
+SELECT purgeable_rows, access_path, mode FROM retention.preview('public.heap_log')}),
 	'77|block range walk|archive',
 	'preview of an archive policy on a table without a key works on the standby');
 
 is($primary->safe_psql('app',
-		q{SELECT purgeable_rows FROM retention.preview('tokens')}),
+		q{SELECT purgeable_rows FROM retention.preview('public.tokens')}),
 	'320', 'preview on the primary agrees');
 
 is( $standby->safe_psql(
 		'app',
 		q{SELECT name, relation::text, expires_at, mode, batch_size, enabled, paused
             FROM retention.policies ORDER BY name}),
-	"heap_log|heap_log|logged_at|archive||t|f\ntokens|tokens|expires_at|delete|70|t|f",
+	"public.heap_log|heap_log|logged_at|archive||t|f\npublic.tokens|tokens|expires_at|delete|70|t|f",
 	'retention.policies is readable on the standby');
 
 is($standby->safe_psql('app', 'SELECT count(*) FROM retention.runs'),
@@ -108,7 +108,7 @@ is($standby->safe_psql('app', 'SELECT count(*) FROM retention.runs'),
 
 # A run on the primary shows up in the standby's history.
 ($ok, $out, $err) = RetentionTAP::run_sql($primary, 'app',
-	q{CALL retention.run('tokens', max_rows => 140)});
+	q{CALL retention.run('public.tokens', max_rows => 140)});
 ok($ok, 'partial run on the primary succeeds') or diag $err;
 is($out, '140|0|2|partial', 'primary run stops after max_rows');
 $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
@@ -116,10 +116,10 @@ $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 is( $standby->safe_psql(
 		'app',
 		q{SELECT policy, trigger, status, rows_deleted, batches FROM retention.runs}),
-	'tokens|manual|partial|140|2',
+	'public.tokens|manual|partial|140|2',
 	'the primary run is visible in retention.runs on the standby');
 is($standby->safe_psql('app',
-		q{SELECT purgeable_rows FROM retention.preview('tokens')}),
+		q{SELECT purgeable_rows FROM retention.preview('public.tokens')}),
 	'180', 'preview on the standby reflects the replayed deletions');
 
 is(RetentionTAP::advisory_locks($standby), '0', 'no advisory lock on the standby');
@@ -132,7 +132,7 @@ $standby->poll_query_until('app', 'SELECT NOT pg_is_in_recovery()')
   or die 'timed out waiting for promotion';
 
 ($ok, $out, $err) =
-  RetentionTAP::run_sql($standby, 'app', q{CALL retention.run('tokens')});
+  RetentionTAP::run_sql($standby, 'app', q{CALL retention.run('public.tokens')});
 ok($ok, 'CALL retention.run succeeds after promotion') or diag $err;
 like($out, qr/^180\|0\|\d+\|ok$/, 'the promoted server purges the remaining expired rows');
 
@@ -148,7 +148,7 @@ is( $standby->safe_psql(
 	'ok|180',
 	'the run is recorded on the promoted server');
 ($ok, $out, $err) =
-  RetentionTAP::run_sql($standby, 'app', q{CALL retention.run('heap_log')});
+  RetentionTAP::run_sql($standby, 'app', q{CALL retention.run('public.heap_log')});
 ok($ok, 'archive policy runs after promotion') or diag $err;
 like($out, qr/^77\|77\|\d+\|ok$/, 'the promoted server archives 77 log rows');
 is( $standby->safe_psql(
@@ -160,7 +160,7 @@ is(RetentionTAP::advisory_locks($standby), '0',
 
 # Policies can be changed again after promotion.
 ($ok, $out, $err) = RetentionTAP::run_sql($standby, 'app',
-	q{SELECT retention.alter_policy('tokens', batch_size => 10)});
+	q{SELECT retention.alter_policy('public.tokens', batch_size => 10)});
 ok($ok, 'alter_policy works after promotion') or diag $err;
 
 $standby->stop;

@@ -50,7 +50,7 @@ SELECT i, 'tok ' || i,
             ELSE now() - interval '1 day' END
   FROM generate_series(1, 150) AS i;
 SELECT retention.add_policy('"Odd Schema"."Odd Tab"', expires_at => '"Revoked At"',
-                            retain => '30 days', mode => 'archive', name => 'Odd "Policy"');
+                            retain => '30 days', mode => 'archive');
 
 -- A disabled policy and a paused one: their state must survive as well.
 CREATE TABLE audit (id bigint PRIMARY KEY, at timestamptz NOT NULL);
@@ -58,7 +58,7 @@ SELECT retention.add_policy('audit', expires_at => 'at', retain => '90 days',
                             enabled => false);
 CREATE TABLE events (id bigint PRIMARY KEY, at timestamptz NOT NULL);
 SELECT retention.add_policy('events', expires_at => 'at + interval ''1 week''');
-SELECT retention.pause('events');
+SELECT retention.pause('public.events');
 });
 
 my ($ok, $out, $err) =
@@ -67,12 +67,12 @@ ok($ok, 'delete policy runs in the source database') or diag $err;
 like($out, qr/^150\|0\|\d+\|ok$/, 'delete policy purges the 150 non-sticky expired rows');
 
 ($ok, $out, $err) =
-  RetentionTAP::run_sql($node, 'src', q{CALL retention.run('Odd "Policy"')});
+  RetentionTAP::run_sql($node, 'src', q{CALL retention.run('"Odd Schema"."Odd Tab"')});
 ok($ok, 'archive policy runs in the source database') or diag $err;
 like($out, qr/^50\|50\|\d+\|ok$/, 'archive policy moves the 50 rows revoked 40 days ago');
 
 my $archive = $node->safe_psql('src',
-	q{SELECT archive_table::text FROM retention.policies WHERE name = 'Odd "Policy"'});
+	q{SELECT archive_table::text FROM retention.policies WHERE name = '"Odd Schema"."Odd Tab"'});
 like($archive, qr/^retention_archive\./, "default archive table is $archive");
 
 my $policies_sql = q{
@@ -122,14 +122,14 @@ for my $db ('dst', 'dst_plain')
 SELECT count(*) FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
  WHERE e.extname = 'pg_retention' AND d.deptype = 'e'
    AND d.classid = 'pg_class'::regclass AND d.objid = (SELECT archive_table FROM
-       retention.policies WHERE name = 'Odd "Policy"')}),
+       retention.policies WHERE name = '"Odd Schema"."Odd Tab"')}),
 		'0', "$db: the archive table is not a member of the extension");
 
 	# The stored column numbers were recomputed for the restored table,
 	# whose dropped column is gone.
 	is( $node->safe_psql(
 			$db, q{
-SELECT preview.purgeable_rows FROM retention.preview('Odd "Policy"') AS preview}),
+SELECT preview.purgeable_rows FROM retention.preview('"Odd Schema"."Odd Tab"') AS preview}),
 		'0', "$db: preview of the restored archive policy works");
 
 	# New expired rows are purged by the restored policies.
@@ -151,7 +151,7 @@ SELECT count(*) FROM sessions WHERE id > 1000 AND kind = 'sticky'}),
 		'5', "$db: the filter still protects sticky sessions");
 
 	($ok, $out, $err) =
-	  RetentionTAP::run_sql($node, $db, q{CALL retention.run('Odd "Policy"')});
+	  RetentionTAP::run_sql($node, $db, q{CALL retention.run('"Odd Schema"."Odd Tab"')});
 	ok($ok, "$db: restored archive policy runs") or diag $err;
 	like($out, qr/^7\|7\|\d+\|ok$/, "$db: restored archive policy archives the 7 new rows");
 	is( $node->safe_psql(
@@ -166,7 +166,7 @@ SELECT count(*), min("Id"), max("Id") FROM $archive WHERE "Id" > 1000}),
 	is( $node->safe_psql(
 			$db, q{
 SELECT string_agg(policy || ':' || status, ',' ORDER BY run_id) FROM retention.runs}),
-		'session cleanup:ok,Odd "Policy":ok', "$db: runs are recorded");
+		'session cleanup:ok,"Odd Schema"."Odd Tab":ok', "$db: runs are recorded");
 
 	# The restored policy sequence continues after the dumped ids.
 	($ok, $out, $err) = RetentionTAP::run_sql($node, $db,
@@ -205,7 +205,7 @@ VALUES (2001, 'again', now() - interval '1 hour');
 });
 	ok($ok, "$db: re-created extension accepts the kept archive table") or diag $err;
 	($ok, $out, $err) =
-	  RetentionTAP::run_sql($node, $db, q{CALL retention.run('Odd Tab')});
+	  RetentionTAP::run_sql($node, $db, q{CALL retention.run('"Odd Schema"."Odd Tab"')});
 	ok($ok, "$db: run with the kept archive table") or diag $err;
 	like($out, qr/^51\|51\|\d+\|ok$/,
 		"$db: archives the 50 rows revoked a day ago and the new one");

@@ -40,7 +40,7 @@ my ($status, $deleted, $archived, $cutoff) = split /\|/,
   $node->safe_psql(
 	'readme', q{
 SELECT status, rows_deleted, rows_archived, cutoff FROM retention.runs
- WHERE policy = 'oauth_access_tokens' ORDER BY run_id DESC LIMIT 1});
+ WHERE policy = 'public.oauth_access_tokens' ORDER BY run_id DESC LIMIT 1});
 is($status, 'ok', 'retention.runs shows status ok');
 is($deleted, $archived, 'the run deleted as many rows as it archived');
 
@@ -89,7 +89,7 @@ my @out = split /\n/, $out;
 ok((grep { /^$expected\|$expected\|\d+\|ok$/ } @out),
 	'the CALL printed the purgeable count as deleted and archived, status ok');
 ok((grep { /^$expected\|/ } @out), 'the preview printed the purgeable count');
-ok((grep { $_ eq "oauth_access_tokens|ok|$expected|$expected" } @out),
+ok((grep { $_ eq "public.oauth_access_tokens|ok|$expected|$expected" } @out),
 	'the final retention.runs query printed the run');
 
 is(RetentionTAP::advisory_locks($node), '0', 'no advisory lock left');

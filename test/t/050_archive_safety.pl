@@ -20,8 +20,9 @@ $node->safe_psql('postgres', 'CREATE DATABASE app');
 $node->safe_psql('app', 'CREATE EXTENSION pg_retention');
 
 # Builds table $t with 1000 rows, 600 of them expired, a snapshot of its
-# rows, and an archive policy named $t with an explicit archive table
-# archive_$t (so that the test can put a trigger or rule on it up front).
+# rows, and an archive policy (default name public.$t) with an explicit
+# archive table archive_$t (so that the test can put a trigger or rule on it
+# up front).
 sub setup_table
 {
 	my ($t) = @_;
@@ -42,7 +43,7 @@ CREATE TABLE archive_$t (LIKE $t, archived_at timestamptz DEFAULT now());
 SELECT retention.add_policy('$t', expires_at => 'expires_at', mode => 'archive',
                             archive_table => 'archive_$t', batch_size => 100);
 });
-	is($node->safe_psql('app', qq{SELECT purgeable_rows FROM retention.preview('$t')}),
+	is($node->safe_psql('app', qq{SELECT purgeable_rows FROM retention.preview('public.$t')}),
 		'600', "$t: 600 rows are purgeable");
 }
 
@@ -92,16 +93,16 @@ sub run_expect_error
 	my ($t, $what, $sqlstate) = @_;
 	$sqlstate //= '27000';
 	my ($ok, $out, $err) = RetentionTAP::run_sql($node, 'app',
-		"\\set VERBOSITY verbose\nCALL retention.run('$t');");
+		"\\set VERBOSITY verbose\nCALL retention.run('public.$t');");
 	ok($ok, "$t: $what: CALL returns (the failure is reported, not raised)")
 	  or diag $err;
 	like($out, qr/^0\|0\|0\|error$/, "$t: $what: run reports status error and nothing done");
-	like($err, qr/WARNING:\s+$sqlstate: retention policy "$t" stopped after an error/,
+	like($err, qr/WARNING:\s+$sqlstate: retention policy "public\.$t" stopped after an error/,
 		"$t: $what: a WARNING with SQLSTATE $sqlstate is raised");
 	is( $node->safe_psql(
 			'app', qq{
 SELECT status, sqlstate, rows_deleted, rows_archived, batches, error IS NOT NULL
-  FROM retention.runs WHERE policy = '$t' ORDER BY run_id DESC LIMIT 1}),
+  FROM retention.runs WHERE policy = 'public.$t' ORDER BY run_id DESC LIMIT 1}),
 		"error|$sqlstate|0|0|0|t",
 		"$t: $what: retention.runs records the error with SQLSTATE $sqlstate");
 	is(RetentionTAP::advisory_locks($node), '0', "$t: $what: no advisory lock left");
@@ -112,16 +113,16 @@ sub run_expect_ok
 {
 	my ($t) = @_;
 	my $left = $node->safe_psql('app', qq{SELECT count(*) FROM $t WHERE expires_at < now()});
-	is($node->safe_psql('app', qq{SELECT purgeable_rows FROM retention.preview('$t')}),
+	is($node->safe_psql('app', qq{SELECT purgeable_rows FROM retention.preview('public.$t')}),
 		$left, "$t: preview counts the $left expired rows still in the source");
 	my ($ok, $out, $err) =
-	  RetentionTAP::run_sql($node, 'app', "CALL retention.run('$t');");
+	  RetentionTAP::run_sql($node, 'app', "CALL retention.run('public.$t');");
 	ok($ok, "$t: run succeeds once the archive stores every row") or diag $err;
 	like($out, qr/^$left\|$left\|\d+\|ok$/, "$t: run archives and deletes the $left rows left");
 	is( $node->safe_psql(
 			'app', qq{
 SELECT status, sqlstate IS NULL, rows_deleted, rows_archived
-  FROM retention.runs WHERE policy = '$t' ORDER BY run_id DESC LIMIT 1}),
+  FROM retention.runs WHERE policy = 'public.$t' ORDER BY run_id DESC LIMIT 1}),
 		"ok|t|$left|$left",
 		"$t: retention.runs records the successful run");
 	is(RetentionTAP::advisory_locks($node), '0', "$t: no advisory lock left");
@@ -162,7 +163,7 @@ CREATE TRIGGER drop_one BEFORE INSERT ON archive_trg
 });
 {
 	my ($ok, $out, $err) = RetentionTAP::run_sql($node, 'app',
-		"\\set VERBOSITY verbose\nCALL retention.run('trg');");
+		"\\set VERBOSITY verbose\nCALL retention.run('public.trg');");
 	ok($ok, 'trg: late failure: CALL returns') or diag $err;
 	like($out, qr/^(\d+)\|\1\|\d+\|error$/,
 		'trg: late failure: status error, as many rows archived as deleted');
@@ -174,12 +175,12 @@ CREATE TRIGGER drop_one BEFORE INSERT ON archive_trg
 	is( $node->safe_psql(
 			'app', q{
 SELECT rows_deleted = rows_archived AND rows_deleted = (SELECT count(*) FROM archive_trg)
-  FROM retention.runs WHERE policy = 'trg' ORDER BY run_id DESC LIMIT 1}),
+  FROM retention.runs WHERE policy = 'public.trg' ORDER BY run_id DESC LIMIT 1}),
 		't', 'trg: late failure: retention.runs counts match the archive');
 	like($err, qr/WARNING:\s+27000:/, 'trg: late failure: WARNING with SQLSTATE 27000');
 	is( $node->safe_psql(
 			'app', q{
-SELECT status, sqlstate FROM retention.runs WHERE policy = 'trg'
+SELECT status, sqlstate FROM retention.runs WHERE policy = 'public.trg'
  ORDER BY run_id DESC LIMIT 1}),
 		'error|27000', 'trg: late failure: recorded as error 27000');
 	is($node->safe_psql('app', 'SELECT count(*) FROM trg WHERE id = 951'),

@@ -44,7 +44,7 @@ SET retention.lock_timeout = '200ms';
 SET retention.statement_timeout = '2s';
 SET statement_timeout = '120s';
 \echo started
-CALL retention.run('slow');
+CALL retention.run('public.slow');
 SHOW statement_timeout;
 SHOW lock_timeout;
 SHOW search_path;
@@ -52,7 +52,7 @@ SHOW search_path;
 });
 
 # Release the table once the first batch has failed and been scheduled again.
-$node->wait_for_log(qr/retention policy "slow": batch failed, retrying/);
+$node->wait_for_log(qr/retention policy "public\.slow": batch failed, retrying/);
 $holder->query_safe('COMMIT');
 $holder->quit;
 

@@ -62,7 +62,7 @@ is( $node->safe_psql(
 		'app', q{
 SELECT count(*) FILTER (WHERE trigger <> 'worker'), sum(rows_deleted),
        count(*) FILTER (WHERE status NOT IN ('ok', 'running'))
-  FROM retention.runs WHERE policy = 'events'}),
+  FROM retention.runs WHERE policy = 'public.events'}),
 	'0|150|0',
 	'every run of events was a worker run; together they deleted 150 rows');
 is( $node->safe_psql(
@@ -106,7 +106,7 @@ SELECT state, mode, last_status, last_rows_deleted, last_rows_archived, total_ro
        last_error IS NULL AND last_sqlstate IS NULL,
        last_finished_at >= last_started_at,
        abs(extract(epoch FROM next_run_at - (last_started_at + interval '1 hour'))) < 1
-  FROM retention.status WHERE policy = 'sessions'}),
+  FROM retention.status WHERE policy = 'public.sessions'}),
 	'idle|delete|ok|80|0|80|0|t|t|t|t|t',
 	'retention.status: idle, last run ok with 80 rows, next run one schedule after the start');
 is( $node->safe_psql(
@@ -115,17 +115,17 @@ SELECT s.next_run_at = ps.next_run_at
   FROM retention.status s
   JOIN retention.policy p ON p.name = s.policy
   JOIN retention.policy_state ps ON ps.policy_id = p.id
- WHERE s.policy = 'sessions'}),
+ WHERE s.policy = 'public.sessions'}),
 	't', 'retention.status.next_run_at is policy_state.next_run_at');
 
 # Not due for an hour: more passes do not run it again.
 $node->safe_psql('app', q{INSERT INTO sessions SELECT i, now() - interval '3 days'
                             FROM generate_series(101, 110) AS i});
 $node->safe_psql('app', 'SELECT retention.wakeup()');
-RetentionTAP::wait_for_passes($node, 'app', 'heartbeat', 2);
+RetentionTAP::wait_for_passes($node, 'app', 'public.heartbeat', 2);
 is( $node->safe_psql(
 		'app',
-		q{SELECT count(*) FROM retention.runs WHERE policy = 'sessions' AND status <> 'skipped'}),
+		q{SELECT count(*) FROM retention.runs WHERE policy = 'public.sessions' AND status <> 'skipped'}),
 	'1', 'a policy that is not due yet is not run again');
 is($node->safe_psql('app', 'SELECT count(*) FROM sessions'),
 	'30', 'its new expired rows wait for the next due run');
@@ -194,7 +194,7 @@ is(RetentionTAP::scheduler_pids($node, 'app'),
 $node->safe_psql('app2',
 	q{INSERT INTO tokens SELECT i, now() - interval '1 hour' FROM generate_series(61, 70) AS i});
 $node->safe_psql('app', 'SELECT retention.wakeup()');
-RetentionTAP::wait_for_passes($node, 'app', 'heartbeat', 2);
+RetentionTAP::wait_for_passes($node, 'app', 'public.heartbeat', 2);
 is(RetentionTAP::scheduler_pids($node, 'app2'),
 	'', 'no scheduler comes back for app2 while it is not listed');
 is($node->safe_psql('app2', 'SELECT count(*) FROM tokens'),
@@ -219,37 +219,37 @@ CREATE TABLE audit (id bigint PRIMARY KEY, at timestamptz NOT NULL);
 INSERT INTO audit SELECT i, now() - interval '1 day' FROM generate_series(1, 25) AS i;
 BEGIN;
 SELECT retention.add_policy('audit', expires_at => 'at', schedule => '1 second');
-SELECT retention.pause('audit');
+SELECT retention.pause('public.audit');
 COMMIT;
 SELECT retention.wakeup();
 });
-RetentionTAP::wait_for_passes($node, 'app', 'heartbeat', 2);
+RetentionTAP::wait_for_passes($node, 'app', 'public.heartbeat', 2);
 is( $node->safe_psql(
 		'app', q{
-SELECT state, next_run_at IS NULL, (SELECT count(*) FROM retention.runs r WHERE r.policy = 'audit'),
+SELECT state, next_run_at IS NULL, (SELECT count(*) FROM retention.runs r WHERE r.policy = 'public.audit'),
        (SELECT count(*) FROM audit)
-  FROM retention.status WHERE policy = 'audit'}),
+  FROM retention.status WHERE policy = 'public.audit'}),
 	'paused|t|0|25', 'a paused policy is shown paused and does not run');
 
 # A policy that has been running is paused: once the passes that may have
 # started before the pause are over, it runs no more.
-$node->safe_psql('app', q{SELECT retention.pause('events')});
-RetentionTAP::wait_for_passes($node, 'app', 'heartbeat', 2);
+$node->safe_psql('app', q{SELECT retention.pause('public.events')});
+RetentionTAP::wait_for_passes($node, 'app', 'public.heartbeat', 2);
 my $events_runs = $node->safe_psql('app',
-	q{SELECT count(*) FROM retention.runs WHERE policy = 'events'});
+	q{SELECT count(*) FROM retention.runs WHERE policy = 'public.events'});
 $node->safe_psql('app',
 	q{INSERT INTO events SELECT i, now() - interval '1 day' FROM generate_series(1001, 1030) AS i;
 	  SELECT retention.wakeup()});
-RetentionTAP::wait_for_passes($node, 'app', 'heartbeat', 2);
+RetentionTAP::wait_for_passes($node, 'app', 'public.heartbeat', 2);
 is( $node->safe_psql(
 		'app', q{
-SELECT state, (SELECT count(*) FROM retention.runs r WHERE r.policy = 'events'),
+SELECT state, (SELECT count(*) FROM retention.runs r WHERE r.policy = 'public.events'),
        (SELECT count(*) FROM events WHERE expires_at < now())
-  FROM retention.status WHERE policy = 'events'}),
+  FROM retention.status WHERE policy = 'public.events'}),
 	"paused|$events_runs|30", 'a paused policy is not run while paused');
 
 $node->safe_psql('app',
-	q{SELECT retention.resume('events'); SELECT retention.resume('audit');
+	q{SELECT retention.resume('public.events'); SELECT retention.resume('public.audit');
 	  SELECT retention.wakeup()});
 $node->poll_query_until('app', q{
 SELECT (SELECT count(*) FROM events WHERE expires_at < now()) = 0
@@ -259,7 +259,7 @@ pass('resumed policies run again');
 is( $node->safe_psql(
 		'app', q{
 SELECT count(*) FROM retention.runs
- WHERE policy IN ('events', 'audit') AND trigger <> 'worker'}),
+ WHERE policy IN ('public.events', 'public.audit') AND trigger <> 'worker'}),
 	'0', 'all of those were worker runs');
 
 RetentionTAP::check_quiet($node, 'after pause and resume');
@@ -283,11 +283,11 @@ my ($holder_b, $pid_b) = RetentionTAP::hold_waitpoints($node, 'app', 'before_bat
 $holder_a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder_a);
 $node->poll_query_until('app',
-	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'bulk'})
+	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.bulk'})
   or die 'timed out waiting for the first batch of bulk';
 RetentionTAP::wait_for_waitpoint($node, $sched_app);
 my $bulk_run = $node->safe_psql('app',
-	q{SELECT run_id FROM retention.runs WHERE policy = 'bulk' AND status = 'running'});
+	q{SELECT run_id FROM retention.runs WHERE policy = 'public.bulk' AND status = 'running'});
 
 $node->safe_psql('postgres',
 	q{ALTER SYSTEM SET retention.enabled = off; SELECT pg_reload_conf()});
@@ -344,15 +344,15 @@ SELECT retention.add_policy('dormant', expires_at => 'at', schedule => '1 second
                             enabled => false);
 SELECT retention.wakeup();
 });
-RetentionTAP::wait_for_passes($node, 'app', 'heartbeat', 2);
+RetentionTAP::wait_for_passes($node, 'app', 'public.heartbeat', 2);
 is( $node->safe_psql(
 		'app', q{
-SELECT state, next_run_at IS NULL, (SELECT count(*) FROM retention.runs r WHERE r.policy = 'dormant'),
+SELECT state, next_run_at IS NULL, (SELECT count(*) FROM retention.runs r WHERE r.policy = 'public.dormant'),
        (SELECT count(*) FROM dormant)
-  FROM retention.status WHERE policy = 'dormant'}),
+  FROM retention.status WHERE policy = 'public.dormant'}),
 	'disabled|t|0|15', 'a disabled policy is shown disabled and does not run');
 $node->safe_psql('app',
-	q{SELECT retention.alter_policy('dormant', enabled => true); SELECT retention.wakeup()});
+	q{SELECT retention.alter_policy('public.dormant', enabled => true); SELECT retention.wakeup()});
 $node->poll_query_until('app', 'SELECT count(*) = 0 FROM dormant')
   or die 'timed out waiting for the enabled policy to run';
 pass('once enabled it runs');
@@ -375,17 +375,17 @@ SELECT retention.add_policy('fragile', expires_at => 'at');
 SELECT retention.wakeup();
 });
 $node->poll_query_until('app',
-	q{SELECT consecutive_failures >= 1 FROM retention.status WHERE policy = 'fragile'})
+	q{SELECT consecutive_failures >= 1 FROM retention.status WHERE policy = 'public.fragile'})
   or die 'timed out waiting for the failing policy to fail';
 is( $node->safe_psql(
 		'app', q{
 SELECT state, consecutive_failures, last_status, last_sqlstate, last_error,
        extract(epoch FROM next_run_at - last_finished_at) BETWEEN 7.9 AND 12.1
-  FROM retention.status WHERE policy = 'fragile'}),
+  FROM retention.status WHERE policy = 'public.fragile'}),
 	'backoff|1|error|P0001|fragile rows cannot be deleted|t',
 	'a failed policy is in backoff: retried 10 s (+-20%) after the failure');
 is($node->safe_psql('app', q{
-SELECT string_agg(trigger || ':' || status, ',') FROM retention.runs WHERE policy = 'fragile'}),
+SELECT string_agg(trigger || ':' || status, ',') FROM retention.runs WHERE policy = 'public.fragile'}),
 	'worker:error', 'the failed worker run is recorded as an error');
 is($node->safe_psql('app', 'SELECT count(*) FROM fragile'),
 	'10', 'the rows of the failed batch are in place');
@@ -401,16 +401,16 @@ pass('a policy in backoff does not stop the others');
 
 # The second failure doubles the delay.
 $node->poll_query_until('app',
-	q{SELECT consecutive_failures >= 2 FROM retention.status WHERE policy = 'fragile'})
+	q{SELECT consecutive_failures >= 2 FROM retention.status WHERE policy = 'public.fragile'})
   or die 'timed out waiting for the retry of the failing policy';
 is( $node->safe_psql(
 		'app', q{
 SELECT state, consecutive_failures,
        extract(epoch FROM next_run_at - last_finished_at) BETWEEN 15.9 AND 24.1
-  FROM retention.status WHERE policy = 'fragile'}),
+  FROM retention.status WHERE policy = 'public.fragile'}),
 	'backoff|2|t', 'the retry failed too: the next one is 20 s (+-20%) later');
 is($node->safe_psql('app', q{
-SELECT count(*) FROM retention.runs WHERE policy = 'fragile' AND status = 'error'}),
+SELECT count(*) FROM retention.runs WHERE policy = 'public.fragile' AND status = 'error'}),
 	'2', 'two failed runs, no more');
 
 # With a short schedule the retry is never later than the regular run.
@@ -424,25 +424,25 @@ SELECT retention.add_policy('fragile_fast', expires_at => 'at', schedule => '4 s
 SELECT retention.wakeup();
 });
 $node->poll_query_until('app',
-	q{SELECT consecutive_failures >= 1 FROM retention.status WHERE policy = 'fragile_fast'})
+	q{SELECT consecutive_failures >= 1 FROM retention.status WHERE policy = 'public.fragile_fast'})
   or die 'timed out waiting for fragile_fast to fail';
 is( $node->safe_psql(
 		'app', q{
 SELECT next_run_at <= last_started_at + interval '4 seconds', next_run_at >= last_finished_at
-  FROM retention.status WHERE policy = 'fragile_fast'}),
+  FROM retention.status WHERE policy = 'public.fragile_fast'}),
 	't|t', 'with a 4 s schedule the backoff is capped at the regular run');
-$node->safe_psql('app', q{SELECT retention.alter_policy('fragile_fast', enabled => false)});
+$node->safe_psql('app', q{SELECT retention.alter_policy('public.fragile_fast', enabled => false)});
 
 # A manual run updates the same state: once it succeeds the backoff is over.
 $node->safe_psql('app', 'DROP TRIGGER refuse_delete ON fragile');
-my ($ok, $out, $err) = RetentionTAP::run_sql($node, 'app', q{CALL retention.run('fragile')});
+my ($ok, $out, $err) = RetentionTAP::run_sql($node, 'app', q{CALL retention.run('public.fragile')});
 ok($ok, 'manual run of the repaired policy succeeds') or diag $err;
 is($out, '10|0|1|ok', 'the manual run deletes the 10 rows');
 is( $node->safe_psql(
 		'app', q{
 SELECT state, consecutive_failures, last_status,
        abs(extract(epoch FROM next_run_at - (last_started_at + interval '1 hour'))) < 1
-  FROM retention.status WHERE policy = 'fragile'}),
+  FROM retention.status WHERE policy = 'public.fragile'}),
 	'idle|0|ok|t', 'after a successful manual run: idle, no failures, next run in an hour');
 
 RetentionTAP::check_quiet($node, 'after the failing policy');

@@ -51,7 +51,7 @@ is($standby->safe_psql('app', 'SELECT count(*), min(id) FROM tokens'),
 is( $standby->safe_psql(
 		'app', q{
 SELECT count(*) > 0, bool_and(trigger = 'worker'), sum(rows_deleted)
-  FROM retention.runs WHERE policy = 'tokens'}),
+  FROM retention.runs WHERE policy = 'public.tokens'}),
 	't|t|100', 'the worker runs of the primary are visible on the standby');
 
 # --- nothing of the scheduler runs on the standby --------------------------
@@ -68,7 +68,7 @@ is( $standby->safe_psql(
 		'app', q{
 SELECT policy, state, running_pid IS NULL, last_status, total_rows_deleted > 0
   FROM retention.status}),
-	'tokens|standby|t|ok|t',
+	'public.tokens|standby|t|ok|t',
 	'retention.status is readable on the standby, with state standby');
 
 my $standby_log = slurp_file($standby->logfile);
@@ -77,10 +77,10 @@ is(join("\n", @bad), '', 'no error about retention in the standby log');
 unlike($standby_log, qr/read-only transaction/, 'no read-only transaction error in the standby log');
 
 my ($ok, $out, $err) = RetentionTAP::run_sql($standby, 'app',
-	"\\set VERBOSITY verbose\nCALL retention.run('tokens');");
+	"\\set VERBOSITY verbose\nCALL retention.run('public.tokens');");
 ok(!$ok, 'CALL retention.run fails on the standby');
 like($err, qr/ERROR:\s+25006:/, 'with SQLSTATE 25006');
-is($standby->safe_psql('app', q{SELECT purgeable_rows FROM retention.preview('tokens')}),
+is($standby->safe_psql('app', q{SELECT purgeable_rows FROM retention.preview('public.tokens')}),
 	'0', 'preview works on the standby');
 is(RetentionTAP::advisory_locks($standby), '0', 'no advisory lock on the standby');
 
@@ -100,15 +100,15 @@ SELECT retention.wakeup();
 RetentionTAP::wait_for_waitpoint($primary, $primary_sched);
 is( $primary->safe_psql(
 		'app', q{
-SELECT state, running_pid, current_rows FROM retention.status WHERE policy = 'ledger'}),
+SELECT state, running_pid, current_rows FROM retention.status WHERE policy = 'public.ledger'}),
 	"running|$primary_sched|0",
 	'the primary shows the frozen worker run as running, no row committed yet');
 my $frozen_run = $primary->safe_psql('app',
-	q{SELECT run_id FROM retention.runs WHERE policy = 'ledger' AND status = 'running'});
+	q{SELECT run_id FROM retention.runs WHERE policy = 'public.ledger' AND status = 'running'});
 like($frozen_run, qr/^\d+$/, "the frozen run $frozen_run is recorded as running");
 is( $primary->safe_psql(
 		'app', qq{SELECT query FROM pg_stat_activity WHERE pid = $primary_sched}),
-	'retention policy "ledger": batch 1',
+	'retention policy "public.ledger": batch 1',
 	'pg_stat_activity shows the batch the scheduler is in');
 
 # The "running" row is committed before the first batch: let it replicate.
@@ -151,7 +151,7 @@ $new_primary->poll_query_until('app', 'SELECT count(*) = 0 FROM ledger')
 is( $new_primary->safe_psql(
 		'app', qq{
 SELECT sum(rows_deleted), bool_and(trigger = 'worker'), bool_and(pid = $sched)
-  FROM retention.runs WHERE policy = 'ledger' AND run_id > $frozen_run AND status = 'ok'}),
+  FROM retention.runs WHERE policy = 'public.ledger' AND run_id > $frozen_run AND status = 'ok'}),
 	"50|t|t", 'the new primary worker purged all 50 rows of the interrupted run');
 is( $new_primary->safe_psql(
 		'app', q{SELECT count(*) FROM retention.runs WHERE status = 'running'}),
@@ -169,11 +169,11 @@ $new_primary->poll_query_until('app', 'SELECT count(*) = 30 FROM tokens')
 is( $new_primary->safe_psql(
 		'app', qq{
 SELECT count(*) > 0 FROM retention.runs
- WHERE policy = 'tokens' AND trigger = 'worker' AND pid = $sched AND rows_deleted > 0}),
+ WHERE policy = 'public.tokens' AND trigger = 'worker' AND pid = $sched AND rows_deleted > 0}),
 	't', 'rows that expired after the promotion are purged by the new scheduler');
 is( $new_primary->safe_psql(
 		'app', q{SELECT string_agg(policy || ':' || state, ',' ORDER BY policy) FROM retention.status}),
-	'ledger:idle,tokens:idle', 'retention.status no longer says standby');
+	'public.ledger:idle,public.tokens:idle', 'retention.status no longer says standby');
 
 my @errors = grep { /ERROR:/ && /retention/i && !/cannot run retention policies during recovery/ }
   split /\n/, slurp_file($new_primary->logfile);

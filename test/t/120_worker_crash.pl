@@ -105,7 +105,7 @@ RetentionTAP::wait_for_waitpoint($node, $sched);
 pass("the scheduler ($sched) is held after its first delete, before the commit");
 is(counts('orders'), '400|0', 'nothing committed yet');
 my $killed_run = $node->safe_psql('app',
-	q{SELECT run_id FROM retention.runs WHERE policy = 'orders' AND status = 'running'});
+	q{SELECT run_id FROM retention.runs WHERE policy = 'public.orders' AND status = 'running'});
 like($killed_run, qr/^\d+$/, 'the run is recorded as running');
 my $killed_started = $node->safe_psql('app',
 	qq{SELECT started_at FROM retention.run_history WHERE id = $killed_run});
@@ -147,7 +147,7 @@ check_split('orders', 'after the next run');
 is( $node->safe_psql(
 		'app', qq{
 SELECT count(*), sum(rows_archived) FROM retention.runs
- WHERE policy = 'orders' AND started_at > '$killed_started' AND status = 'ok'
+ WHERE policy = 'public.orders' AND started_at > '$killed_started' AND status = 'ok'
    AND trigger = 'worker'}),
 	'1|300', 'one later worker run archived all 300 rows');
 is($node->safe_psql('app', q{SELECT count(*) FROM orders WHERE expires_at < now()}),
@@ -163,7 +163,7 @@ $sched = RetentionTAP::wait_for_scheduler($node, 'app');
 add_policy('invoices');
 RetentionTAP::wait_for_waitpoint($node, $sched);
 my $termed_run = $node->safe_psql('app',
-	q{SELECT run_id FROM retention.runs WHERE policy = 'invoices' AND status = 'running'});
+	q{SELECT run_id FROM retention.runs WHERE policy = 'public.invoices' AND status = 'running'});
 like($termed_run, qr/^\d+$/, 'the run is recorded as running');
 
 $log_offset = -s $node->logfile;
@@ -190,7 +190,7 @@ check_split('invoices', 'after the run that followed SIGTERM');
 is( $node->safe_psql(
 		'app', qq{
 SELECT string_agg(status, ',' ORDER BY run_id) FROM retention.runs
- WHERE policy = 'invoices' AND status <> 'skipped'}),
+ WHERE policy = 'public.invoices' AND status <> 'skipped'}),
 	'interrupted,ok', 'one interrupted run, then one that finished');
 RetentionTAP::check_quiet($node, 'after SIGTERM');
 
@@ -207,12 +207,12 @@ is(counts('shipments'), '260|0', 'held in the first batch');
 my ($holder_b) = RetentionTAP::hold_waitpoints($node, 'app', 'before_batch');
 $holder_a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
 $node->poll_query_until('app',
-	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'shipments'})
+	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.shipments'})
   or die 'timed out waiting for the first batch to commit';
 RetentionTAP::wait_for_waitpoint($node, $sched);
 is(counts('shipments'), '210|50', 'the first batch committed; held before the second one');
 my $stopped_run = $node->safe_psql('app',
-	q{SELECT run_id FROM retention.runs WHERE policy = 'shipments' AND status = 'running'});
+	q{SELECT run_id FROM retention.runs WHERE policy = 'public.shipments' AND status = 'running'});
 
 my $t0 = time;
 $node->stop('fast');

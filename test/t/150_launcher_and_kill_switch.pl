@@ -64,7 +64,7 @@ is($node->safe_psql('shop', 'SELECT count(*) FROM tokens'), '90',
 is($node->safe_psql('shop', q{SELECT batches FROM retention.runs ORDER BY run_id DESC LIMIT 1}),
 	'1', 'one batch recorded');
 # Nothing new starts while switched off, even when woken.
-$node->safe_psql('shop', q{SELECT retention.alter_policy('tokens', schedule => '1 second');
+$node->safe_psql('shop', q{SELECT retention.alter_policy('public.tokens', schedule => '1 second');
                            SELECT retention.wakeup()});
 ok(!defined RetentionTAP::try_poll_value($node, 'shop',
 		q{SELECT count(*) FROM retention.runs}, sub { $_[0] > 1 }, 2),

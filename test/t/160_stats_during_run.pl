@@ -32,7 +32,7 @@ my ($holder, $holder_pid) =
   RetentionTAP::hold_waitpoints($node, 'postgres', 'before_batch', 'after_delete_before_commit');
 my $runner = $node->background_psql('postgres');
 my $runner_pid = $runner->query_safe('SELECT pg_backend_pid()');
-$runner->query_until(qr/started/, "\\echo started\nCALL retention.run('tokens');\n");
+$runner->query_until(qr/started/, "\\echo started\nCALL retention.run('public.tokens');\n");
 RetentionTAP::wait_for_waitpoint($node, $runner_pid);
 
 # Let batch 1 run up to its commit, hold before_batch again for batch 2, then

@@ -34,7 +34,7 @@ $primary->wait_for_catchup($standby, 'replay', $primary->lsn('insert'));
 $primary->safe_psql('postgres', q{CREATE TABLE canary (id int PRIMARY KEY, revoked_at timestamptz);
 INSERT INTO canary SELECT i, now() - interval '1 day' FROM generate_series(1, 10) AS i;
 SELECT retention.add_policy('canary', 'revoked_at')});
-is($primary->safe_psql('postgres', q{CALL retention.run('canary')}),
+is($primary->safe_psql('postgres', q{CALL retention.run('public.canary')}),
 	'10|0|1|ok', 'with the standby caught up, a run is not throttled');
 
 # Pause replay and write a few MB of WAL: the lag passes the 1 MB bound.
@@ -48,10 +48,10 @@ SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0) > 2 *
 
 my $runner = $primary->background_psql('postgres');
 my $runner_pid = $runner->query_safe('SELECT pg_backend_pid()');
-$runner->query_until(qr/started/, "\\echo started\nCALL retention.run('tokens');\n");
+$runner->query_until(qr/started/, "\\echo started\nCALL retention.run('public.tokens');\n");
 
 my $state = RetentionTAP::poll_value($primary, 'postgres',
-	q{SELECT state || ': ' || coalesce(throttle_reason, '') FROM retention.status WHERE policy = 'tokens'},
+	q{SELECT state || ': ' || coalesce(throttle_reason, '') FROM retention.status WHERE policy = 'public.tokens'},
 	sub { $_[0] =~ /^throttled/ }, 'the run to be throttled');
 like($state, qr/^throttled: replication lag \d+ MB over 1024 kB$/,
 	'retention.status shows the run throttled, and why');
@@ -65,10 +65,10 @@ $primary->poll_query_until('postgres', q{SELECT count(*) = 0 FROM tokens})
   or die 'timed out waiting for the run to go on';
 $runner->quit;
 is($primary->safe_psql('postgres',
-		q{SELECT status, rows_deleted FROM retention.runs WHERE policy = 'tokens'}),
+		q{SELECT status, rows_deleted FROM retention.runs WHERE policy = 'public.tokens'}),
 	'ok|1000', 'once the standby caught up, the run finished');
 is($primary->safe_psql('postgres', q{SELECT state, throttle_reason IS NULL FROM retention.status
-                                     WHERE policy = 'tokens'}),
+                                     WHERE policy = 'public.tokens'}),
 	'idle|t', 'and the policy is idle again');
 is(RetentionTAP::advisory_locks($primary), '0', 'no advisory lock left');
 
@@ -77,13 +77,13 @@ $standby->safe_psql('postgres', 'SELECT pg_wal_replay_pause()');
 $primary->safe_psql('postgres', q{
 INSERT INTO tokens SELECT i, now() - interval '1 day' FROM generate_series(1, 100) AS i;
 INSERT INTO filler SELECT g, repeat('y', 500) FROM generate_series(1, 20000) AS g;
-SELECT retention.alter_policy('tokens', max_runtime => '1 second');
+SELECT retention.alter_policy('public.tokens', max_runtime => '1 second');
 });
 $primary->poll_query_until('postgres', q{
 SELECT coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)), 0) > 2 * 1024 * 1024
   FROM pg_stat_replication WHERE state = 'streaming'})
   or die 'timed out waiting for the replication lag to grow again';
-is($primary->safe_psql('postgres', q{CALL retention.run('tokens')}),
+is($primary->safe_psql('postgres', q{CALL retention.run('public.tokens')}),
 	'0|0|0|partial', 'a run throttled past its max_runtime ends as partial');
 $standby->safe_psql('postgres', 'SELECT pg_wal_replay_resume()');
 

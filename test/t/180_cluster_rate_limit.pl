@@ -35,8 +35,8 @@ $node->poll_query_until('postgres', q{SELECT current_setting('retention.max_rows
 my $a = $node->background_psql('one');
 my $b = $node->background_psql('two');
 my $t0 = $node->safe_psql('postgres', q{SELECT extract(epoch FROM clock_timestamp())});
-$a->query_until(qr/go/, "\\echo go\nCALL retention.run('tokens');\n");
-$b->query_until(qr/go/, "\\echo go\nCALL retention.run('tokens');\n");
+$a->query_until(qr/go/, "\\echo go\nCALL retention.run('public.tokens');\n");
+$b->query_until(qr/go/, "\\echo go\nCALL retention.run('public.tokens');\n");
 for my $db ('one', 'two')
 {
 	$node->poll_query_until($db, q{SELECT count(*) = 0 FROM tokens})
