@@ -21,7 +21,7 @@ ALTER TABLE shared_tokens OWNER TO regress_owners;
 
 SET ROLE regress_a;
 SELECT retention.add_policy('a_tokens', 'revoked_at');
-SELECT retention.add_policy('a_sessions', 'ended_at', name => 'a "sessions"');
+SELECT retention.add_policy('a_sessions', 'ended_at', name => 'a ''sessions''');
 -- regress_a owns this policy, but not the table: PostgreSQL knows of nothing
 -- that depends on regress_a but its tables.
 SELECT retention.add_policy('shared_tokens', 'revoked_at', name => 'shared by a');

@@ -14,4 +14,12 @@
 #define pg_class_ownercheck(relid, roleid) object_ownercheck(RelationRelationId, (relid), (roleid))
 #endif
 
+/* PostgreSQL 17 added "or a stronger mode" to LockHeldByMe. */
+#include "storage/lock.h"
+#if PG_VERSION_NUM >= 170000
+#define LockHeldByMeCompat(tag, mode) LockHeldByMe((tag), (mode), false)
+#else
+#define LockHeldByMeCompat(tag, mode) LockHeldByMe((tag), (mode))
+#endif
+
 #endif /* PG_RETENTION_PG_COMPAT_H */

@@ -6,6 +6,8 @@ extern "C" {
 
 #include "miscadmin.h"
 #include "storage/lock.h"
+
+#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
@@ -35,6 +37,65 @@ bool TryLockPolicy(int32_t policy_id) {
 void UnlockPolicy(int32_t policy_id) {
   LOCKTAG tag = PolicyTag(policy_id);
   LockRelease(&tag, ExclusiveLock, true);
+}
+
+bool PolicyLockHeld(int32_t policy_id) {
+  LOCKTAG tag = PolicyTag(policy_id);
+  return LockHeldByMeCompat(&tag, ExclusiveLock);
+}
+
+struct AdvisoryLockSnapshot {
+  int count;
+  LOCKTAG* tags;
+  LOCKMODE* modes;
+};
+
+namespace {
+
+// The key spaces of pg_advisory_lock(bigint) and (int, int): field 4 is 1 or 2.
+bool IsSqlAdvisoryKey(const LOCKTAG* tag) {
+  return tag->locktag_type == LOCKTAG_ADVISORY &&
+         (tag->locktag_field4 == 1 || tag->locktag_field4 == 2);
+}
+
+bool Contains(const AdvisoryLockSnapshot* set, const LOCKTAG* tag, LOCKMODE mode) {
+  for (int i = 0; i < set->count; ++i)
+    if (set->modes[i] == mode && memcmp(&set->tags[i], tag, sizeof(LOCKTAG)) == 0) return true;
+  return false;
+}
+
+}  // namespace
+
+AdvisoryLockSnapshot* SnapshotAdvisoryLocks() {
+  LockData* data = GetLockStatusData();
+  AdvisoryLockSnapshot* set =
+      static_cast<AdvisoryLockSnapshot*>(palloc0(sizeof(AdvisoryLockSnapshot)));
+  set->tags = static_cast<LOCKTAG*>(palloc0(sizeof(LOCKTAG) * (data->nelements + 1)));
+  set->modes = static_cast<LOCKMODE*>(palloc0(sizeof(LOCKMODE) * (data->nelements + 1)));
+  for (int i = 0; i < data->nelements; ++i) {
+    const LockInstanceData* lock = &data->locks[i];
+    if (lock->pid != MyProcPid || !IsSqlAdvisoryKey(&lock->locktag)) continue;
+    for (LOCKMODE mode = 1; mode <= MaxLockMode; ++mode)
+      if (lock->holdMask & LOCKBIT_ON(mode)) {
+        set->tags[set->count] = lock->locktag;
+        set->modes[set->count++] = mode;
+        break;  // the SQL functions take one mode per key and session
+      }
+  }
+  return set;
+}
+
+int ReleaseAdvisoryLocksTakenSince(const AdvisoryLockSnapshot* before) {
+  AdvisoryLockSnapshot* now = SnapshotAdvisoryLocks();
+  int released = 0;
+  for (int i = 0; i < now->count; ++i) {
+    if (Contains(before, &now->tags[i], now->modes[i])) continue;
+    // As many times as it was taken: pg_advisory_lock() counts.
+    while (LockHeldByMeCompat(&now->tags[i], now->modes[i]))
+      if (!LockRelease(&now->tags[i], now->modes[i], true)) break;
+    released++;
+  }
+  return released;
 }
 
 }  // namespace pg_retention::pg

@@ -410,6 +410,16 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     TimestampTz batch_start = GetCurrentTimestamp();
     error = InSubtransaction([&]() {
       ExecuteBatch(plan, limit, &result);
+      // Code the batch ran may have called pg_advisory_unlock_all(): then
+      // another executor could start, so this batch does not count.
+      if (!PolicyLockHeld(policy->id))
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("retention policy \"%s\" lost its run lock during a batch",
+                        policy->name),
+                 errdetail("Code that the batch ran released the session's advisory locks, "
+                           "for example with pg_advisory_unlock_all()."),
+                 errhint("Remove that call from the table's triggers.")));
       Waitpoint("after_delete_before_commit");
     });
     if (error != nullptr) {
@@ -563,6 +573,9 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
 
   RunTotals totals;
   int32_t policy_id = policy->id;
+  // Advisory locks user code takes at session level would outlive the run in
+  // the caller's session (a pooled connection, the scheduler): release them.
+  AdvisoryLockSnapshot* caller_locks = SnapshotAdvisoryLocks();
   int progress_slot = ProgressBegin(MyDatabaseId, policy_id);
   PG_TRY();
   {
@@ -580,6 +593,14 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   current_run_id = 0;
   ProgressEnd(progress_slot);
   UnlockPolicy(policy_id);
+  int left_behind = ReleaseAdvisoryLocksTakenSince(caller_locks);
+  if (left_behind > 0)
+    ereport(WARNING,
+            (errmsg("released %d advisory lock(s) that the run of retention policy \"%s\" "
+                    "left in this session",
+                    left_behind, name),
+             errdetail("Code of the policy's table took them at session level and did not "
+                       "release them.")));
   return totals;
 }
 

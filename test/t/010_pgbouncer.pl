@@ -63,7 +63,7 @@ INSERT INTO app_schema.tokens
 SELECT i, CASE WHEN i <= 300 THEN now() - interval '1 day' ELSE now() + interval '1 day' END
   FROM generate_series(1, 400) AS i;
 -- Owned by app_owner: a run switches to that role while it works.
-SELECT retention.add_policy('app_schema.tokens', expires_at => 'expires_at',
+SELECT retention.add_policy('app_schema.tokens', name => 'tokens', expires_at => 'expires_at',
                             batch_size => 50);
 
 CREATE TABLE app_schema.sessions (
@@ -83,7 +83,7 @@ CREATE TABLE app_schema.fragile (
 INSERT INTO app_schema.fragile
 SELECT i, now() - interval '1 day', CASE WHEN i = 7 THEN 0 ELSE 60 END
   FROM generate_series(1, 20) AS i;
-SELECT retention.add_policy('app_schema.fragile',
+SELECT retention.add_policy('app_schema.fragile', name => 'fragile',
                             expires_at => 'created_at + make_interval(secs => 3600 / ttl)');
 
 -- A policy whose run is slow (a delete trigger sleeps), to cancel it midway.
@@ -100,7 +100,7 @@ BEGIN
 END $$;
 CREATE TRIGGER slow_delete BEFORE DELETE ON app_schema.slow
     FOR EACH ROW EXECUTE FUNCTION app_schema.slow_delete();
-SELECT retention.add_policy('app_schema.slow', expires_at => 'expires_at', batch_size => 20);
+SELECT retention.add_policy('app_schema.slow', name => 'slow', expires_at => 'expires_at', batch_size => 20);
 RESET ROLE;
 });
 
@@ -245,7 +245,7 @@ is($node->safe_psql('app', 'SELECT count(*), min(id) FROM app_schema.tokens'),
 	'100|301', 'only live tokens remain');
 
 ($ok, $out, $err) = client('B',
-	q{SELECT retention.add_policy('app_schema.sessions', expires_at => 'last_seen', retain => '2 days');});
+	q{SELECT retention.add_policy('app_schema.sessions', name => 'sessions', expires_at => 'last_seen', retain => '2 days');});
 ok($ok, 'client B: add_policy succeeds through pgbouncer') or diag $err;
 is($out, 'sessions', 'client B: add_policy returns the policy name');
 check_clean('client B add_policy');

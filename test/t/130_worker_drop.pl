@@ -65,7 +65,7 @@ $holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')})
 $node->poll_query_until('app', 'SELECT count(*) = 0 FROM big')
   or die 'timed out waiting for the released run to finish';
 is( $node->safe_psql(
-		'app', q{SELECT string_agg(status || ':' || rows_deleted, ',') FROM retention.runs WHERE policy = 'big'}),
+		'app', q{SELECT string_agg(status || ':' || rows_deleted, ',') FROM retention.runs WHERE policy = 'public.big'}),
 	'ok:1000', 'the held run finished once released');
 RetentionTAP::check_quiet($node, 'after DROP DATABASE without the extension',
 	allow_pids => [$holder_pid]);
@@ -84,17 +84,17 @@ $node->safe_psql('app',
 	  SELECT retention.wakeup()});
 RetentionTAP::wait_for_waitpoint($node, $sched_app);
 my $doomed_run = $node->safe_psql('app',
-	q{SELECT run_id FROM retention.runs WHERE policy = 'doomed' AND status = 'running'});
+	q{SELECT run_id FROM retention.runs WHERE policy = 'public.doomed' AND status = 'running'});
 my ($holder2, $holder2_pid) = RetentionTAP::hold_waitpoints($node, 'app', 'before_batch');
 $holder->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder);
 $node->poll_query_until('app',
-	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'doomed'})
+	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.doomed'})
   or die 'timed out waiting for the first batch of doomed';
 RetentionTAP::wait_for_waitpoint($node, $sched_app);
 
 my $log_offset = -s $node->logfile;
-$node->safe_psql('app', q{SELECT retention.drop_policy('doomed')});
+$node->safe_psql('app', q{SELECT retention.drop_policy('public.doomed')});
 $holder2->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
 RetentionTAP::quit_session($holder2);
 # Wait for the run to let go of the policy lock, however it ends.
@@ -220,7 +220,7 @@ my ($holder_b, $pid_b) = RetentionTAP::hold_waitpoints($node, 'shop', 'before_ba
 $holder_a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder_a);
 $node->poll_query_until('shop',
-	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'events'})
+	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.events'})
   or die 'timed out waiting for the first batch';
 RetentionTAP::wait_for_waitpoint($node, $sched_shop2);
 is( $node->safe_psql(
