@@ -4,7 +4,10 @@
 -- Objects: the policy catalog and run history (not writable by users: every
 -- change goes through the C functions, which check ownership), the views
 -- retention.policies and retention.runs, and the SQL API.
--- Everything is schema-qualified; no @extschema@ appears in a quoted body.
+-- Everything is schema-qualified: every function pins its search_path, and
+-- every operator is written OPERATOR(pg_catalog.op), also where SQL would
+-- resolve one by name behind the scenes (IN, BETWEEN, IS DISTINCT FROM, the
+-- simple CASE). The extension's schema is only ever named literally.
 
 \echo Use "CREATE EXTENSION pg_retention" to load this file. \quit
 
@@ -21,15 +24,18 @@ CREATE TABLE retention.policy (
     relation      regclass    NOT NULL,
     expires_at    text        NOT NULL,        -- deparsed, schema-qualified expression
     retain        interval    NOT NULL,
-    mode          text        NOT NULL CHECK (mode IN ('delete', 'archive')),
+    mode          text        NOT NULL
+                              CHECK (mode OPERATOR(pg_catalog.=) ANY (ARRAY['delete', 'archive'])),
     archive_table regclass,
     filter        text,                        -- deparsed boolean expression or NULL
     schedule      interval    NOT NULL,
-    batch_size    integer     CHECK (batch_size > 0),
-    max_runtime   interval    CHECK (max_runtime > '0'),  -- NULL: no limit
-    max_rows_per_second integer CHECK (max_rows_per_second > 0),  -- NULL: no limit
+    batch_size    integer     CHECK (batch_size OPERATOR(pg_catalog.>) 0),
+    max_runtime   interval    CHECK (max_runtime OPERATOR(pg_catalog.>) '0'),  -- NULL: no limit
+    max_rows_per_second integer
+                  CHECK (max_rows_per_second OPERATOR(pg_catalog.>) 0),  -- NULL: no limit
     -- NULL: size adaptive batches toward retention.target_batch_time.
-    target_batch_time interval CHECK (target_batch_time BETWEEN '1 ms' AND '1 min'),
+    target_batch_time interval CHECK (target_batch_time OPERATOR(pg_catalog.>=) '1 ms'
+                                      AND target_batch_time OPERATOR(pg_catalog.<=) '1 min'),
     enabled       boolean     NOT NULL DEFAULT true,
     paused        boolean     NOT NULL DEFAULT false,
     owner         regrole     NOT NULL,
@@ -41,7 +47,8 @@ CREATE TABLE retention.policy (
     expr_columns  name[]      NOT NULL,
     expr_attnums  smallint[]  NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CHECK ((mode = 'archive') = (archive_table IS NOT NULL))
+    CHECK ((mode OPERATOR(pg_catalog.=) 'archive') OPERATOR(pg_catalog.=)
+           (archive_table IS NOT NULL))
 );
 ALTER SEQUENCE retention.policy_id_seq OWNED BY retention.policy.id;
 
@@ -55,13 +62,15 @@ CREATE TABLE retention.run_history (
                               PRIMARY KEY,
     policy_id     integer     NOT NULL,
     policy        text        NOT NULL,
-    trigger       text        NOT NULL CHECK (trigger IN ('manual', 'worker')),
+    trigger       text        NOT NULL
+                              CHECK (trigger OPERATOR(pg_catalog.=) ANY (ARRAY['manual', 'worker'])),
     pid           integer     NOT NULL,
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
     status        text        NOT NULL
-                              CHECK (status IN ('running', 'ok', 'error', 'skipped',
-                                                'partial', 'interrupted')),
+                              CHECK (status OPERATOR(pg_catalog.=) ANY (
+                                         ARRAY['running', 'ok', 'error', 'skipped',
+                                               'partial', 'interrupted'])),
     cutoff        timestamptz,
     rows_deleted  bigint      NOT NULL DEFAULT 0,
     rows_archived bigint      NOT NULL DEFAULT 0,
@@ -142,6 +151,7 @@ REVOKE ALL ON FUNCTION retention.policy_refresh_attnums() FROM PUBLIC;
 -- Returns the pid holding it, or NULL.
 CREATE FUNCTION retention.running_pid(policy_id integer) RETURNS integer
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.pid
       FROM pg_catalog.pg_locks l
@@ -158,12 +168,17 @@ $$;
 
 -- Whether the run recorded for (policy, pid) is still going. On a hot
 -- standby the run belongs to the primary, whose locks we cannot see: there
--- a "running" run is taken at its word.
+-- a "running" run is taken at its word. (running_pid IS NOT DISTINCT FROM
+-- pid, spelled out: that form looks "=" up by name.)
 CREATE FUNCTION retention.run_is_live(policy_id integer, pid integer) RETURNS boolean
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.pg_is_in_recovery()
-        OR retention.running_pid($1) IS NOT DISTINCT FROM $2
+        OR (SELECT CASE WHEN l.pid IS NULL OR $2 IS NULL
+                        THEN l.pid IS NULL AND $2 IS NULL
+                        ELSE l.pid OPERATOR(pg_catalog.=) $2 END
+              FROM (SELECT retention.running_pid($1) AS pid) l)
 $$;
 
 CREATE VIEW retention.policies AS
