@@ -147,8 +147,10 @@ REVOKE ALL ON FUNCTION retention.policy_refresh_attnums() FROM PUBLIC;
 -- ---------------------------------------------------------------------------
 
 -- The advisory lock that marks a policy as running: class 1919251566 ('retn')
--- plus the policy id, in the two-int4 key space (see src/pg/README.md).
--- Returns the pid holding it, or NULL.
+-- and the policy id, with objsubid 4 in pg_locks, a key space that no SQL
+-- function can take (pg_advisory_lock(1919251566, id) is objsubid 2 and does
+-- not hold a policy up; see src/pg/SECURITY.md). Returns the pid holding it,
+-- or NULL.
 CREATE FUNCTION retention.running_pid(policy_id integer) RETURNS integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -161,7 +163,7 @@ AS $$
              WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
        AND l.classid OPERATOR(pg_catalog.=) 1919251566::pg_catalog.oid
        AND l.objid OPERATOR(pg_catalog.=) $1::pg_catalog.oid
-       AND l.objsubid OPERATOR(pg_catalog.=) 2
+       AND l.objsubid OPERATOR(pg_catalog.=) 4
        AND l.granted
      LIMIT 1
 $$;

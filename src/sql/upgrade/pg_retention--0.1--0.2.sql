@@ -14,8 +14,10 @@
 -- when the script runs), so nothing is done here.
 
 -- The advisory lock that marks a policy as running: class 1919251566 ('retn')
--- plus the policy id, in the two-int4 key space (see src/pg/README.md).
--- Returns the pid holding it, or NULL.
+-- and the policy id, with objsubid 4 in pg_locks, a key space that no SQL
+-- function can take (pg_advisory_lock(1919251566, id) is objsubid 2 and does
+-- not hold a policy up; see src/pg/SECURITY.md). Returns the pid holding it,
+-- or NULL.
 CREATE OR REPLACE FUNCTION retention.running_pid(policy_id integer) RETURNS integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -28,7 +30,7 @@ AS $$
              WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
        AND l.classid OPERATOR(pg_catalog.=) 1919251566::pg_catalog.oid
        AND l.objid OPERATOR(pg_catalog.=) $1::pg_catalog.oid
-       AND l.objsubid OPERATOR(pg_catalog.=) 2
+       AND l.objsubid OPERATOR(pg_catalog.=) 4
        AND l.granted
      LIMIT 1
 $$;
