@@ -87,7 +87,10 @@ CREATE TABLE retention.run_history (
     -- the run went (retention.xmin_horizon_warning).
     horizon_warning text,
     sqlstate      text,                            -- of the error, or of the last retry
-    error         text
+    error         text,
+    -- The policy's owner when the run started: who may see the run. NULL
+    -- for runs recorded before 0.2 of policies dropped before the update.
+    owner         oid
 );
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
 CREATE INDEX run_history_policy_started_idx ON retention.run_history (policy_id, started_at);

@@ -49,3 +49,17 @@ AS $$
                         ELSE l.pid OPERATOR(pg_catalog.=) $2 END
               FROM (SELECT retention.running_pid($1) AS pid) l)
 $$;
+
+-- ---------------------------------------------------------------------------
+-- The run history records the policy's owner when the run started: who may
+-- see the run.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.run_history ADD COLUMN owner oid;
+
+-- Runs of 0.1 belong to their policy's owner now; runs of policies dropped
+-- since keep NULL (only members of pg_monitor and superusers see them).
+UPDATE retention.run_history r
+   SET owner = p.owner::pg_catalog.oid
+  FROM retention.policy p
+ WHERE r.policy_id OPERATOR(pg_catalog.=) p.id;
