@@ -186,7 +186,23 @@ AS $$
               FROM (SELECT retention.running_pid($1) AS pid) l)
 $$;
 
-CREATE VIEW retention.policies AS
+-- Whether the current role may see a policy or a run whose owner is the
+-- given role: it has the privileges of that role or of pg_monitor (and a
+-- superuser has every role's). A NULL owner (a run of a policy dropped
+-- before 0.2) is seen only with pg_monitor's. pg_has_role() answers false,
+-- not an error, for the oid of a role dropped since.
+CREATE FUNCTION retention.can_see(owner oid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role('pg_monitor'::pg_catalog.name, 'USAGE'::pg_catalog.text)
+        OR ($1 IS NOT NULL AND pg_catalog.pg_has_role($1, 'USAGE'::pg_catalog.text))
+$$;
+
+-- The views show each role only what retention.can_see() allows. They are
+-- security barriers: a condition of the reader's own (a function that
+-- raises its argument, say) is not evaluated before that test.
+CREATE VIEW retention.policies WITH (security_barrier) AS
 SELECT p.name,
        p.relation,
        p.expires_at,
@@ -204,9 +220,10 @@ SELECT p.name,
        p.owner::text AS owner,
        p.timezone,
        p.created_at
-  FROM retention.policy p;
+  FROM retention.policy p
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
 
-CREATE VIEW retention.runs AS
+CREATE VIEW retention.runs WITH (security_barrier) AS
 SELECT r.id AS run_id,
        r.policy,
        r.trigger,
@@ -232,7 +249,8 @@ SELECT r.id AS run_id,
        r.horizon_warning,
        r.sqlstate,
        r.error
-  FROM retention.run_history r;
+  FROM retention.run_history r
+ WHERE retention.can_see(r.owner);
 
 -- Live progress of the runs in flight in this database, from shared memory.
 CREATE FUNCTION retention.running_progress(
@@ -244,8 +262,9 @@ LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_running_progress';
 
 -- One row per policy: what it is doing, how its last run went, when it runs
--- next. Readable on a hot standby.
-CREATE VIEW retention.status AS
+-- next. Readable on a hot standby. Whoever may see the policy sees its last
+-- run, whoever ran it.
+CREATE VIEW retention.status WITH (security_barrier) AS
 SELECT p.name AS policy,
        p.relation,
        p.mode,
@@ -291,7 +310,8 @@ SELECT p.name AS policy,
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.status OPERATOR(pg_catalog.<>) 'skipped'
          ORDER BY r.id DESC
-         LIMIT 1) last ON true;
+         LIMIT 1) last ON true
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
 
 GRANT USAGE ON SCHEMA retention TO PUBLIC;
 GRANT SELECT ON retention.policies, retention.runs, retention.status TO PUBLIC;

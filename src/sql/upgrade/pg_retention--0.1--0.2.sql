@@ -63,3 +63,126 @@ UPDATE retention.run_history r
    SET owner = p.owner::pg_catalog.oid
   FROM retention.policy p
  WHERE r.policy_id OPERATOR(pg_catalog.=) p.id;
+
+-- ---------------------------------------------------------------------------
+-- The views show a role only the policies and runs of the roles whose
+-- privileges it has; members of pg_monitor and superusers see all.
+-- ---------------------------------------------------------------------------
+
+-- Whether the current role may see a policy or a run whose owner is the
+-- given role: it has the privileges of that role or of pg_monitor (and a
+-- superuser has every role's). A NULL owner (a run of a policy dropped
+-- before 0.2) is seen only with pg_monitor's. pg_has_role() answers false,
+-- not an error, for the oid of a role dropped since.
+CREATE FUNCTION retention.can_see(owner oid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role('pg_monitor'::pg_catalog.name, 'USAGE'::pg_catalog.text)
+        OR ($1 IS NOT NULL AND pg_catalog.pg_has_role($1, 'USAGE'::pg_catalog.text))
+$$;
+
+-- The views show each role only what retention.can_see() allows. They are
+-- security barriers: a condition of the reader's own (a function that
+-- raises its argument, say) is not evaluated before that test.
+CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
+SELECT p.name,
+       p.relation,
+       p.expires_at,
+       p.retain,
+       p.mode,
+       p.archive_table,
+       p.filter,
+       p.schedule,
+       p.batch_size,
+       p.max_runtime,
+       p.max_rows_per_second,
+       p.target_batch_time,
+       p.enabled,
+       p.paused,
+       p.owner::text AS owner,
+       p.timezone,
+       p.created_at
+  FROM retention.policy p
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+CREATE OR REPLACE VIEW retention.runs WITH (security_barrier) AS
+SELECT r.id AS run_id,
+       r.policy,
+       r.trigger,
+       r.pid,
+       r.started_at,
+       r.finished_at,
+       -- A run marked running whose process no longer holds the policy lock
+       -- was cut short (crash, kill -9, failover): report it as interrupted.
+       CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+             AND NOT retention.run_is_live(r.policy_id, r.pid)
+            THEN 'interrupted'
+            ELSE r.status END AS status,
+       r.cutoff,
+       r.rows_deleted,
+       r.rows_archived,
+       r.batches,
+       r.retries,
+       r.table_bytes_before,
+       r.table_bytes_after,
+       r.dead_rows_before,
+       r.dead_rows_after,
+       r.analyzed,
+       r.horizon_warning,
+       r.sqlstate,
+       r.error
+  FROM retention.run_history r
+ WHERE retention.can_see(r.owner);
+
+-- One row per policy: what it is doing, how its last run went, when it runs
+-- next. Readable on a hot standby. Whoever may see the policy sees its last
+-- run, whoever ran it.
+CREATE OR REPLACE VIEW retention.status WITH (security_barrier) AS
+SELECT p.name AS policy,
+       p.relation,
+       p.mode,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby'
+            WHEN lk.pid IS NOT NULL AND pr.throttle_reason IS NOT NULL THEN 'throttled'
+            WHEN lk.pid IS NOT NULL THEN 'running'
+            WHEN p.paused THEN 'paused'
+            WHEN NOT p.enabled THEN 'disabled'
+            WHEN s.consecutive_failures OPERATOR(pg_catalog.>) 0
+             AND s.next_run_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN 'backoff'
+            ELSE 'idle' END AS state,
+       lk.pid AS running_pid,
+       pr.rows_deleted AS current_rows,
+       pr.throttle_reason,
+       pr.horizon_warning,
+       last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at,
+       last.status AS last_status,
+       last.rows_deleted AS last_rows_deleted,
+       last.rows_archived AS last_rows_archived,
+       last.error AS last_error,
+       last.sqlstate AS last_sqlstate,
+       CASE WHEN p.enabled AND NOT p.paused
+            THEN coalesce(s.next_run_at, p.created_at) END AS next_run_at,
+       coalesce(s.total_rows_deleted, 0) AS total_rows_deleted,
+       coalesce(s.total_rows_archived, 0) AS total_rows_archived,
+       coalesce(s.consecutive_failures, 0) AS consecutive_failures
+  FROM retention.policy p
+  LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
+  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (
+        SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
+          FROM retention.running_progress() g
+         WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
+           AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
+  LEFT JOIN LATERAL (
+        SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
+               r.sqlstate,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.status OPERATOR(pg_catalog.<>) 'skipped'
+         ORDER BY r.id DESC
+         LIMIT 1) last ON true
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
