@@ -12,6 +12,49 @@
 \echo Use "CREATE EXTENSION pg_retention" to load this file. \quit
 
 -- ---------------------------------------------------------------------------
+-- The schema
+-- ---------------------------------------------------------------------------
+
+-- CREATE EXTENSION creates the schema retention (pg_retention.control) only
+-- when it does not exist yet. One that another role created first, or may
+-- create objects in, would let that role replace or drop the extension's
+-- objects (the class of CVE-2022-2625 and CVE-2023-39417): refuse it.
+DO $$
+DECLARE
+    owner_name pg_catalog.name;
+    grantee_name text;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(n.nspowner) INTO owner_name
+      FROM pg_catalog.pg_namespace n
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'retention';
+    IF owner_name OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+        RAISE EXCEPTION 'schema "retention" is owned by role "%"', owner_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'pg_retention keeps its catalog in that schema; its owner could '
+                           'replace or drop the extension''s objects.',
+                  HINT = 'Drop or rename the schema, then run CREATE EXTENSION pg_retention again.';
+    END IF;
+    SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                ELSE pg_catalog.format('role "%s"', pg_catalog.pg_get_userbyid(a.grantee)) END
+      INTO grantee_name
+      FROM pg_catalog.pg_namespace n,
+           LATERAL pg_catalog.aclexplode(n.nspacl) a
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'retention'
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+     ORDER BY a.grantee
+     LIMIT 1;
+    IF grantee_name IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "retention" grants CREATE to %', grantee_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'pg_retention keeps its catalog in that schema; a role that can create '
+                           'objects in it could replace or drop the extension''s objects.',
+                  HINT = 'Drop or rename the schema, then run CREATE EXTENSION pg_retention again.';
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------------
 -- Catalog
 -- ---------------------------------------------------------------------------
 
