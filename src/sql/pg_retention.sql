@@ -513,4 +513,125 @@ REVOKE ALL ON FUNCTION retention.on_sql_drop() FROM PUBLIC;
 CREATE EVENT TRIGGER retention_sql_drop ON sql_drop
     EXECUTE FUNCTION retention.on_sql_drop();
 
+-- ---------------------------------------------------------------------------
+-- Comments
+-- ---------------------------------------------------------------------------
+
+COMMENT ON TABLE retention.run_history IS
+  'one row per run of a retention policy; read it through retention.runs';
+COMMENT ON TABLE retention.policy_state IS
+  'when each retention policy is due and how it has fared, kept by the engine';
+COMMENT ON SEQUENCE retention.policy_id_seq IS 'ids of retention policies';
+COMMENT ON SEQUENCE retention.run_id_seq IS 'ids of retention runs';
+
+COMMENT ON FUNCTION retention.policy_refresh_attnums() IS
+  'trigger: recompute the attribute numbers of the columns a policy reads';
+COMMENT ON FUNCTION retention.running_pid(integer) IS
+  'process running a retention policy now, or NULL';
+COMMENT ON FUNCTION retention.run_is_live(integer, integer) IS
+  'whether a recorded run is still going (always true on a hot standby)';
+COMMENT ON FUNCTION retention.can_see(oid) IS
+  'whether the current role may see the retention policies and runs of a role';
+COMMENT ON FUNCTION retention.running_progress() IS
+  'live progress of the retention runs in flight in this database';
+COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
+                                           integer, boolean, interval, integer, interval) IS
+  'change a retention policy; arguments left NULL keep their setting';
+COMMENT ON FUNCTION retention.drop_policy(text) IS 'remove a retention policy';
+COMMENT ON FUNCTION retention.pause(text) IS
+  'stop the scheduled runs of a retention policy, keeping its settings';
+COMMENT ON FUNCTION retention.resume(text) IS 'let a paused retention policy run again';
+COMMENT ON FUNCTION retention.wakeup() IS
+  'make this database''s retention scheduler look for due policies now';
+COMMENT ON FUNCTION retention.debug_waitpoint_enable(text) IS
+  'test hook: hold a waitpoint, so that runs passing it wait';
+COMMENT ON FUNCTION retention.debug_waitpoint_release(text) IS
+  'test hook: release a waitpoint held by retention.debug_waitpoint_enable';
+COMMENT ON FUNCTION retention.notify_launcher() IS
+  'tell the retention launcher that this database has the extension';
+COMMENT ON FUNCTION retention.on_sql_drop() IS
+  'event trigger: drop the retention policies of dropped tables, disable those of dropped archive tables';
+COMMENT ON EVENT TRIGGER retention_sql_drop IS
+  'keeps retention policies consistent with dropped tables';
+
+COMMENT ON VIEW retention.policies IS 'retention policies the current role may see';
+COMMENT ON COLUMN retention.policies.name IS 'name of the policy';
+COMMENT ON COLUMN retention.policies.relation IS 'table the policy purges';
+COMMENT ON COLUMN retention.policies.expires_at IS
+  'when a row expires: a schema-qualified expression over the table''s columns';
+COMMENT ON COLUMN retention.policies.retain IS 'how long rows are kept after they expire';
+COMMENT ON COLUMN retention.policies.mode IS 'delete or archive';
+COMMENT ON COLUMN retention.policies.archive_table IS 'table that archive mode moves rows to';
+COMMENT ON COLUMN retention.policies.filter IS
+  'condition a row must also meet to be removed, or NULL';
+COMMENT ON COLUMN retention.policies.schedule IS 'how often the scheduler runs the policy';
+COMMENT ON COLUMN retention.policies.batch_size IS
+  'rows per batch, or NULL for batches the engine sizes';
+COMMENT ON COLUMN retention.policies.max_runtime IS 'longest run, or NULL for no limit';
+COMMENT ON COLUMN retention.policies.max_rows_per_second IS
+  'rate limit of the policy''s runs, or NULL for none';
+COMMENT ON COLUMN retention.policies.target_batch_time IS
+  'duration batches are sized toward, or NULL to follow retention.target_batch_time';
+COMMENT ON COLUMN retention.policies.enabled IS 'whether the scheduler runs the policy';
+COMMENT ON COLUMN retention.policies.paused IS 'whether the policy is paused';
+COMMENT ON COLUMN retention.policies.owner IS 'role that owns the policy';
+COMMENT ON COLUMN retention.policies.timezone IS
+  'time zone in which the policy''s dates, timestamps and calendar intervals are read';
+COMMENT ON COLUMN retention.policies.created_at IS 'when the policy was added';
+
+COMMENT ON VIEW retention.runs IS 'runs of the retention policies the current role may see';
+COMMENT ON COLUMN retention.runs.run_id IS 'id of the run';
+COMMENT ON COLUMN retention.runs.policy IS 'name of the policy when it ran';
+COMMENT ON COLUMN retention.runs.trigger IS 'manual (CALL retention.run) or worker (the scheduler)';
+COMMENT ON COLUMN retention.runs.pid IS 'process that ran it';
+COMMENT ON COLUMN retention.runs.started_at IS 'when the run started';
+COMMENT ON COLUMN retention.runs.finished_at IS 'when the run ended, or NULL while it runs';
+COMMENT ON COLUMN retention.runs.status IS 'running, ok, error, skipped, partial or interrupted';
+COMMENT ON COLUMN retention.runs.cutoff IS 'rows that expired before this time were purgeable';
+COMMENT ON COLUMN retention.runs.rows_deleted IS 'rows removed from the table';
+COMMENT ON COLUMN retention.runs.rows_archived IS 'rows written to the archive table';
+COMMENT ON COLUMN retention.runs.batches IS 'batches committed';
+COMMENT ON COLUMN retention.runs.retries IS
+  'batches retried after a timeout, deadlock or serialization failure';
+COMMENT ON COLUMN retention.runs.table_bytes_before IS
+  'size of the table before the run (pg_table_size), or NULL when it was locked';
+COMMENT ON COLUMN retention.runs.table_bytes_after IS
+  'size of the table after the run (pg_table_size), or NULL when it was locked';
+COMMENT ON COLUMN retention.runs.dead_rows_before IS
+  'dead rows of the table before the run, as the statistics know them';
+COMMENT ON COLUMN retention.runs.dead_rows_after IS
+  'dead rows of the table after the run, as the statistics know them';
+COMMENT ON COLUMN retention.runs.analyzed IS 'whether the run analyzed the table';
+COMMENT ON COLUMN retention.runs.horizon_warning IS
+  'first report, during the run, of a transaction holding back the xmin horizon';
+COMMENT ON COLUMN retention.runs.sqlstate IS
+  'SQLSTATE of the error that ended the run, or of the last retried batch';
+COMMENT ON COLUMN retention.runs.error IS
+  'message of the error that ended the run, or of the last retried batch';
+
+COMMENT ON VIEW retention.status IS
+  'what each retention policy the current role may see is doing, and how it has fared';
+COMMENT ON COLUMN retention.status.policy IS 'name of the policy';
+COMMENT ON COLUMN retention.status.relation IS 'table the policy purges';
+COMMENT ON COLUMN retention.status.mode IS 'delete or archive';
+COMMENT ON COLUMN retention.status.state IS
+  'idle, running, throttled, paused, disabled, backoff or standby';
+COMMENT ON COLUMN retention.status.running_pid IS 'process running the policy now, or NULL';
+COMMENT ON COLUMN retention.status.current_rows IS 'rows the run in flight has removed so far';
+COMMENT ON COLUMN retention.status.throttle_reason IS 'why the run in flight waits, or NULL';
+COMMENT ON COLUMN retention.status.horizon_warning IS
+  'transaction holding back the xmin horizon while the run goes, or NULL';
+COMMENT ON COLUMN retention.status.last_started_at IS 'when the last run (not skipped) started';
+COMMENT ON COLUMN retention.status.last_finished_at IS 'when the last run ended';
+COMMENT ON COLUMN retention.status.last_status IS 'how the last run ended';
+COMMENT ON COLUMN retention.status.last_rows_deleted IS 'rows the last run removed';
+COMMENT ON COLUMN retention.status.last_rows_archived IS 'rows the last run archived';
+COMMENT ON COLUMN retention.status.last_error IS 'error of the last run, or NULL';
+COMMENT ON COLUMN retention.status.last_sqlstate IS 'SQLSTATE of the last run''s error, or NULL';
+COMMENT ON COLUMN retention.status.next_run_at IS
+  'when the scheduler runs the policy next; NULL while it is disabled or paused';
+COMMENT ON COLUMN retention.status.total_rows_deleted IS 'rows removed by all its runs';
+COMMENT ON COLUMN retention.status.total_rows_archived IS 'rows archived by all its runs';
+COMMENT ON COLUMN retention.status.consecutive_failures IS 'runs in a row that ended in an error';
+
 SELECT retention.notify_launcher();
