@@ -6,16 +6,21 @@
 # (see CMakeLists.txt); scripts/test.sh runs every tier.
 
 EXTENSION  = pg_retention
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 MODULE_big = pg_retention
 
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
 PG_SRCS   = $(sort $(wildcard src/pg/*.cpp))
 OBJS      = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 
-# One source of truth for the install script; the versioned file is built.
+# One source of truth for the current install script; the versioned file is
+# built. Install scripts of released versions are kept frozen beside it
+# (src/sql/pg_retention--<old>.sql) so that old versions can still be
+# installed and updated; every change since a release goes into
+# src/sql/upgrade/pg_retention--<old>--<new>.sql as well.
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-DATA       = $(sort $(wildcard src/sql/upgrade/$(EXTENSION)--*--*.sql))
+DATA       = $(sort $(wildcard src/sql/$(EXTENSION)--*.sql)) \
+             $(sort $(wildcard src/sql/upgrade/$(EXTENSION)--*--*.sql))
 
 TEST_CONF  = $(srcdir)/test/conf/pg_retention.conf
 

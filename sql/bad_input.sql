@@ -179,7 +179,7 @@ CALL retention.run('public.tokens');
 -- (an ALTER EXTENSION ... UPDATE still to do), nothing runs.
 UPDATE pg_extension SET extversion = '0.0' WHERE extname = 'pg_retention';
 CALL retention.run('public.tokens');
-UPDATE pg_extension SET extversion = '0.1' WHERE extname = 'pg_retention';
+UPDATE pg_extension SET extversion = '0.2' WHERE extname = 'pg_retention';
 
 DROP TABLE tokens CASCADE;
 DROP TABLE parted, archive_missing, archive_mistyped, archive_generated, archive_required,

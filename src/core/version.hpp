@@ -7,6 +7,6 @@
 
 namespace pg_retention::core {
 
-constexpr const char* kExtensionVersion = "0.1";
+constexpr const char* kExtensionVersion = "0.2";
 
 }  // namespace pg_retention::core

@@ -4,9 +4,60 @@
 -- Objects: the policy catalog and run history (not writable by users: every
 -- change goes through the C functions, which check ownership), the views
 -- retention.policies and retention.runs, and the SQL API.
--- Everything is schema-qualified; no @extschema@ appears in a quoted body.
+-- Everything is schema-qualified: every function pins its search_path, and
+-- every operator is written OPERATOR(pg_catalog.op), also where SQL would
+-- resolve one by name behind the scenes (IN, BETWEEN, IS DISTINCT FROM, the
+-- simple CASE). The extension's schema is only ever named literally.
 
 \echo Use "CREATE EXTENSION pg_retention" to load this file. \quit
+
+-- ---------------------------------------------------------------------------
+-- The schema
+-- ---------------------------------------------------------------------------
+
+-- CREATE EXTENSION creates the schema retention (pg_retention.control) only
+-- when it does not exist yet. One that another role created first, or may
+-- create objects in, would let that role replace or drop the extension's
+-- objects (the class of CVE-2022-2625 and CVE-2023-39417): refuse it. A
+-- schema of another superuser (pg_restore keeps the dumped owner) is fine.
+DO $$
+DECLARE
+    owner_name pg_catalog.name;
+    grantee_name text;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(n.nspowner) INTO owner_name
+      FROM pg_catalog.pg_namespace n
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'retention'
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r
+                        WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner AND r.rolsuper);
+    IF owner_name OPERATOR(pg_catalog.<>) CURRENT_USER THEN
+        RAISE EXCEPTION 'schema "retention" is owned by role "%"', owner_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'pg_retention keeps its catalog in that schema; its owner could '
+                           'replace or drop the extension''s objects.',
+                  HINT = 'Drop or rename the schema, then run CREATE EXTENSION pg_retention again.';
+    END IF;
+    SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                ELSE pg_catalog.format('role "%s"', pg_catalog.pg_get_userbyid(a.grantee)) END
+      INTO grantee_name
+      FROM pg_catalog.pg_namespace n,
+           LATERAL pg_catalog.aclexplode(n.nspacl) a
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'retention'
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r
+                        WHERE r.oid OPERATOR(pg_catalog.=) a.grantee AND r.rolsuper)
+     ORDER BY a.grantee
+     LIMIT 1;
+    IF grantee_name IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "retention" grants CREATE to %', grantee_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'pg_retention keeps its catalog in that schema; a role that can create '
+                           'objects in it could replace or drop the extension''s objects.',
+                  HINT = 'Drop or rename the schema, then run CREATE EXTENSION pg_retention again.';
+    END IF;
+END
+$$;
 
 -- ---------------------------------------------------------------------------
 -- Catalog
@@ -21,15 +72,18 @@ CREATE TABLE retention.policy (
     relation      regclass    NOT NULL,
     expires_at    text        NOT NULL,        -- deparsed, schema-qualified expression
     retain        interval    NOT NULL,
-    mode          text        NOT NULL CHECK (mode IN ('delete', 'archive')),
+    mode          text        NOT NULL
+                              CHECK (mode OPERATOR(pg_catalog.=) ANY (ARRAY['delete', 'archive'])),
     archive_table regclass,
     filter        text,                        -- deparsed boolean expression or NULL
     schedule      interval    NOT NULL,
-    batch_size    integer     CHECK (batch_size > 0),
-    max_runtime   interval    CHECK (max_runtime > '0'),  -- NULL: no limit
-    max_rows_per_second integer CHECK (max_rows_per_second > 0),  -- NULL: no limit
+    batch_size    integer     CHECK (batch_size OPERATOR(pg_catalog.>) 0),
+    max_runtime   interval    CHECK (max_runtime OPERATOR(pg_catalog.>) '0'),  -- NULL: no limit
+    max_rows_per_second integer
+                  CHECK (max_rows_per_second OPERATOR(pg_catalog.>) 0),  -- NULL: no limit
     -- NULL: size adaptive batches toward retention.target_batch_time.
-    target_batch_time interval CHECK (target_batch_time BETWEEN '1 ms' AND '1 min'),
+    target_batch_time interval CHECK (target_batch_time OPERATOR(pg_catalog.>=) '1 ms'
+                                      AND target_batch_time OPERATOR(pg_catalog.<=) '1 min'),
     enabled       boolean     NOT NULL DEFAULT true,
     paused        boolean     NOT NULL DEFAULT false,
     owner         regrole     NOT NULL,
@@ -41,7 +95,8 @@ CREATE TABLE retention.policy (
     expr_columns  name[]      NOT NULL,
     expr_attnums  smallint[]  NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    CHECK ((mode = 'archive') = (archive_table IS NOT NULL))
+    CHECK ((mode OPERATOR(pg_catalog.=) 'archive') OPERATOR(pg_catalog.=)
+           (archive_table IS NOT NULL))
 );
 ALTER SEQUENCE retention.policy_id_seq OWNED BY retention.policy.id;
 
@@ -55,13 +110,15 @@ CREATE TABLE retention.run_history (
                               PRIMARY KEY,
     policy_id     integer     NOT NULL,
     policy        text        NOT NULL,
-    trigger       text        NOT NULL CHECK (trigger IN ('manual', 'worker')),
+    trigger       text        NOT NULL
+                              CHECK (trigger OPERATOR(pg_catalog.=) ANY (ARRAY['manual', 'worker'])),
     pid           integer     NOT NULL,
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
     status        text        NOT NULL
-                              CHECK (status IN ('running', 'ok', 'error', 'skipped',
-                                                'partial', 'interrupted')),
+                              CHECK (status OPERATOR(pg_catalog.=) ANY (
+                                         ARRAY['running', 'ok', 'error', 'skipped',
+                                               'partial', 'interrupted'])),
     cutoff        timestamptz,
     rows_deleted  bigint      NOT NULL DEFAULT 0,
     rows_archived bigint      NOT NULL DEFAULT 0,
@@ -79,7 +136,9 @@ CREATE TABLE retention.run_history (
     horizon_warning text,
     sqlstate      text,                            -- of the error, or of the last retry
     error         text,
-    owner         oid                              -- the policy's owner when the run started
+    -- The policy's owner when the run started: who may see the run. NULL
+    -- for runs recorded before 0.2 of policies dropped before the update.
+    owner         oid
 );
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
 CREATE INDEX run_history_policy_started_idx ON retention.run_history (policy_id, started_at);
@@ -139,10 +198,13 @@ REVOKE ALL ON FUNCTION retention.policy_refresh_attnums() FROM PUBLIC;
 -- ---------------------------------------------------------------------------
 
 -- The advisory lock that marks a policy as running: class 1919251566 ('retn')
--- plus the policy id, in the two-int4 key space (see src/pg/README.md).
--- Returns the pid holding it, or NULL.
+-- and the policy id, with objsubid 4 in pg_locks, a key space that no SQL
+-- function can take (pg_advisory_lock(1919251566, id) is objsubid 2 and does
+-- not hold a policy up; see src/pg/SECURITY.md). Returns the pid holding it,
+-- or NULL.
 CREATE FUNCTION retention.running_pid(policy_id integer) RETURNS integer
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT l.pid
       FROM pg_catalog.pg_locks l
@@ -159,15 +221,36 @@ $$;
 
 -- Whether the run recorded for (policy, pid) is still going. On a hot
 -- standby the run belongs to the primary, whose locks we cannot see: there
--- a "running" run is taken at its word.
+-- a "running" run is taken at its word. (running_pid IS NOT DISTINCT FROM
+-- pid, spelled out: that form looks "=" up by name.)
 CREATE FUNCTION retention.run_is_live(policy_id integer, pid integer) RETURNS boolean
 LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT pg_catalog.pg_is_in_recovery()
-        OR retention.running_pid($1) IS NOT DISTINCT FROM $2
+        OR (SELECT CASE WHEN l.pid IS NULL OR $2 IS NULL
+                        THEN l.pid IS NULL AND $2 IS NULL
+                        ELSE l.pid OPERATOR(pg_catalog.=) $2 END
+              FROM (SELECT retention.running_pid($1) AS pid) l)
 $$;
 
-CREATE VIEW retention.policies AS
+-- Whether the current role may see a policy or a run whose owner is the
+-- given role: it has the privileges of that role or of pg_monitor (and a
+-- superuser has every role's). A NULL owner (a run of a policy dropped
+-- before 0.2) is seen only with pg_monitor's. pg_has_role() answers false,
+-- not an error, for the oid of a role dropped since.
+CREATE FUNCTION retention.can_see(owner oid) RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_has_role('pg_monitor'::pg_catalog.name, 'USAGE'::pg_catalog.text)
+        OR ($1 IS NOT NULL AND pg_catalog.pg_has_role($1, 'USAGE'::pg_catalog.text))
+$$;
+
+-- The views show each role only what retention.can_see() allows. They are
+-- security barriers: a condition of the reader's own (a function that
+-- raises its argument, say) is not evaluated before that test.
+CREATE VIEW retention.policies WITH (security_barrier) AS
 SELECT p.name,
        p.relation,
        p.expires_at,
@@ -185,9 +268,10 @@ SELECT p.name,
        p.owner::text AS owner,
        p.timezone,
        p.created_at
-  FROM retention.policy p;
+  FROM retention.policy p
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
 
-CREATE VIEW retention.runs AS
+CREATE VIEW retention.runs WITH (security_barrier) AS
 SELECT r.id AS run_id,
        r.policy,
        r.trigger,
@@ -213,7 +297,8 @@ SELECT r.id AS run_id,
        r.horizon_warning,
        r.sqlstate,
        r.error
-  FROM retention.run_history r;
+  FROM retention.run_history r
+ WHERE retention.can_see(r.owner);
 
 -- Live progress of the runs in flight in this database, from shared memory.
 CREATE FUNCTION retention.running_progress(
@@ -225,8 +310,9 @@ LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_running_progress';
 
 -- One row per policy: what it is doing, how its last run went, when it runs
--- next. Readable on a hot standby.
-CREATE VIEW retention.status AS
+-- next. Readable on a hot standby. Whoever may see the policy sees its last
+-- run, whoever ran it.
+CREATE VIEW retention.status WITH (security_barrier) AS
 SELECT p.name AS policy,
        p.relation,
        p.mode,
@@ -272,7 +358,8 @@ SELECT p.name AS policy,
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.status OPERATOR(pg_catalog.<>) 'skipped'
          ORDER BY r.id DESC
-         LIMIT 1) last ON true;
+         LIMIT 1) last ON true
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
 
 GRANT USAGE ON SCHEMA retention TO PUBLIC;
 GRANT SELECT ON retention.policies, retention.runs, retention.status TO PUBLIC;
@@ -430,5 +517,126 @@ REVOKE ALL ON FUNCTION retention.on_sql_drop() FROM PUBLIC;
 
 CREATE EVENT TRIGGER retention_sql_drop ON sql_drop
     EXECUTE FUNCTION retention.on_sql_drop();
+
+-- ---------------------------------------------------------------------------
+-- Comments
+-- ---------------------------------------------------------------------------
+
+COMMENT ON TABLE retention.run_history IS
+  'one row per run of a retention policy; read it through retention.runs';
+COMMENT ON TABLE retention.policy_state IS
+  'when each retention policy is due and how it has fared, kept by the engine';
+COMMENT ON SEQUENCE retention.policy_id_seq IS 'ids of retention policies';
+COMMENT ON SEQUENCE retention.run_id_seq IS 'ids of retention runs';
+
+COMMENT ON FUNCTION retention.policy_refresh_attnums() IS
+  'trigger: recompute the attribute numbers of the columns a policy reads';
+COMMENT ON FUNCTION retention.running_pid(integer) IS
+  'process running a retention policy now, or NULL';
+COMMENT ON FUNCTION retention.run_is_live(integer, integer) IS
+  'whether a recorded run is still going (always true on a hot standby)';
+COMMENT ON FUNCTION retention.can_see(oid) IS
+  'whether the current role may see the retention policies and runs of a role';
+COMMENT ON FUNCTION retention.running_progress() IS
+  'live progress of the retention runs in flight in this database';
+COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
+                                           integer, boolean, interval, integer, interval) IS
+  'change a retention policy; arguments left NULL keep their setting';
+COMMENT ON FUNCTION retention.drop_policy(text) IS 'remove a retention policy';
+COMMENT ON FUNCTION retention.pause(text) IS
+  'stop the scheduled runs of a retention policy, keeping its settings';
+COMMENT ON FUNCTION retention.resume(text) IS 'let a paused retention policy run again';
+COMMENT ON FUNCTION retention.wakeup() IS
+  'make this database''s retention scheduler look for due policies now';
+COMMENT ON FUNCTION retention.debug_waitpoint_enable(text) IS
+  'test hook: hold a waitpoint, so that runs passing it wait';
+COMMENT ON FUNCTION retention.debug_waitpoint_release(text) IS
+  'test hook: release a waitpoint held by retention.debug_waitpoint_enable';
+COMMENT ON FUNCTION retention.notify_launcher() IS
+  'tell the retention launcher that this database has the extension';
+COMMENT ON FUNCTION retention.on_sql_drop() IS
+  'event trigger: drop the retention policies of dropped tables, disable those of dropped archive tables';
+COMMENT ON EVENT TRIGGER retention_sql_drop IS
+  'keeps retention policies consistent with dropped tables';
+
+COMMENT ON VIEW retention.policies IS 'retention policies the current role may see';
+COMMENT ON COLUMN retention.policies.name IS 'name of the policy';
+COMMENT ON COLUMN retention.policies.relation IS 'table the policy purges';
+COMMENT ON COLUMN retention.policies.expires_at IS
+  'when a row expires: a schema-qualified expression over the table''s columns';
+COMMENT ON COLUMN retention.policies.retain IS 'how long rows are kept after they expire';
+COMMENT ON COLUMN retention.policies.mode IS 'delete or archive';
+COMMENT ON COLUMN retention.policies.archive_table IS 'table that archive mode moves rows to';
+COMMENT ON COLUMN retention.policies.filter IS
+  'condition a row must also meet to be removed, or NULL';
+COMMENT ON COLUMN retention.policies.schedule IS 'how often the scheduler runs the policy';
+COMMENT ON COLUMN retention.policies.batch_size IS
+  'rows per batch, or NULL for batches the engine sizes';
+COMMENT ON COLUMN retention.policies.max_runtime IS 'longest run, or NULL for no limit';
+COMMENT ON COLUMN retention.policies.max_rows_per_second IS
+  'rate limit of the policy''s runs, or NULL for none';
+COMMENT ON COLUMN retention.policies.target_batch_time IS
+  'duration batches are sized toward, or NULL to follow retention.target_batch_time';
+COMMENT ON COLUMN retention.policies.enabled IS 'whether the scheduler runs the policy';
+COMMENT ON COLUMN retention.policies.paused IS 'whether the policy is paused';
+COMMENT ON COLUMN retention.policies.owner IS 'role that owns the policy';
+COMMENT ON COLUMN retention.policies.timezone IS
+  'time zone in which the policy''s dates, timestamps and calendar intervals are read';
+COMMENT ON COLUMN retention.policies.created_at IS 'when the policy was added';
+
+COMMENT ON VIEW retention.runs IS 'runs of the retention policies the current role may see';
+COMMENT ON COLUMN retention.runs.run_id IS 'id of the run';
+COMMENT ON COLUMN retention.runs.policy IS 'name of the policy when it ran';
+COMMENT ON COLUMN retention.runs.trigger IS 'manual (CALL retention.run) or worker (the scheduler)';
+COMMENT ON COLUMN retention.runs.pid IS 'process that ran it';
+COMMENT ON COLUMN retention.runs.started_at IS 'when the run started';
+COMMENT ON COLUMN retention.runs.finished_at IS 'when the run ended, or NULL while it runs';
+COMMENT ON COLUMN retention.runs.status IS 'running, ok, error, skipped, partial or interrupted';
+COMMENT ON COLUMN retention.runs.cutoff IS 'rows that expired before this time were purgeable';
+COMMENT ON COLUMN retention.runs.rows_deleted IS 'rows removed from the table';
+COMMENT ON COLUMN retention.runs.rows_archived IS 'rows written to the archive table';
+COMMENT ON COLUMN retention.runs.batches IS 'batches committed';
+COMMENT ON COLUMN retention.runs.retries IS
+  'batches retried after a timeout, deadlock or serialization failure';
+COMMENT ON COLUMN retention.runs.table_bytes_before IS
+  'size of the table before the run (pg_table_size), or NULL when it was locked';
+COMMENT ON COLUMN retention.runs.table_bytes_after IS
+  'size of the table after the run (pg_table_size), or NULL when it was locked';
+COMMENT ON COLUMN retention.runs.dead_rows_before IS
+  'dead rows of the table before the run, as the statistics know them';
+COMMENT ON COLUMN retention.runs.dead_rows_after IS
+  'dead rows of the table after the run, as the statistics know them';
+COMMENT ON COLUMN retention.runs.analyzed IS 'whether the run analyzed the table';
+COMMENT ON COLUMN retention.runs.horizon_warning IS
+  'first report, during the run, of a transaction holding back the xmin horizon';
+COMMENT ON COLUMN retention.runs.sqlstate IS
+  'SQLSTATE of the error that ended the run, or of the last retried batch';
+COMMENT ON COLUMN retention.runs.error IS
+  'message of the error that ended the run, or of the last retried batch';
+
+COMMENT ON VIEW retention.status IS
+  'what each retention policy the current role may see is doing, and how it has fared';
+COMMENT ON COLUMN retention.status.policy IS 'name of the policy';
+COMMENT ON COLUMN retention.status.relation IS 'table the policy purges';
+COMMENT ON COLUMN retention.status.mode IS 'delete or archive';
+COMMENT ON COLUMN retention.status.state IS
+  'idle, running, throttled, paused, disabled, backoff or standby';
+COMMENT ON COLUMN retention.status.running_pid IS 'process running the policy now, or NULL';
+COMMENT ON COLUMN retention.status.current_rows IS 'rows the run in flight has removed so far';
+COMMENT ON COLUMN retention.status.throttle_reason IS 'why the run in flight waits, or NULL';
+COMMENT ON COLUMN retention.status.horizon_warning IS
+  'transaction holding back the xmin horizon while the run goes, or NULL';
+COMMENT ON COLUMN retention.status.last_started_at IS 'when the last run (not skipped) started';
+COMMENT ON COLUMN retention.status.last_finished_at IS 'when the last run ended';
+COMMENT ON COLUMN retention.status.last_status IS 'how the last run ended';
+COMMENT ON COLUMN retention.status.last_rows_deleted IS 'rows the last run removed';
+COMMENT ON COLUMN retention.status.last_rows_archived IS 'rows the last run archived';
+COMMENT ON COLUMN retention.status.last_error IS 'error of the last run, or NULL';
+COMMENT ON COLUMN retention.status.last_sqlstate IS 'SQLSTATE of the last run''s error, or NULL';
+COMMENT ON COLUMN retention.status.next_run_at IS
+  'when the scheduler runs the policy next; NULL while it is disabled or paused';
+COMMENT ON COLUMN retention.status.total_rows_deleted IS 'rows removed by all its runs';
+COMMENT ON COLUMN retention.status.total_rows_archived IS 'rows archived by all its runs';
+COMMENT ON COLUMN retention.status.consecutive_failures IS 'runs in a row that ended in an error';
 
 SELECT retention.notify_launcher();

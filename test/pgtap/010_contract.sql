@@ -1,12 +1,30 @@
--- The SQL contract of pg_retention: functions and their signatures, views and
--- their columns, privileges on the catalog, settings.
+-- The SQL contract of pg_retention: versions, functions and their
+-- signatures and settings, views and their columns, privileges on the
+-- catalog, comments, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(51);
+SELECT plan(71);
+
+-- The members of the extension, for the checks below.
+CREATE TEMPORARY TABLE members AS
+SELECT d.classid, d.objid
+  FROM pg_depend d JOIN pg_extension e ON e.oid = d.refobjid
+ WHERE d.refclassid = 'pg_extension'::regclass AND e.extname = 'pg_retention'
+   AND d.deptype = 'e';
 
 SELECT has_schema('retention');
-SELECT is((SELECT trusted FROM pg_available_extension_versions
-           WHERE name = 'pg_retention' AND version = '0.1'), false, 'the extension is not trusted');
+
+-- Versions.
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'pg_retention'), '0.2',
+          'the installed version is 0.2');
+SELECT is((SELECT default_version FROM pg_available_extensions WHERE name = 'pg_retention'),
+          '0.2', 'the default version is 0.2');
+SELECT is((SELECT array_agg(version ORDER BY version) FROM pg_available_extension_versions
+           WHERE name = 'pg_retention'), ARRAY['0.1', '0.2'], '0.1 can still be installed');
+SELECT is((SELECT path FROM pg_extension_update_paths('pg_retention')
+           WHERE source = '0.1' AND target = '0.2'), '0.1--0.2', '0.1 updates to 0.2 in one step');
+SELECT is((SELECT bool_or(trusted) FROM pg_available_extension_versions
+           WHERE name = 'pg_retention'), false, 'no version of the extension is trusted');
 
 -- Functions and procedures.
 SELECT has_function('retention', 'add_policy',
@@ -43,6 +61,60 @@ SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.
 SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'retention.on_sql_drop()'::regprocedure),
           ARRAY['search_path=pg_catalog, pg_temp'], 'the event trigger pins its search_path');
 
+-- Every SQL and PL/pgSQL function pins its search_path (a C function sets
+-- what it needs itself: a SET clause on the procedure run would forbid the
+-- commit after each batch).
+SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedure::text)
+             FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+             JOIN pg_language l ON l.oid = p.prolang
+            WHERE l.lanname <> 'c'),
+          ARRAY['retention.can_see(oid)', 'retention.on_sql_drop()',
+                'retention.policy_refresh_attnums()', 'retention.run_is_live(integer,integer)',
+                'retention.running_pid(integer)'],
+          'the SQL and PL/pgSQL functions of the extension');
+SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
+             FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+             JOIN pg_language l ON l.oid = p.prolang
+            WHERE l.lanname <> 'c'
+              AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
+          NULL, 'every SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
+SELECT is((SELECT proconfig FROM pg_proc
+           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
+          NULL, 'run has no SET clause (it commits after each batch)');
+-- No operator in a function body is looked up by name: each is written
+-- OPERATOR(pg_catalog.op), and no construct that resolves one implicitly
+-- (IN, BETWEEN, LIKE, IS DISTINCT FROM, the simple CASE) is used. String
+-- literals, assignments and FOR ... IN loops are taken out first.
+SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
+             FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
+             JOIN pg_language l ON l.oid = p.prolang
+            WHERE l.lanname IN ('sql', 'plpgsql')
+              AND regexp_replace(regexp_replace(regexp_replace(regexp_replace(p.prosrc,
+                    '''[^'']*''', '', 'g'),
+                    'OPERATOR\(pg_catalog\.[^)]+\)', '', 'g'),
+                    '\m(SET \w+ =|HINT =|FOR \w+ IN)', '', 'g'),
+                    '\s+', ' ', 'g')
+                  ~ '[-+*/%|&#^=<>!~@?]|\m(IN|BETWEEN|LIKE|ILIKE|SIMILAR|DISTINCT|CASE \w+ WHEN)\M'),
+          NULL, 'function bodies use only qualified operators');
+SELECT is((SELECT string_agg(DISTINCT o.oid::regoperator::text, ', ')
+             FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+             JOIN pg_rewrite r ON r.ev_class = c.oid
+             JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+                             AND d.refclassid = 'pg_operator'::regclass
+             JOIN pg_operator o ON o.oid = d.refobjid
+            WHERE c.relkind = 'v' AND o.oprnamespace <> 'pg_catalog'::regnamespace),
+          NULL, 'the views use only operators of pg_catalog');
+
+-- The executor lock of a policy is in a key space that SQL cannot take
+-- (objsubid 4): an advisory lock on (1919251566, id) does not mark the
+-- policy as running.
+SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'retention.running_pid(integer)'::regprocedure)
+          ~ 'l\.objsubid OPERATOR\(pg_catalog\.=\) 4\M',
+          'running_pid looks for the policy lock at objsubid 4');
+SELECT pg_advisory_xact_lock(1919251566, 424242);
+SELECT is(retention.running_pid(424242), NULL,
+          'pg_advisory_lock(1919251566, id) does not make a policy running');
+
 -- Preview's result columns.
 SELECT is((SELECT array_agg(a ORDER BY o) FROM unnest(
               (SELECT proargnames FROM pg_proc WHERE oid = 'retention.preview(text)'::regprocedure))
@@ -64,6 +136,14 @@ SELECT columns_are('retention', 'runs',
           'rows_deleted', 'rows_archived', 'batches', 'retries', 'table_bytes_before',
           'table_bytes_after', 'dead_rows_before', 'dead_rows_after', 'analyzed', 'horizon_warning', 'sqlstate',
           'error']);
+SELECT has_column('retention', 'run_history', 'owner', 'run_history records the owner of each run');
+SELECT col_type_is('retention', 'run_history', 'owner', 'oid', 'run_history.owner is an oid');
+SELECT col_is_null('retention', 'run_history', 'owner', 'run_history.owner may be NULL');
+SELECT is((SELECT attnum FROM pg_attribute
+           WHERE attrelid = 'retention.run_history'::regclass AND attname = 'owner'),
+          (SELECT max(attnum) FROM pg_attribute
+           WHERE attrelid = 'retention.run_history'::regclass AND NOT attisdropped),
+          'run_history.owner is its last column (as ALTER TABLE adds it in an update)');
 
 SELECT has_view('retention', 'status', 'view retention.status');
 SELECT columns_are('retention', 'status',
@@ -72,6 +152,13 @@ SELECT columns_are('retention', 'status',
           'last_rows_archived', 'last_error', 'last_sqlstate', 'next_run_at',
           'total_rows_deleted', 'total_rows_archived', 'consecutive_failures']);
 SELECT table_privs_are('retention', 'status', 'public', ARRAY['SELECT']);
+SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
+           WHERE relnamespace = 'retention'::regnamespace AND relkind = 'v'
+             AND reloptions @> ARRAY['security_barrier=true']),
+          ARRAY['policies', 'runs', 'status'],
+          'the views are security barriers (they filter rows by owner)');
+SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'retention.can_see(oid)'::regprocedure),
+          's', 'can_see is STABLE');
 SELECT table_privs_are('retention', 'policy_state', 'public', ARRAY[]::text[]);
 SELECT ok(NOT has_function_privilege('public', 'retention.wakeup()', 'EXECUTE')
           AND NOT has_function_privilege('public', 'retention.debug_waitpoint_enable(text)', 'EXECUTE')
@@ -93,6 +180,19 @@ SELECT ok(has_function_privilege('public', 'retention.add_policy(regclass, text,
           'anyone may call add_policy (it checks table ownership itself)');
 SELECT ok(NOT has_function_privilege('public', 'retention.policy_refresh_attnums()', 'EXECUTE'),
           'internal trigger functions are not callable by PUBLIC');
+
+-- Comments.
+SELECT is((SELECT string_agg(pg_describe_object(m.classid, m.objid, 0), ', '
+                             ORDER BY pg_describe_object(m.classid, m.objid, 0))
+             FROM members m
+            WHERE obj_description(m.objid, m.classid::regclass::name) IS NULL),
+          NULL, 'every object of the extension has a comment');
+SELECT is((SELECT string_agg(format('%s.%s', a.attrelid::regclass, a.attname), ', ')
+             FROM members m JOIN pg_class c ON m.classid = 'pg_class'::regclass AND c.oid = m.objid
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+            WHERE c.relkind = 'v' AND col_description(a.attrelid, a.attnum) IS NULL),
+          NULL, 'every column of every view has a comment');
+SELECT ok((SELECT count(*) FROM members) >= 25, 'the extension has its members');
 
 -- Catalog survives pg_dump.
 SELECT is((SELECT array_agg(c::regclass::text ORDER BY c::regclass::text)
