@@ -17,7 +17,9 @@ extern "C" {
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
+#include "catalog/pg_authid.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "storage/lmgr.h"
@@ -228,6 +230,19 @@ bool PolicyNameExists(const char* name) {
   return SPI_processed > 0;
 }
 
+
+bool CurrentUserSeesPolicy(int32_t policy_id) {
+  if (superuser() || has_privs_of_role(GetUserId(), ROLE_PG_MONITOR)) return true;
+  Oid types[1] = {INT4OID};
+  Datum values[1] = {Int32GetDatum(policy_id)};
+  ExecCatalog("SELECT owner::pg_catalog.oid FROM retention.policy WHERE id = $1", 1, types,
+              values, NULL, 1);
+  if (SPI_processed == 0) return false;
+  bool isnull;
+  Oid owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+                                             &isnull));
+  return !isnull && has_privs_of_role(GetUserId(), owner);
+}
 
 bool PolicyExists(int32_t id) {
   Oid types[1] = {INT4OID};

@@ -61,6 +61,11 @@ void SetPolicyPaused(int32_t id, bool paused);
 bool PolicyNameExists(const char* name);
 bool PolicyExists(int32_t id);
 
+// Whether the current user may see the policy (as the views decide):
+// members of pg_monitor and superusers see all, others the policies of roles
+// whose privileges they have. False for a policy that no longer exists.
+bool CurrentUserSeesPolicy(int32_t policy_id);
+
 // Run history. Statuses: running, ok, error, skipped, partial.
 // started_at (TimestampTz) is the run's start, as the schedule counts it.
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,

@@ -2,10 +2,13 @@
 // retention.wakeup() (a test and operator hook: check for due policies now),
 // retention.notify_launcher() (called by CREATE EXTENSION) and
 // retention.running_progress() (the live progress behind retention.status).
+#include "pg/catalog.hpp"
 #include "pg/shared_state.hpp"
 
 extern "C" {
 #include "postgres.h"
+
+#include "executor/spi.h"
 
 #include "access/xact.h"
 #include "fmgr.h"
@@ -67,7 +70,11 @@ Datum retention_running_progress(PG_FUNCTION_ARGS) {
   constexpr int kMax = 256;
   ProgressRow* rows = static_cast<ProgressRow*>(palloc(sizeof(ProgressRow) * kMax));
   int n = ProgressSnapshot(MyDatabaseId, rows, kMax);
+  // Only the runs of policies the caller may see, as in the views: a throttle
+  // reason or horizon warning is no business of other tenants.
+  SPI_connect();
   for (int i = 0; i < n; ++i) {
+    if (!CurrentUserSeesPolicy(rows[i].policy_id)) continue;
     bool throttled = rows[i].throttle_reason[0] != '\0';
     bool horizon = rows[i].horizon_warning[0] != '\0';
     Datum values[7] = {Int32GetDatum(rows[i].policy_id), Int32GetDatum(rows[i].pid),
@@ -78,5 +85,6 @@ Datum retention_running_progress(PG_FUNCTION_ARGS) {
     bool nulls[7] = {false, false, false, false, false, !throttled, !horizon};
     tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   }
+  SPI_finish();
   return (Datum) 0;
 }

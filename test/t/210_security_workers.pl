@@ -23,9 +23,8 @@
 #   6. install script         (databases inst, inst2)
 #   7. session residue in the scheduler (database sched7, scheduler on)
 #
-# Checks marked TODO are gaps SECURITY.md does not cover (session-level
-# advisory locks and prepared statements that user code leaves in the
-# session it runs in): they report without failing the suite.
+# Session residue: advisory locks that user code takes at session level are
+# released when its run ends; prepared statements are refused in the sandbox.
 use strict;
 use warnings;
 
@@ -455,10 +454,7 @@ SELECT pg_catalog.concat_ws(' ',
 			is($out, 't|t', "pool: client B's unqualified now() and = work");
 			is(val($plain, 'pool', 'SELECT count(*) FROM mallory.calls'),
 				'0', "pool: and never reach mallory's functions");
-		  TODO:
 			{
-				local $TODO = 'SECURITY.md does not cover session-level advisory locks and prepared '
-				  . 'statements that user code leaves behind';
 				is($pooled->($residue_sql), 'prepared=0 advisory=0',
 					"pool: client B inherits no prepared statement and no advisory lock from mallory's trigger");
 			}
@@ -882,10 +878,7 @@ SELECT m.pid = a.pid, m.run_id < a.run_id, a.status
 	my $residue = val($n, 'sched7', q{SELECT residue FROM alice.seen ORDER BY id LIMIT 1});
 	like($residue, qr/^cursor=0;listen=0;/,
 		"sched7: alice's trigger finds no cursor of mallory's and no LISTEN in the scheduler's session");
-  TODO:
 	{
-		local $TODO = 'SECURITY.md does not cover session-level advisory locks and prepared '
-		  . 'statements that user code leaves behind';
 		like($residue, qr/prepared=0;advisory=0$/,
 			"sched7: nor a prepared statement or an advisory lock of mallory's");
 		is( RetentionTAP::try_poll_value($n, 'postgres', qq{
