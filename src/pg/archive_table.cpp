@@ -26,6 +26,8 @@ extern "C" {
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
+
+#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
@@ -121,7 +123,7 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
     // A unique index on the source's primary key: a row archived twice fails
     // its batch instead of hiding a duplicate.
     Relation src = relation_open(source->relid, AccessShareLock);
-    Oid pk = RelationGetPrimaryKeyIndex(src);
+    Oid pk = RelationGetPrimaryKeyIndexCompat(src);
     Relation idx = index_open(pk, AccessShareLock);
     StringInfoData cols;
     initStringInfo(&cols);

@@ -1,5 +1,6 @@
 /*
- * pg_compat.h: the few server APIs that changed name after PostgreSQL 15.
+ * pg_compat.h: the few server APIs that changed after PostgreSQL 15
+ * (checked against 15, 17 and 18; nothing here excludes 16).
  * Include it after postgres.h (inside the extern "C" block). Plain C: it is
  * the only header of src/pg that includes server headers.
  */
@@ -21,5 +22,43 @@
 #else
 #define LockHeldByMeCompat(tag, mode) LockHeldByMe((tag), (mode))
 #endif
+
+/* PostgreSQL 17 replaced MyProc->pgprocno with the global MyProcNumber. */
+#include "storage/proc.h"
+#if PG_VERSION_NUM >= 170000
+#define MyProcNumberCompat MyProcNumber
+#else
+#define MyProcNumberCompat (MyProc->pgprocno)
+#endif
+
+/*
+ * PostgreSQL 18 can return a deferrable primary key; false keeps the earlier
+ * behaviour (InvalidOid for a deferrable one).
+ */
+#include "utils/relcache.h"
+#if PG_VERSION_NUM >= 180000
+#define RelationGetPrimaryKeyIndexCompat(rel) RelationGetPrimaryKeyIndex((rel), false)
+#else
+#define RelationGetPrimaryKeyIndexCompat(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/*
+ * pgstat_report_stat() asserts that it runs outside a transaction (15 and
+ * later), and a CALL is always inside one between batches (SPI_commit starts
+ * the next at once). Release builds flush there as before; assert-enabled
+ * servers skip the mid-run flush instead of failing the assertion, so their
+ * statistics arrive when the backend goes idle.
+ */
+#include "access/xact.h"
+#include "pgstat.h"
+static inline void
+ReportStatCompat(bool force)
+{
+#ifdef USE_ASSERT_CHECKING
+	if (IsTransactionOrTransactionBlock())
+		return;
+#endif
+	(void) pgstat_report_stat(force);
+}
 
 #endif /* PG_RETENTION_PG_COMPAT_H */

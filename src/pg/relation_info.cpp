@@ -52,7 +52,7 @@ char* StrategyOperatorSchema(Oid opfamily, Oid type, int16 strategy, const char*
 // Fills info->keys from the primary key when every key column has <, > and
 // <= from one schema; otherwise leaves nkeys at 0 (block range walk).
 void DescribePrimaryKey(Relation rel, SourceInfo* info) {
-  Oid pk = RelationGetPrimaryKeyIndex(rel);
+  Oid pk = RelationGetPrimaryKeyIndexCompat(rel);
   if (!OidIsValid(pk)) return;
   Relation idx = index_open(pk, AccessShareLock);
   int nkeys = IndexRelationGetNumberOfKeyAttributes(idx);

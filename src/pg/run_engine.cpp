@@ -48,6 +48,8 @@ extern "C" {
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
+
+#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
@@ -95,7 +97,7 @@ void CommitStep(bool keep_going, bool durable = true) {
   if (!durable) {
     TimestampTz now = GetCurrentTimestamp();
     if (last_stats_flush == 0 || now >= TimestampTzPlusMilliseconds(last_stats_flush, 500)) {
-      (void) pgstat_report_stat(true);
+      ReportStatCompat(true);
       last_stats_flush = now;
     }
   }
@@ -492,7 +494,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       analyzed = true;
     }
   }
-  (void) pgstat_report_stat(true);
+  ReportStatCompat(true);
   RecordTableState(run_id, policy->relid, true);
   if (analyzed) RecordAnalyzed(run_id);
   if (horizon_warning != nullptr) RecordHorizonWarning(run_id, horizon_warning);

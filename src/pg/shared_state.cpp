@@ -15,6 +15,8 @@ extern "C" {
 #include "storage/lwlock.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
+
+#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
@@ -187,7 +189,7 @@ void ForgetDatabasesExcept(const unsigned int* keep, int nkeep) {
 void SetLauncherProc(bool running) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-  shared->launcher_procno = running ? MyProc->pgprocno : -1;
+  shared->launcher_procno = running ? MyProcNumberCompat : -1;
   LWLockRelease(shared->lock);
 }
 
@@ -203,8 +205,8 @@ bool ClaimScheduler(unsigned int dbid) {
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, true);
   bool claimed = slot != nullptr &&
-                 (slot->scheduler_procno == -1 || slot->scheduler_procno == MyProc->pgprocno);
-  if (claimed) slot->scheduler_procno = MyProc->pgprocno;
+                 (slot->scheduler_procno == -1 || slot->scheduler_procno == MyProcNumberCompat);
+  if (claimed) slot->scheduler_procno = MyProcNumberCompat;
   LWLockRelease(shared->lock);
   return claimed;
 }
@@ -213,7 +215,7 @@ void ReleaseScheduler(unsigned int dbid) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, false);
-  if (slot && slot->scheduler_procno == MyProc->pgprocno) slot->scheduler_procno = -1;
+  if (slot && slot->scheduler_procno == MyProcNumberCompat) slot->scheduler_procno = -1;
   LWLockRelease(shared->lock);
 }
 
