@@ -1,9 +1,14 @@
-# pg_retention: PGXS build, install and test entry points.
+# pg_retention: PGXS build, install and test entry points. Every target works
+# against any installed server with PG_CONFIG=/path/to/pg_config (15, 17, 18).
 #   make && make install          build and install the module and scripts
-#   make installcheck             pg_regress, isolation specs and TAP tests,
-#                                 each in its own temporary instance
-# The pure C++ core and its unit tests are built separately with CMake
-# (see CMakeLists.txt); scripts/test.sh runs every tier.
+#   make installcheck             pg_regress and the isolation specs, each in
+#                                 its own temporary instance
+#   make prove_installcheck       the TAP tests (test/t), PostgreSQL::Test
+#   make pgtap                    the pgTAP tests (test/pgtap) with pg_prove in
+#                                 a temporary cluster; needs pgTAP installed
+#   make unit                     the pure C++ core's GoogleTest suite (CMake,
+#                                 no PostgreSQL needed)
+# scripts/test.sh runs every tier on every supported version.
 
 EXTENSION  = pg_retention
 EXTVERSION = 0.2
@@ -32,7 +37,7 @@ ISOLATION      = $(patsubst test/isolation/specs/%.spec,%,$(sort $(wildcard test
 ISOLATION_OPTS = --temp-instance=./tmp_check_iso --temp-config=$(TEST_CONF) \
                  --inputdir=test/isolation --outputdir=test/isolation
 
-TAP_TESTS   = 1
+# Not TAP_TESTS: PGXS would then run the TAP tests from installcheck too.
 PROVE_TESTS = $(sort $(wildcard test/t/*.pl))
 
 # C++17 for every object; PostgreSQL 15's s_lock.h still says "register".
@@ -56,3 +61,19 @@ PROVE_FLAGS = -I $(srcdir)/test/perl
 
 $(EXTENSION)--$(EXTVERSION).sql: src/sql/$(EXTENSION).sql
 	cp $< $@
+
+EXTRA_CLEAN = tmp_check tmp_check_pgtap build
+
+.PHONY: prove_installcheck pgtap unit
+
+prove_installcheck:
+	$(prove_installcheck)
+
+pgtap:
+	PATH="$(bindir):$$PATH" PG_CONFIG="$(PG_CONFIG)" $(srcdir)/test/pgtap/run.sh $(PGTAP_TESTS)
+
+UNIT_BUILD ?= build
+unit:
+	cmake -S $(srcdir) -B $(UNIT_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(UNIT_BUILD) -j2
+	cd $(UNIT_BUILD) && ctest --output-on-failure
