@@ -65,12 +65,13 @@ void LeaveUnlessServed() {
   bool matched = exists && strcmp(version, core::kExtensionVersion) == 0;
   char* name = get_database_name(MyDatabaseId);
   bool listed = name != nullptr && DatabaseAllowed(name);
-  CommitTransactionCommand();
+  // Log before the commit: name and version live in the transaction's memory.
   if (exists && !matched && versions_matched)
     ereport(LOG, (errmsg("pg_retention scheduler for database \"%s\" waits: extension version %s "
                          "does not match library version %s",
                          name, version, core::kExtensionVersion),
                   errhint("Run ALTER EXTENSION pg_retention UPDATE.")));
+  CommitTransactionCommand();
   versions_matched = matched;
   if (!exists) {
     SetDatabaseStateIf(MyDatabaseId, DatabaseState::kNoExtension, generation);

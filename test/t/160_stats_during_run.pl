@@ -45,9 +45,16 @@ $node->poll_query_until('postgres', q{SELECT count(*) = 90 FROM tokens})
   or die 'timed out waiting for the first batch to commit';
 RetentionTAP::wait_for_waitpoint($node, $runner_pid);
 
-is($node->safe_psql('postgres',
-		q{SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'tokens'}),
-	'10', 'the dead rows of the committed batch are published while the run goes on');
+SKIP: {
+	# pgstat_report_stat() asserts it runs outside a transaction, and a CALL
+	# is inside one between batches: ReportStatCompat (src/pg/pg_compat.h)
+	# skips the flush on assert-enabled servers.
+	skip 'an assert-enabled server publishes a CALL\'s statistics only when it goes idle', 1
+	  if $node->safe_psql('postgres', 'SHOW debug_assertions') eq 'on';
+	is($node->safe_psql('postgres',
+			q{SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'tokens'}),
+		'10', 'the dead rows of the committed batch are published while the run goes on');
+}
 
 $holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
 RetentionTAP::quit_session($holder);
