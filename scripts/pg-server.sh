@@ -131,8 +131,29 @@ assemble_17() {
   cp -a "$work/deb/usr/lib/postgresql/17/lib/pgxs" "$pgxs"
   rm -rf "$pgxs/src/test/regress" "$pgxs/src/test/isolation"
   cp -a "$work/keep/regress" "$work/keep/isolation" "$pgxs/src/test/"
-  mkdir -p "$dest/include"
-  cp -a "$work/deb/usr/include/postgresql/17/server" "$dest/include/server"
+  # Trixie's Makefile.global is for its gcc 14; Debian 12's g++ 12 refuses
+  # -fexcess-precision=standard for C++.
+  sed -i -e '/^CXXFLAGS = /s/ -fexcess-precision=standard//' "$pgxs/src/Makefile.global"
+  # Debian's Makefile.global looks for $(pkgincludedir)/17/server.
+  mkdir -p "$dest/include/17"
+  cp -a "$work/deb/usr/include/postgresql/17/server" "$dest/include/17/server"
+  # Trixie's glibc has strlcpy/strlcat, Debian 12's has not: declare them as
+  # port.h does there (the npm server exports its own).
+  sed -i -e 's/^#define HAVE_DECL_STRLC\(PY\|AT\) 1$/#define HAVE_DECL_STRLC\1 0/' \
+         -e 's/^#define HAVE_STRLC\(PY\|AT\) 1$/#undef HAVE_STRLC\1/' "$dest/include/17/server/pg_config.h"
+  # The headers can be newer than the npm server (17.12 against 17.10):
+  # heap_getattr() of 17.11+ calls heap_datum_check(), which the older server
+  # neither exports nor needs (it writes no versioned datum tuples).
+  if ! nm -D "$dest/bin/postgres" | grep -q ' T heap_datum_check$'; then
+    sed -i 's/^\t\theap_datum_check(tup->t_data, tupleDesc);$/\t\t(void) 0;\t\/* pg-server.sh: not in this server *\//' \
+      "$dest/include/17/server/access/htup_details.h"
+  fi
+  # npm's isolationtester looks for libpq in its build prefix, not here.
+  local iso=$pgxs/src/test/isolation
+  mv "$iso/isolationtester" "$iso/isolationtester.bin"
+  printf '#!/bin/sh\nLD_LIBRARY_PATH=%s/lib exec %s/isolationtester.bin "$@"\n' "$dest" "$iso" \
+    >"$iso/isolationtester"
+  chmod 755 "$iso/isolationtester"
   local b
   for b in psql pg_dump pg_dumpall pg_restore pg_basebackup pgbench createdb dropdb \
            createuser dropuser pg_isready pg_receivewal pg_recvlogical vacuumdb; do
@@ -152,7 +173,7 @@ for a in "$@"; do
     --pkglibdir) echo "$d/lib/postgresql" ;;
     --sharedir) echo "$d/share/postgresql" ;;
     --includedir|--pkgincludedir) echo "$d/include" ;;
-    --includedir-server) echo "$d/include/server" ;;
+    --includedir-server) echo "$d/include/17/server" ;;
     --includedir-internal) echo "$d/include/internal" ;;
     --sysconfdir) echo "$d/etc" ;;
     --docdir|--htmldir) echo "$d/share/doc" ;;
