@@ -46,7 +46,7 @@ readonly APT_PACKAGES=(
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
   cmake g++ make googletest libgtest-dev perl
   python3 python3-psycopg2 python3-matplotlib
-  bison flex libicu-dev libreadline-dev zlib1g-dev pkg-config dpkg-dev npm
+  bison flex libicu-dev libreadline-dev zlib1g-dev pkg-config dpkg-dev
 )
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TEST_USER=${PGR_TEST_USER:-pgrtest}
@@ -92,7 +92,8 @@ logged() { local log=$1; shift; "$@" 2>&1 | tee -a "$log"; }
 install_packages() {
   local -a missing=()
   mapfile -t missing < <(missing_packages "${APT_PACKAGES[@]}")
-  (( ${#missing[@]} )) || { say "apt: all ${#APT_PACKAGES[@]} packages already installed"; return 0; }
+  command -v npm >/dev/null || missing+=(npm)   # 17's server comes from npm
+  (( ${#missing[@]} )) || { say "apt: all packages already installed"; return 0; }
   say "apt: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   { apt-get update && apt-get install -y --no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}"; } \
