@@ -67,9 +67,8 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
                       source->table_name),
                errhint("Create an archive table yourself and pass it as archive_table.")));
 
-  SavedUser saved;
-  int nest = PinSearchPath();
-  BeginRunAs(ExtensionOwner(), false, &saved);
+  CatalogWork work;  // DDL as the extension's owner; no user code runs
+  BeginCatalogWork(&work);
 
   Oid schema = get_namespace_oid(kArchiveSchema, true);
   if (!OidIsValid(schema)) {
@@ -135,8 +134,7 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
     ExecDdl(psprintf("CREATE UNIQUE INDEX ON %s (%s)", archive, cols.data));
   }
 
-  EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndCatalogWork(&work);
 
   Oid relid = get_relname_relid(chosen, get_namespace_oid(kArchiveSchema, false));
   ereport(NOTICE, (errmsg("created archive table %s", archive)));

@@ -34,22 +34,19 @@ namespace pg_retention::pg {
 static_assert(core::kMaxIdentifierBytes == NAMEDATALEN - 1, "identifier limit of the server");
 static_assert(kNameBytes == core::kMaxPolicyNameBytes + 1, "a policy name fits PolicyRecord");
 
-namespace {
-
-// Runs one catalog statement as the extension owner with a pinned path. Never
-// read-only: SPI would then need an outer snapshot, which a background worker
-// does not have.
+// Never read-only: SPI would then need an outer snapshot, which a background
+// worker does not have.
 int ExecCatalog(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
                 long limit) {
-  SavedUser saved;
-  int nest = PinSearchPath();
-  BeginRunAs(ExtensionOwner(), false, &saved);
+  CatalogWork work;
+  BeginCatalogWork(&work);
   int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, limit);
-  EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndCatalogWork(&work);
   if (rc < 0) elog(ERROR, "pg_retention catalog statement failed: %s", SPI_result_code_string(rc));
   return rc;
 }
+
+namespace {
 
 char* TextOrNull(HeapTuple tup, TupleDesc desc, int col) {
   bool isnull;

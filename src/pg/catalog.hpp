@@ -61,6 +61,11 @@ void SetPolicyPaused(int32_t id, bool paused);
 bool PolicyNameExists(const char* name);
 bool PolicyExists(int32_t id);
 
+// Runs one statement on the extension's catalog (see BeginCatalogWork):
+// SPI_execute_with_args' arguments; raises an error when it fails.
+int ExecCatalog(const char* sql, int nargs, unsigned int* types, uintptr_t* values,
+                const char* nulls, long limit);
+
 // Whether the current user may see the policy (as the views decide):
 // members of pg_monitor and superusers see all, others the policies of roles
 // whose privileges they have. False for a policy that no longer exists.

@@ -115,6 +115,16 @@ void PinMeaningSettings(const char* timezone) {
   if (timezone != nullptr) SetLocalSetting("TimeZone", timezone);
 }
 
+void BeginCatalogWork(CatalogWork* work) {
+  work->nest_level = PinSearchPath();
+  BeginRunAs(ExtensionOwner(), false, &work->saved);
+}
+
+void EndCatalogWork(const CatalogWork* work) {
+  EndRunAs(&work->saved);
+  RestoreSettings(work->nest_level);
+}
+
 void BeginSandbox(unsigned int role, const char* timezone, Sandbox* sandbox) {
   sandbox->nest_level = NewGUCNestLevel();
   PinMeaningSettings(timezone);
