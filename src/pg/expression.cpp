@@ -18,6 +18,7 @@ extern "C" {
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
@@ -174,6 +175,43 @@ AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprR
 
 namespace {
 
+// True for the clock: now() and its SQL spellings (CURRENT_DATE,
+// CURRENT_TIMESTAMP, LOCALTIMESTAMP, ...), statement_timestamp(),
+// transaction_timestamp(). (clock_timestamp() is volatile, refused anyway.)
+bool ReadsTheClock(Node* node, void* context) {
+  if (node == nullptr) return false;
+  if (IsA(node, SQLValueFunction)) {
+    SQLValueFunctionOp op = reinterpret_cast<SQLValueFunction*>(node)->op;
+    if (op >= SVFOP_CURRENT_DATE && op <= SVFOP_LOCALTIMESTAMP_N) return true;
+  }
+  if (IsA(node, FuncExpr)) {
+    Oid fn = reinterpret_cast<FuncExpr*>(node)->funcid;
+    if (fn == F_NOW || fn == F_STATEMENT_TIMESTAMP || fn == F_TRANSACTION_TIMESTAMP) return true;
+  }
+  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(ReadsTheClock), context);
+}
+
+// A new expires_at must tell rows apart and stay put: it reads a column,
+// and not the clock (a run compares it with now() - retain itself).
+void CheckExpiryIsOfTheRow(const AnalyzedExpression* expires, const char* table) {
+  if (expires->nattnums == 0)
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+             errmsg("expires_at must read a column of table \"%s\"", table),
+             errdetail("An expiry that reads no column is the same for every row: every row "
+                       "would expire at once."),
+             errhint("Name the column that says when a row expires, such as \"revoked_at\" "
+                     "or \"created_at + make_interval(secs => expires_in)\".")));
+  if (ReadsTheClock(static_cast<Node*>(expires->node), nullptr))
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+             errmsg("expires_at must not depend on the current time"),
+             errdetail("A run purges the rows whose expires_at is before now() - retain; an "
+                       "expiry that moves with the clock makes every row purgeable, or none."),
+             errhint("Write when the row expires, such as \"created_at + make_interval(days => "
+                     "ttl_days)\", and say how long to keep it after that with retain.")));
+}
+
 // Deparsed under the pinned settings with only pg_catalog visible, so every
 // other name is schema-qualified and every literal is written in one style.
 char* Deparse(unsigned int relid, Node* expr, const char* timezone) {
@@ -262,6 +300,7 @@ Node* ParseWithPath(unsigned int relid, const char* text, ExprRole role, const c
 AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, ExprRole role,
                                          const ExpressionOwners* owners) {
   AnalyzedExpression out = AnalyzeExpression(relid, text, role);
+  if (role == ExprRole::kExpiresAt) CheckExpiryIsOfTheRow(&out, get_rel_name(relid));
   char* unsafe;
   char* safe_path = SafeSearchPath(owners, &unsafe);
   if (unsafe != nullptr) {
