@@ -182,7 +182,7 @@ SELECT retention.add_policy('tokens', 'current_date', name => 'today');
 SELECT retention.add_policy('tokens', $$greatest(revoked_at, now() - interval '1 year')$$,
                             name => 'clock');
 SELECT retention.add_policy('tokens', 'coalesce(revoked_at, CURRENT_TIMESTAMP)', name => 'clock');
-SELECT pg_temp.sqlstate_of($$SELECT retention.add_policy('tokens', 'coalesce(revoked_at, statement_timestamp())')$$);
+SELECT pg_temp.sqlstate_of($$SELECT retention.add_policy('tokens', 'coalesce(revoked_at, statement_timestamp())', name => 'clock')$$);
 SELECT retention.alter_policy('public.tokens', expires_at => 'transaction_timestamp()');
 -- now() in a filter is fine: it chooses rows, it does not date them.
 SELECT retention.add_policy('tokens', 'revoked_at', name => 'filter with now',

@@ -121,8 +121,7 @@ void NoticeUnitlessRetain(Datum retain) {
     RaiseCoreError(&err);
   if (unitless)
     ereport(NOTICE,
-            (errmsg("retain is %s",
-                    DatumGetCString(DirectFunctionCall1(interval_out, retain))),
+            (errmsg("retain is %g seconds", static_cast<double>(value.microseconds) / 1e6),
              errhint("An interval written without a unit is read as seconds; write the unit, "
                      "such as '30 days'.")));
 }
