@@ -31,6 +31,8 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+
+#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
@@ -188,7 +190,7 @@ bool ReadsTheClock(Node* node, void* context) {
     Oid fn = reinterpret_cast<FuncExpr*>(node)->funcid;
     if (fn == F_NOW || fn == F_STATEMENT_TIMESTAMP || fn == F_TRANSACTION_TIMESTAMP) return true;
   }
-  return expression_tree_walker(node, reinterpret_cast<bool (*)()>(ReadsTheClock), context);
+  return expression_tree_walker(node, RETENTION_WALKER(ReadsTheClock), context);
 }
 
 // A new expires_at must tell rows apart and stay put: it reads a column,

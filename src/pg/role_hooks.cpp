@@ -48,6 +48,7 @@
 #include "pg/role_hooks.hpp"
 
 #include "pg/catalog.hpp"
+#include "pg/database_hold.hpp"
 #include "pg/session.hpp"
 
 extern "C" {
@@ -205,6 +206,8 @@ static void RoleUtilityHook(PlannedStmt* pstmt, const char* query_string, bool r
   int ndropped = 0;
   if (IsA(stmt, DropRoleStmt) && PoliciesLiveHere())
     dropped = RolesToDrop(castNode(DropRoleStmt, stmt), &ndropped);
+  // DROP DATABASE and friends: the database's scheduler makes way first.
+  HoldDatabaseFor(stmt);
 
   if (prev_process_utility)
     prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,

@@ -249,14 +249,15 @@ core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_
 }
 
 // The scheduler's kill switch, for worker runs: rereads the configuration if
-// asked, and tells whether retention.enabled is off.
+// asked, and tells whether retention.enabled is off or a database-wide
+// command (DROP DATABASE, ...) waits for this database.
 bool SwitchedOff(bool worker) {
   if (!worker) return false;
   if (ConfigReloadPending) {
     ConfigReloadPending = false;
     ProcessConfigFile(PGC_SIGHUP);
   }
-  return !guc_enabled;
+  return !guc_enabled || DatabaseHeld(MyDatabaseId);
 }
 
 // pg_stat_activity.query of a background worker says what it is doing.
