@@ -197,6 +197,11 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   if (policy->filter) filter = AnalyzeExpression(policy->relid, policy->filter, ExprRole::kFilter);
   error_context_stack = callback.previous;
   CheckColumnsUnchanged(policy, &expires, policy->filter ? &filter : nullptr);
+  // The table may have changed owner since the policy was checked: the
+  // functions the expressions call must be trusted by its owner now.
+  Oid table_owner = RelationOwner(policy->relid);
+  CheckExpressionObjects(&expires, table_owner, "expires_at");
+  if (policy->filter) CheckExpressionObjects(&filter, table_owner, "filter");
 
   SourceInfo* source = DescribeSource(policy->relid, &expires);
   if (policy->mode == 1) {
@@ -500,6 +505,12 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
   EndSandbox(&sandbox);
   EndBatchBounds(bounds);
+  // User code can catch query_canceled and go on: a batch that outlived its
+  // statement timeout fails all the same (and is retried as a timeout).
+  if (OurStatementTimeoutExpired())
+    ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED),
+                    errmsg("canceling retention batch due to statement timeout"),
+                    errdetail("The batch ran past retention.statement_timeout.")));
   bool index_all_null = true, index_changed = false;
   if (path == core::AccessPath::kPrimaryKeyWalk && plan->range_row_count_is_deleted) {
     // A plain DELETE: its row count is the rows deleted.

@@ -309,6 +309,16 @@ void RecordBatch(int64_t run_id, int64_t rows_deleted, int64_t rows_archived) {
       3, types, values, NULL, 0);
 }
 
+void CloseStaleRuns(int32_t policy_id) {
+  Oid types[1] = {INT4OID};
+  Datum values[1] = {Int32GetDatum(policy_id)};
+  ExecCatalog(
+      "UPDATE retention.run_history SET status = 'interrupted',"
+      " finished_at = coalesce(finished_at, clock_timestamp())"
+      " WHERE policy_id = $1 AND status = 'running'",
+      1, types, values, NULL, 0);
+}
+
 void MarkRunInterrupted(int64_t run_id, const char* sqlstate, const char* message) {
   Oid types[3] = {INT8OID, TEXTOID, TEXTOID};
   Datum values[3] = {Int64GetDatum(run_id), CStringGetTextDatum(sqlstate),

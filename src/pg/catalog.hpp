@@ -79,6 +79,11 @@ int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* stat
 // that the history counts exactly what committed whatever happens next.
 void RecordBatch(int64_t run_id, int64_t rows_deleted, int64_t rows_archived);
 
+// Before a new run of the policy (its lock held, so no other run of it is
+// alive): closes runs of it still marked "running" as interrupted, which a
+// cancelled or killed run can leave behind.
+void CloseStaleRuns(int32_t policy_id);
+
 // Marks a run that is still "running" as interrupted (a cancel or a
 // termination noticed between batches); its counts stay as recorded.
 void MarkRunInterrupted(int64_t run_id, const char* sqlstate, const char* message);

@@ -275,6 +275,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   RunTotals totals = {0, 0, 0, RunStatus::kOk};
   const bool worker = strcmp(trigger, "worker") == 0;
   TimestampTz started_at = GetCurrentTimestamp();
+  CloseStaleRuns(policy->id);
   int64_t run_id = InsertRun(policy, trigger, "running", started_at);
   current_run_id = run_id;
   RecordTableState(run_id, policy->relid, false);
@@ -481,11 +482,14 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       char timeout[32];  // the same bounded lock wait as a batch
       snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
       SetLocalSetting("lock_timeout", timeout);
+      ArmBatchTimeout();  // ANALYZE evaluates the owner's index expressions
       if (SPI_execute(psprintf("ANALYZE %s", table), false, 0) != SPI_OK_UTILITY)
         elog(ERROR, "could not analyze %s", table);
+      DisarmBatchTimeout();
       EndSandbox(&sandbox);
     });
     if (analyze_error != nullptr) {
+      DisarmBatchTimeout();
       ereport(WARNING, (errmsg("retention policy \"%s\": ANALYZE after the run failed: %s",
                                policy->name, analyze_error->message)));
       FreeErrorData(analyze_error);
@@ -507,6 +511,9 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     message = error->message;
     reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired();
   }
+  // A cancel that arrives now (the caller's statement_timeout, re-armed) must
+  // not cut the bookkeeping short: it is processed once the run is recorded.
+  HOLD_INTERRUPTS();
   FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
             totals.rows_archived, totals.batches, retries, sqlstate, message);
   // A partial run that was cut short by max_runtime waits for its next
@@ -518,10 +525,15 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   if (plan != nullptr) {
     const char* kind = nullptr;
     char** values = nullptr;
+    // Written as the next run reads it: under the pinned settings.
+    int nest = NewGUCNestLevel();
+    PinMeaningSettings(policy->timezone);
     int n = walk_finished ? -1 : CursorAsText(plan, &kind, &values);
+    RestoreSettings(nest);
     if (walk_finished || n >= 0) SaveRunCursor(policy->id, kind, values, n);
   }
   CommitStep(false);
+  RESUME_INTERRUPTS();
   if (reraise) ReThrowError(error);
   if (error != nullptr)
     ereport(WARNING,
@@ -588,6 +600,9 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
     current_run_id = 0;
     ProgressEnd(progress_slot);
     UnlockPolicy(policy_id);
+    // Session-level locks survive the abort: release what user code took.
+    MemoryContextSwitchTo(ErrorContext);
+    (void) ReleaseAdvisoryLocksTakenSince(caller_locks);
     PG_RE_THROW();
   }
   PG_END_TRY();

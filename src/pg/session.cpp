@@ -106,6 +106,7 @@ constexpr PinnedSetting kPinnedSettings[] = {
     {"lc_time", "C"},
     {"default_text_search_config", "pg_catalog.simple"},
     {"check_function_bodies", "on"},
+    {"transform_null_equals", "off"},
 };
 
 }  // namespace
