@@ -7,6 +7,8 @@ CREATE EXTENSION pg_retention;
 CREATE ROLE regress_ta;
 CREATE ROLE regress_tb;
 CREATE SCHEMA shared;
+CREATE SCHEMA ta AUTHORIZATION regress_ta;
+GRANT USAGE ON SCHEMA ta TO PUBLIC;
 GRANT USAGE ON SCHEMA shared TO PUBLIC;
 GRANT CREATE ON SCHEMA shared TO regress_tb;
 
@@ -44,14 +46,14 @@ SELECT retention.add_policy('t', 'created_at + make_interval(secs => ttl)', name
 SELECT retention.add_policy('t', 'created_at + shared.make_interval(ttl)', name => 'captured');
 RESET search_path;
 -- Its own function is fine.
-CREATE FUNCTION public.ta_expiry(t timestamptz, secs int) RETURNS timestamptz
+CREATE FUNCTION ta.ta_expiry(t timestamptz, secs int) RETURNS timestamptz
     LANGUAGE sql IMMUTABLE AS $$ SELECT t + pg_catalog.make_interval(secs => secs) $$;
-SELECT retention.add_policy('t', 'public.ta_expiry(created_at, ttl)', name => 'own function',
+SELECT retention.add_policy('t', 'ta.ta_expiry(created_at, ttl)', name => 'own function',
                             enabled => false);
 RESET ROLE;
 -- After the table changes owner, the old owner's function no longer runs as
 -- the new owner, even in a policy a superuser owns.
-SELECT retention.add_policy('t', 'public.ta_expiry(created_at, ttl)', name => 'superuser policy',
+SELECT retention.add_policy('t', 'ta.ta_expiry(created_at, ttl)', name => 'superuser policy',
                             enabled => false);
 ALTER TABLE t OWNER TO regress_tb;
 CALL retention.run('superuser policy');
@@ -125,6 +127,6 @@ SELECT count(*) AS left_over FROM ev;
 
 DROP EXTENSION pg_retention;
 DROP TABLE t, arch, slow, ev;
-DROP FUNCTION slow_trigger(), public.ta_expiry(timestamptz, int), shared.make_interval(integer);
-DROP SCHEMA shared;
+DROP FUNCTION slow_trigger(), ta.ta_expiry(timestamptz, int), shared.make_interval(integer);
+DROP SCHEMA shared, ta;
 DROP ROLE regress_ta, regress_tb;

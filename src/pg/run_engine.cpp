@@ -497,6 +497,10 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       analyzed = true;
     }
   }
+  // A cancel that arrives now (the caller's statement_timeout, re-armed when
+  // the batch timeout was disarmed) must not cut the bookkeeping short: it is
+  // processed once the run is recorded.
+  HOLD_INTERRUPTS();
   (void) pgstat_report_stat(true);
   RecordTableState(run_id, policy->relid, true);
   if (analyzed) RecordAnalyzed(run_id);
@@ -511,9 +515,6 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     message = error->message;
     reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired();
   }
-  // A cancel that arrives now (the caller's statement_timeout, re-armed) must
-  // not cut the bookkeeping short: it is processed once the run is recorded.
-  HOLD_INTERRUPTS();
   FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
             totals.rows_archived, totals.batches, retries, sqlstate, message);
   // A partial run that was cut short by max_runtime waits for its next
