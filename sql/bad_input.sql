@@ -175,6 +175,28 @@ SELECT count(*) AS tokens_still_there FROM tokens;
 SELECT retention.alter_policy('public.tokens', expires_at => 'revoked_on');
 CALL retention.run('public.tokens');
 
+-- An expiry must be of the row and stay put: one that reads no column, or
+-- the clock, would make every row purgeable at once.
+SELECT retention.add_policy('tokens', $$'2020-01-01'::timestamptz$$, name => 'constant');
+SELECT retention.add_policy('tokens', 'current_date', name => 'today');
+SELECT retention.add_policy('tokens', $$greatest(revoked_at, now() - interval '1 year')$$,
+                            name => 'clock');
+SELECT retention.add_policy('tokens', 'coalesce(revoked_at, CURRENT_TIMESTAMP)', name => 'clock');
+SELECT pg_temp.sqlstate_of($$SELECT retention.add_policy('tokens', 'coalesce(revoked_at, statement_timestamp())', name => 'clock')$$);
+SELECT retention.alter_policy('public.tokens', expires_at => 'transaction_timestamp()');
+-- now() in a filter is fine: it chooses rows, it does not date them.
+SELECT retention.add_policy('tokens', 'revoked_at', name => 'filter with now',
+                            filter => $$revoked_at > now() - interval '10 years'$$);
+SELECT retention.drop_policy('filter with now');
+
+-- A retain under a minute was most likely meant with a unit.
+SELECT retention.add_policy('tokens', 'revoked_at', retain => '30', name => 'unitless');
+SELECT retention.alter_policy('unitless', retain => '59 seconds');
+SELECT retention.alter_policy('unitless', retain => '0');      -- no notice
+SELECT retention.alter_policy('unitless', retain => '1 minute'); -- no notice
+SELECT retention.drop_policy('unitless');
+SELECT count(*) AS policies FROM retention.policies;
+
 -- While the installed SQL objects are of another version than the library
 -- (an ALTER EXTENSION ... UPDATE still to do), nothing runs.
 UPDATE pg_extension SET extversion = '0.0' WHERE extname = 'pg_retention';

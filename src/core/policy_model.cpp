@@ -80,6 +80,11 @@ Status ValidateRetain(const IntervalValue& retain) {
   return Status::Ok();
 }
 
+bool RetainLooksUnitless(const IntervalValue& retain) {
+  return retain.months == 0 && retain.days == 0 && retain.microseconds > 0 &&
+         retain.microseconds < 60LL * 1000000LL;
+}
+
 Status ValidatePolicyNameForTable(const std::string& name, const std::string& default_name) {
   if (name != default_name && name.find_first_of(".\"") != std::string::npos)
     return Status::Error(ErrorKind::kInvalidName,

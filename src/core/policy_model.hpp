@@ -46,6 +46,10 @@ Status ValidateBatchSize(int64_t batch_size, bool in_alter = false);
 // (now - retain) always stays inside the timestamp range.
 constexpr int64_t kMaxRetainYears = 1000;
 Status ValidateRetain(const IntervalValue& retain);
+// A retain of more than zero but under a minute is most likely a number
+// written without a unit ('30' is 30 seconds): worth a NOTICE.
+bool RetainLooksUnitless(const IntervalValue& retain);
+
 // The default name of a table's policy is its quoted qualified name
 // (default_name, "schema.table"); any other name with a period or a double
 // quote is reserved, so no role can take the name another table's policy

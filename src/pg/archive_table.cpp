@@ -69,9 +69,8 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
                       source->table_name),
                errhint("Create an archive table yourself and pass it as archive_table.")));
 
-  SavedUser saved;
-  int nest = PinSearchPath();
-  BeginRunAs(ExtensionOwner(), false, &saved);
+  CatalogWork work;  // DDL as the extension's owner; no user code runs
+  BeginCatalogWork(&work);
 
   Oid schema = get_namespace_oid(kArchiveSchema, true);
   if (!OidIsValid(schema)) {
@@ -137,8 +136,7 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
     ExecDdl(psprintf("CREATE UNIQUE INDEX ON %s (%s)", archive, cols.data));
   }
 
-  EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndCatalogWork(&work);
 
   Oid relid = get_relname_relid(chosen, get_namespace_oid(kArchiveSchema, false));
   ereport(NOTICE, (errmsg("created archive table %s", archive)));
@@ -216,6 +214,20 @@ void CheckArchiveTable(unsigned int archive_relid, const SourceInfo* source, uns
                errdetail("The column does not exist in \"%s\", so archived rows leave it empty.",
                          source->table_name)));
   }
+  // Its triggers, rules and defaults run as owner when a batch inserts: they
+  // must not be another role's code.
+  Oid archive_owner = rel->rd_rel->relowner;
+  if (!RoleActsAs(archive_owner, owner))
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("archive table \"%s\" is owned by role \"%s\", not by the owner of table "
+                    "\"%s\"",
+                    name, GetUserNameFromId(archive_owner, false), source->table_name),
+             errdetail("Batches insert into the archive as role \"%s\"; the archive's triggers "
+                       "and defaults would run another role's code with its rights.",
+                       GetUserNameFromId(owner, false)),
+             errhint("Give the archive table to role \"%s\" with ALTER TABLE ... OWNER TO.",
+                     GetUserNameFromId(owner, false))));
   if (pg_class_aclcheck(archive_relid, owner, ACL_INSERT) != ACLCHECK_OK)
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("role \"%s\" may not insert into archive table \"%s\"",

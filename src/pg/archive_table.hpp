@@ -13,7 +13,8 @@ namespace pg_retention::pg {
 unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int owner);
 
 // Raises an error unless archive_relid can receive every source column by
-// name and owner may insert into it.
+// name, is owned by owner (or by a superuser, or a role that has owner's
+// privileges: its triggers run as owner) and owner may insert into it.
 void CheckArchiveTable(unsigned int archive_relid, const SourceInfo* source, unsigned int owner);
 
 }  // namespace pg_retention::pg

@@ -152,13 +152,11 @@ bool armed = false;
 
 }  // namespace
 
-// The bounds every piece of policy work runs under: the sandbox's pinned
-// settings (TimeZone the policy's), the batch lock_timeout, and the batch
-// statement timeout. Returns the GUC nest level for EndBoundedWork.
-// for_run false (preview): only the pinned settings.
-static int BeginBoundedWork(const PolicyRecord* policy, bool for_run = true) {
+// The bounds of a batch: the batch lock_timeout and the batch statement
+// timeout, around the sandbox in which its statements run. Returns the GUC
+// nest level for EndBatchBounds. for_run false (preview): none.
+static int BeginBatchBounds(bool for_run = true) {
   int nest = NewGUCNestLevel();
-  PinMeaningSettings(policy->timezone);
   if (for_run) {
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
@@ -168,7 +166,7 @@ static int BeginBoundedWork(const PolicyRecord* policy, bool for_run = true) {
   return nest;
 }
 
-static void EndBoundedWork(int nest) {
+static void EndBatchBounds(int nest) {
   DisarmBatchTimeout();
   RestoreSettings(nest);
 }
@@ -184,9 +182,9 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   // Everything below runs as the table's owner: expression parsing, index
   // matching (constant folding) and the key queries can reach user code.
   CheckPolicyOwnerOwnsTable(policy->name, policy->owner, policy->relid);
-  SavedUser saved;
-  int nest = BeginBoundedWork(policy, for_run);
-  BeginRunAs(RelationOwner(policy->relid), true, &saved);
+  int bounds = BeginBatchBounds(for_run);
+  Sandbox sandbox;
+  BeginSandbox(RelationOwner(policy->relid), policy->timezone, &sandbox);
 
   ErrorContextCallback callback;
   callback.callback = ColumnChangedContext;
@@ -199,6 +197,11 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   if (policy->filter) filter = AnalyzeExpression(policy->relid, policy->filter, ExprRole::kFilter);
   error_context_stack = callback.previous;
   CheckColumnsUnchanged(policy, &expires, policy->filter ? &filter : nullptr);
+  // The table may have changed owner since the policy was checked: the
+  // functions the expressions call must be trusted by its owner now.
+  Oid table_owner = RelationOwner(policy->relid);
+  CheckExpressionObjects(&expires, table_owner, "expires_at");
+  if (policy->filter) CheckExpressionObjects(&filter, table_owner, "filter");
 
   SourceInfo* source = DescribeSource(policy->relid, &expires);
   if (policy->mode == 1) {
@@ -270,8 +273,8 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   plan->sql_preview = sql.preview;
   if (for_run) RestoreCursor(plan);
 
-  EndRunAs(&saved);
-  EndBoundedWork(nest);
+  EndSandbox(&sandbox);
+  EndBatchBounds(bounds);
   return plan;
 }
 
@@ -428,11 +431,11 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
     elog(ERROR, "could not make constraints immediate");
 
-  SavedUser saved;
-  int nest = BeginBoundedWork(plan->policy);
-  // Takes the batch's table lock, under lock_timeout.
+  int bounds = BeginBatchBounds();
+  // Takes the batch's table lock, under lock_timeout; no user code runs yet.
   Oid table_owner = CheckSourceUnchanged(plan);
-  BeginRunAs(table_owner, true, &saved);
+  Sandbox sandbox;
+  BeginSandbox(table_owner, plan->policy->timezone, &sandbox);
 
   bool last_range = false;
   if (path == core::AccessPath::kPrimaryKeyWalk) {
@@ -468,8 +471,8 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
     }
     SPI_freetuptable(SPI_tuptable);
     if (!has_upper) {  // nothing after the cursor
-      EndRunAs(&saved);
-      EndBoundedWork(nest);
+      EndSandbox(&sandbox);
+      EndBatchBounds(bounds);
       result->walk_finished = true;
       return;
     }
@@ -500,8 +503,14 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   }
 
   int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-  EndRunAs(&saved);
-  EndBoundedWork(nest);
+  EndSandbox(&sandbox);
+  EndBatchBounds(bounds);
+  // User code can catch query_canceled and go on: a batch that outlived its
+  // statement timeout fails all the same (and is retried as a timeout).
+  if (OurStatementTimeoutExpired())
+    ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED),
+                    errmsg("canceling retention batch due to statement timeout"),
+                    errdetail("The batch ran past retention.statement_timeout.")));
   bool index_all_null = true, index_changed = false;
   if (path == core::AccessPath::kPrimaryKeyWalk && plan->range_row_count_is_deleted) {
     // A plain DELETE: its row count is the rows deleted.

@@ -34,22 +34,19 @@ namespace pg_retention::pg {
 static_assert(core::kMaxIdentifierBytes == NAMEDATALEN - 1, "identifier limit of the server");
 static_assert(kNameBytes == core::kMaxPolicyNameBytes + 1, "a policy name fits PolicyRecord");
 
-namespace {
-
-// Runs one catalog statement as the extension owner with a pinned path. Never
-// read-only: SPI would then need an outer snapshot, which a background worker
-// does not have.
+// Never read-only: SPI would then need an outer snapshot, which a background
+// worker does not have.
 int ExecCatalog(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
                 long limit) {
-  SavedUser saved;
-  int nest = PinSearchPath();
-  BeginRunAs(ExtensionOwner(), false, &saved);
+  CatalogWork work;
+  BeginCatalogWork(&work);
   int rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, limit);
-  EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndCatalogWork(&work);
   if (rc < 0) elog(ERROR, "pg_retention catalog statement failed: %s", SPI_result_code_string(rc));
   return rc;
 }
+
+namespace {
 
 char* TextOrNull(HeapTuple tup, TupleDesc desc, int col) {
   bool isnull;
@@ -310,6 +307,16 @@ void RecordBatch(int64_t run_id, int64_t rows_deleted, int64_t rows_archived) {
       "UPDATE retention.run_history SET rows_deleted = rows_deleted + $2,"
       " rows_archived = rows_archived + $3, batches = batches + 1 WHERE id = $1",
       3, types, values, NULL, 0);
+}
+
+void CloseStaleRuns(int32_t policy_id) {
+  Oid types[1] = {INT4OID};
+  Datum values[1] = {Int32GetDatum(policy_id)};
+  ExecCatalog(
+      "UPDATE retention.run_history SET status = 'interrupted',"
+      " finished_at = coalesce(finished_at, clock_timestamp())"
+      " WHERE policy_id = $1 AND status = 'running'",
+      1, types, values, NULL, 0);
 }
 
 void MarkRunInterrupted(int64_t run_id, const char* sqlstate, const char* message) {

@@ -61,6 +61,11 @@ void SetPolicyPaused(int32_t id, bool paused);
 bool PolicyNameExists(const char* name);
 bool PolicyExists(int32_t id);
 
+// Runs one statement on the extension's catalog (see BeginCatalogWork):
+// SPI_execute_with_args' arguments; raises an error when it fails.
+int ExecCatalog(const char* sql, int nargs, unsigned int* types, uintptr_t* values,
+                const char* nulls, long limit);
+
 // Whether the current user may see the policy (as the views decide):
 // members of pg_monitor and superusers see all, others the policies of roles
 // whose privileges they have. False for a policy that no longer exists.
@@ -73,6 +78,11 @@ int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* stat
 // A committed batch's rows, added to its run in the batch's transaction, so
 // that the history counts exactly what committed whatever happens next.
 void RecordBatch(int64_t run_id, int64_t rows_deleted, int64_t rows_archived);
+
+// Before a new run of the policy (its lock held, so no other run of it is
+// alive): closes runs of it still marked "running" as interrupted, which a
+// cancelled or killed run can leave behind.
+void CloseStaleRuns(int32_t policy_id);
 
 // Marks a run that is still "running" as interrupted (a cancel or a
 // termination noticed between batches); its counts stay as recorded.

@@ -18,9 +18,12 @@ extern "C" {
 #include "parser/parse_relation.h"
 #include "parser/parser.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
+#include "utils/regproc.h"
+#include "catalog/pg_proc.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
@@ -30,6 +33,8 @@ extern "C" {
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
+
+#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
@@ -174,6 +179,91 @@ AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprR
 
 namespace {
 
+struct ObjectCheck {
+  Oid table_owner;
+  Oid bad_function;  // the first untrusted function found
+  Oid bad_type;      // the first untrusted domain found
+};
+
+bool TrustedCode(Oid owner, Oid nsp, Oid table_owner) {
+  if (nsp == PG_CATALOG_NAMESPACE) return true;
+  if (isAnyTempNamespace(nsp)) return false;
+  return RoleActsAs(owner, table_owner);
+}
+
+bool UntrustedFunction(Oid func, void* context) {
+  ObjectCheck* check = static_cast<ObjectCheck*>(context);
+  HeapTuple tup = SearchSysCache1(PROCOID, ObjectIdGetDatum(func));
+  if (!HeapTupleIsValid(tup)) return false;
+  Form_pg_proc proc = (Form_pg_proc) GETSTRUCT(tup);
+  bool untrusted = !TrustedCode(proc->proowner, proc->pronamespace, check->table_owner);
+  ReleaseSysCache(tup);
+  if (untrusted) check->bad_function = func;
+  return untrusted;
+}
+
+bool UntrustedType(Oid type, ObjectCheck* check) {
+  HeapTuple tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+  if (!HeapTupleIsValid(tup)) return false;
+  Form_pg_type form = (Form_pg_type) GETSTRUCT(tup);
+  bool untrusted = !TrustedCode(form->typowner, form->typnamespace, check->table_owner);
+  ReleaseSysCache(tup);
+  if (untrusted) check->bad_type = type;
+  return untrusted;
+}
+
+// Every function the expression calls (operators' and casts' included) and
+// every domain it coerces to (whose CHECK runs): owned by a trusted role.
+bool FindUntrustedObject(Node* node, void* context) {
+  if (node == nullptr) return false;
+  ObjectCheck* check = static_cast<ObjectCheck*>(context);
+  if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+    set_opfuncid(reinterpret_cast<OpExpr*>(node));
+  if (IsA(node, ScalarArrayOpExpr)) set_sa_opfuncid(reinterpret_cast<ScalarArrayOpExpr*>(node));
+  if (check_functions_in_node(node, UntrustedFunction, context)) return true;
+  if (IsA(node, CoerceToDomain) &&
+      UntrustedType(reinterpret_cast<CoerceToDomain*>(node)->resulttype, check))
+    return true;
+  return expression_tree_walker(node, RETENTION_WALKER(FindUntrustedObject), context);
+}
+
+// True for the clock: now() and its SQL spellings (CURRENT_DATE,
+// CURRENT_TIMESTAMP, LOCALTIMESTAMP, ...), statement_timestamp(),
+// transaction_timestamp(). (clock_timestamp() is volatile, refused anyway.)
+bool ReadsTheClock(Node* node, void* context) {
+  if (node == nullptr) return false;
+  if (IsA(node, SQLValueFunction)) {
+    SQLValueFunctionOp op = reinterpret_cast<SQLValueFunction*>(node)->op;
+    if (op >= SVFOP_CURRENT_DATE && op <= SVFOP_LOCALTIMESTAMP_N) return true;
+  }
+  if (IsA(node, FuncExpr)) {
+    Oid fn = reinterpret_cast<FuncExpr*>(node)->funcid;
+    if (fn == F_NOW || fn == F_STATEMENT_TIMESTAMP || fn == F_TRANSACTION_TIMESTAMP) return true;
+  }
+  return expression_tree_walker(node, RETENTION_WALKER(ReadsTheClock), context);
+}
+
+// A new expires_at must tell rows apart and stay put: it reads a column,
+// and not the clock (a run compares it with now() - retain itself).
+void CheckExpiryIsOfTheRow(const AnalyzedExpression* expires, const char* table) {
+  if (expires->nattnums == 0)
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+             errmsg("expires_at must read a column of table \"%s\"", table),
+             errdetail("An expiry that reads no column is the same for every row: every row "
+                       "would expire at once."),
+             errhint("Name the column that says when a row expires, such as \"revoked_at\" "
+                     "or \"created_at + make_interval(secs => expires_in)\".")));
+  if (ReadsTheClock(static_cast<Node*>(expires->node), nullptr))
+    ereport(ERROR,
+            (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+             errmsg("expires_at must not depend on the current time"),
+             errdetail("A run purges the rows whose expires_at is before now() - retain; an "
+                       "expiry that moves with the clock makes every row purgeable, or none."),
+             errhint("Write when the row expires, such as \"created_at + make_interval(days => "
+                     "ttl_days)\", and say how long to keep it after that with retain.")));
+}
+
 // Deparsed under the pinned settings with only pg_catalog visible, so every
 // other name is schema-qualified and every literal is written in one style.
 char* Deparse(unsigned int relid, Node* expr, const char* timezone) {
@@ -247,8 +337,13 @@ Node* ParseWithPath(unsigned int relid, const char* text, ExprRole role, const c
   PG_CATCH();
   {
     MemoryContextSwitchTo(oldcontext);
+    ErrorData* error = CopyErrorData();
     FlushErrorState();
     RollbackAndReleaseCurrentSubTransaction();
+    MemoryContextSwitchTo(oldcontext);
+    CurrentResourceOwner = oldowner;
+    // A cancel is the caller's, not a parse failure.
+    if (error->sqlerrcode == ERRCODE_QUERY_CANCELED) ReThrowError(error);
     node = nullptr;
   }
   PG_END_TRY();
@@ -262,6 +357,7 @@ Node* ParseWithPath(unsigned int relid, const char* text, ExprRole role, const c
 AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, ExprRole role,
                                          const ExpressionOwners* owners) {
   AnalyzedExpression out = AnalyzeExpression(relid, text, role);
+  if (role == ExprRole::kExpiresAt) CheckExpiryIsOfTheRow(&out, get_rel_name(relid));
   char* unsafe;
   char* safe_path = SafeSearchPath(owners, &unsafe);
   if (unsafe != nullptr) {
@@ -279,6 +375,7 @@ AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, E
                        "search_path.",
                        unsafe)));
   }
+  CheckExpressionObjects(&out, owners->table_owner, RoleName(role));
   out.canonical = Deparse(relid, static_cast<Node*>(out.node), owners->timezone);
 
   // Every run parses the canonical text in the sandbox: it must mean what
@@ -294,12 +391,34 @@ AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, E
   return out;
 }
 
+void CheckExpressionObjects(const AnalyzedExpression* expr, unsigned int table_owner,
+                            const char* role_name) {
+  ObjectCheck check = {table_owner, InvalidOid, InvalidOid};
+  if (!FindUntrustedObject(static_cast<Node*>(expr->node), &check)) return;
+  const char* owner = GetUserNameFromId(table_owner, false);
+  if (OidIsValid(check.bad_function))
+    ereport(ERROR,
+            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+             errmsg("%s calls function %s, which is not owned by role \"%s\"", role_name,
+                    format_procedure_qualified(check.bad_function), owner),
+             errdetail("The policy's code runs as the owner of its table; another role's "
+                       "function would run with that role's rights."),
+             errhint("Use functions of pg_catalog, of role \"%s\" or of a superuser.", owner)));
+  ereport(ERROR,
+          (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+           errmsg("%s uses domain %s, which is not owned by role \"%s\"", role_name,
+                  format_type_be_qualified(check.bad_type), owner),
+           errdetail("The policy's code runs as the owner of its table; another role's domain "
+                     "constraint would run with that role's rights.")));
+}
+
 AnalyzedExpression AnalyzeStoredExpression(unsigned int relid, const char* text, ExprRole role,
                                            const ExpressionOwners* owners) {
   Sandbox sandbox;
   BeginSandbox(owners->table_owner, owners->timezone, &sandbox);
   AnalyzedExpression out = AnalyzeExpression(relid, text, role);
   EndSandbox(&sandbox);
+  CheckExpressionObjects(&out, owners->table_owner, RoleName(role));
   out.canonical = pstrdup(text);
   return out;
 }

@@ -41,6 +41,15 @@ struct ExpressionOwners {
 AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, ExprRole role,
                                          const ExpressionOwners* owners);
 
+// Refuses (42501) an expression that calls a function or operator, or
+// coerces to a domain, owned by a role that cannot already act as
+// table_owner (superusers and pg_catalog's objects are trusted): its code
+// would run with the table owner's rights. Also refuses objects of a
+// temporary schema. Checked at add, alter and every run, so a change of the
+// table's owner is caught too.
+void CheckExpressionObjects(const AnalyzedExpression* expr, unsigned int table_owner,
+                            const char* role_name);
+
 // A stored (canonical) expression, parsed in the sandbox as the table's
 // owner under the pinned settings, as every run reads it.
 AnalyzedExpression AnalyzeStoredExpression(unsigned int relid, const char* text, ExprRole role,

@@ -46,9 +46,8 @@ Readings Read(Oid relid) {
                      BoolGetDatum(guc_max_archive_backlog > 0),
                      BoolGetDatum(guc_pause_for_autovacuum),
                      BoolGetDatum(guc_xmin_horizon_warning_ms > 0)};
-  SavedUser saved;
-  int nest = PinSearchPath();
-  BeginRunAs(ExtensionOwner(), false, &saved);
+  CatalogWork work;
+  BeginCatalogWork(&work);
   int rc = SPI_execute_with_args(
       "SELECT CASE WHEN $2 THEN (SELECT max(pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn))"
       "                            FROM pg_stat_replication r"
@@ -80,8 +79,7 @@ Readings Read(Oid relid) {
       "         WHERE $5 AND x.database = current_database()"
       "         ORDER BY 1 DESC LIMIT 1) AS h ON true",
       5, types, values, NULL, false, 1);
-  EndRunAs(&saved);
-  RestoreSettings(nest);
+  EndCatalogWork(&work);
   if (rc != SPI_OK_SELECT || SPI_processed != 1)
     elog(ERROR, "could not read the health signals: %s", SPI_result_code_string(rc));
   Readings r;

@@ -162,6 +162,7 @@ void LauncherPass() {
     for (int i = 0; i < nschedulers && !running; ++i) running = schedulers[i].dbid == databases[d];
     if (running || nschedulers >= kMaxSchedulers || StartedRecently(databases[d], now)) continue;
     if (SchedulerRegistered(databases[d])) continue;  // one an earlier launcher started
+    if (DatabaseHeld(databases[d])) continue;  // a database-wide command needs it alone
     DatabaseState state = GetDatabaseState(databases[d]);
     if (state == DatabaseState::kNoExtension) continue;
     bool probe = state == DatabaseState::kUnknown;

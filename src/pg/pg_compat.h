@@ -15,6 +15,23 @@
 #define pg_class_ownercheck(relid, roleid) object_ownercheck(RelationRelationId, (relid), (roleid))
 #endif
 
+#if PG_VERSION_NUM >= 160000
+#include "catalog/pg_database.h"
+#define pg_database_ownercheck(dbid, roleid) \
+  object_ownercheck(DatabaseRelationId, (dbid), (roleid))
+#endif
+
+/*
+ * A tree walker for expression_tree_walker: PostgreSQL 16 typed the
+ * callback; before, it was "bool (*)()", which C++ reads as taking no
+ * argument (cast through void (*)(void), as -Wcast-function-type allows).
+ */
+#if PG_VERSION_NUM >= 160000
+#define RETENTION_WALKER(fn) (fn)
+#else
+#define RETENTION_WALKER(fn) ((bool (*)()) (void (*)(void)) (fn))
+#endif
+
 /* PostgreSQL 17 added "or a stronger mode" to LockHeldByMe. */
 #include "storage/lock.h"
 #if PG_VERSION_NUM >= 170000

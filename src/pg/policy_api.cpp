@@ -109,6 +109,23 @@ void CheckSettings(const Settings* s) {
     RaiseCoreError(&err);
 }
 
+// retain => '30' means 30 seconds: say so, in case days were meant.
+void NoticeUnitlessRetain(Datum retain) {
+  core::IntervalValue value = ToCore(retain);  // converted before the guard
+  bool unitless = false;
+  CoreError err;
+  if (!CallCore(&err, [&]() {
+        unitless = core::RetainLooksUnitless(value);
+        return core::Status::Ok();
+      }))
+    RaiseCoreError(&err);
+  if (unitless)
+    ereport(NOTICE,
+            (errmsg("retain is %g seconds", static_cast<double>(value.microseconds) / 1e6),
+             errhint("An interval written without a unit is read as seconds; write the unit, "
+                     "such as '30 days'.")));
+}
+
 void RequireArgument(FunctionCallInfo fcinfo, int arg, const char* name) {
   if (PG_ARGISNULL(arg))
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("%s must not be null", name)));
@@ -228,6 +245,7 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
 
   CheckSettings(&s);
   CheckNameForTable(s.name, relid);
+  if (!PG_ARGISNULL(2)) NoticeUnitlessRetain(s.retain);
 
   SPI_connect();
   if (PolicyNameExists(s.name))
@@ -294,6 +312,7 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   if (!PG_ARGISNULL(11))
     s.target_batch_time = IsZeroInterval(PG_GETARG_DATUM(11)) ? 0 : PG_GETARG_DATUM(11);
   CheckSettings(&s);
+  if (!PG_ARGISNULL(2)) NoticeUnitlessRetain(s.retain);
   rec->max_runtime = s.max_runtime;
   rec->max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
   rec->target_batch_time = s.target_batch_time;

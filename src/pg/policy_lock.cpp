@@ -46,6 +46,7 @@ bool PolicyLockHeld(int32_t policy_id) {
 
 struct AdvisoryLockSnapshot {
   int count;
+  int capacity;
   LOCKTAG* tags;
   LOCKMODE* modes;
 };
@@ -70,16 +71,18 @@ AdvisoryLockSnapshot* SnapshotAdvisoryLocks() {
   LockData* data = GetLockStatusData();
   AdvisoryLockSnapshot* set =
       static_cast<AdvisoryLockSnapshot*>(palloc0(sizeof(AdvisoryLockSnapshot)));
-  set->tags = static_cast<LOCKTAG*>(palloc0(sizeof(LOCKTAG) * (data->nelements + 1)));
-  set->modes = static_cast<LOCKMODE*>(palloc0(sizeof(LOCKMODE) * (data->nelements + 1)));
+  // A key can be held in two modes (shared and exclusive) at once.
+  set->capacity = 2 * data->nelements + 1;
+  set->tags = static_cast<LOCKTAG*>(palloc0(sizeof(LOCKTAG) * set->capacity));
+  set->modes = static_cast<LOCKMODE*>(palloc0(sizeof(LOCKMODE) * set->capacity));
   for (int i = 0; i < data->nelements; ++i) {
     const LockInstanceData* lock = &data->locks[i];
     if (lock->pid != MyProcPid || !IsSqlAdvisoryKey(&lock->locktag)) continue;
     for (LOCKMODE mode = 1; mode <= MaxLockMode; ++mode)
       if (lock->holdMask & LOCKBIT_ON(mode)) {
+        if (set->count == set->capacity) break;
         set->tags[set->count] = lock->locktag;
         set->modes[set->count++] = mode;
-        break;  // the SQL functions take one mode per key and session
       }
   }
   return set;
@@ -95,6 +98,15 @@ int ReleaseAdvisoryLocksTakenSince(const AdvisoryLockSnapshot* before) {
       if (!LockRelease(&now->tags[i], now->modes[i], true)) break;
     released++;
   }
+  int lost = 0;
+  for (int i = 0; i < before->count; ++i)
+    if (!Contains(now, &before->tags[i], before->modes[i])) lost++;
+  if (lost > 0)
+    ereport(WARNING,
+            (errmsg("%d advisory lock(s) this session held before the run were released by it",
+                    lost),
+             errdetail("Code of the policy's table released them, for example with "
+                       "pg_advisory_unlock_all().")));
   return released;
 }
 

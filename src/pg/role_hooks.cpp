@@ -47,6 +47,8 @@
 // owner role first, as PostgreSQL's shdepLockAndCheckObject does.
 #include "pg/role_hooks.hpp"
 
+#include "pg/catalog.hpp"
+#include "pg/database_hold.hpp"
 #include "pg/session.hpp"
 
 extern "C" {
@@ -89,18 +91,6 @@ bool PoliciesLiveHere() {
   return !RecoveryInProgress() && OidIsValid(get_extension_oid("pg_retention", true));
 }
 
-// One statement on retention.policy as the extension owner with the
-// search_path pinned, as catalog.cpp's own. The caller is connected to SPI.
-void ExecPolicyCatalog(const char* sql, int nargs, Oid* types, Datum* values) {
-  SavedUser saved;
-  int nest = PinSearchPath();
-  BeginRunAs(ExtensionOwner(), false, &saved);
-  int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
-  EndRunAs(&saved);
-  RestoreSettings(nest);
-  if (rc < 0) elog(ERROR, "pg_retention catalog statement failed: %s", SPI_result_code_string(rc));
-}
-
 // The roles of REASSIGN OWNED or DROP OWNED as an oid[] datum. PostgreSQL
 // has resolved each of them already (CURRENT_USER and the like included).
 Datum RoleOidArray(List* roles) {
@@ -139,9 +129,9 @@ void RefuseDropOfPolicyOwners(const NamedRole* roles, int count) {
   for (int i = 0; i < count; ++i) {
     Oid types[1] = {OIDOID};
     Datum values[1] = {ObjectIdGetDatum(roles[i].oid)};
-    ExecPolicyCatalog(
+    ExecCatalog(
         "SELECT name FROM retention.policy WHERE owner::pg_catalog.oid = $1 ORDER BY name", 1,
-        types, values);
+        types, values, NULL, 0);
     uint64 n = SPI_processed;
     if (n == 0) continue;
     StringInfoData detail;
@@ -177,10 +167,10 @@ void ReassignPolicies(const ReassignOwnedStmt* stmt) {
   Datum values[2] = {ObjectIdGetDatum(get_rolespec_oid(stmt->newrole, false)),
                      RoleOidArray(stmt->roles)};
   SPI_connect();
-  ExecPolicyCatalog(
+  ExecCatalog(
       "UPDATE retention.policy SET owner = $1::pg_catalog.regrole"
       " WHERE owner::pg_catalog.oid = ANY ($2) AND owner::pg_catalog.oid <> $1",
-      2, types, values);
+      2, types, values, NULL, 0);
   SPI_finish();
 }
 
@@ -189,8 +179,8 @@ void DropOwnedPolicies(const DropOwnedStmt* stmt) {
   Oid types[1] = {OIDARRAYOID};
   Datum values[1] = {RoleOidArray(stmt->roles)};
   SPI_connect();
-  ExecPolicyCatalog("DELETE FROM retention.policy WHERE owner::pg_catalog.oid = ANY ($1)", 1,
-                    types, values);
+  ExecCatalog("DELETE FROM retention.policy WHERE owner::pg_catalog.oid = ANY ($1)", 1, types,
+              values, NULL, 0);
   SPI_finish();
 }
 
@@ -216,6 +206,8 @@ static void RoleUtilityHook(PlannedStmt* pstmt, const char* query_string, bool r
   int ndropped = 0;
   if (IsA(stmt, DropRoleStmt) && PoliciesLiveHere())
     dropped = RolesToDrop(castNode(DropRoleStmt, stmt), &ndropped);
+  // DROP DATABASE and friends: the database's scheduler makes way first.
+  HoldDatabaseFor(stmt);
 
   if (prev_process_utility)
     prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,

@@ -251,14 +251,15 @@ core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_
 }
 
 // The scheduler's kill switch, for worker runs: rereads the configuration if
-// asked, and tells whether retention.enabled is off.
+// asked, and tells whether retention.enabled is off or a database-wide
+// command (DROP DATABASE, ...) waits for this database.
 bool SwitchedOff(bool worker) {
   if (!worker) return false;
   if (ConfigReloadPending) {
     ConfigReloadPending = false;
     ProcessConfigFile(PGC_SIGHUP);
   }
-  return !guc_enabled;
+  return !guc_enabled || DatabaseHeld(MyDatabaseId);
 }
 
 // pg_stat_activity.query of a background worker says what it is doing.
@@ -276,6 +277,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   RunTotals totals = {0, 0, 0, RunStatus::kOk};
   const bool worker = strcmp(trigger, "worker") == 0;
   TimestampTz started_at = GetCurrentTimestamp();
+  CloseStaleRuns(policy->id);
   int64_t run_id = InsertRun(policy, trigger, "running", started_at);
   current_run_id = run_id;
   RecordTableState(run_id, policy->relid, false);
@@ -482,11 +484,14 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       char timeout[32];  // the same bounded lock wait as a batch
       snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
       SetLocalSetting("lock_timeout", timeout);
+      ArmBatchTimeout();  // ANALYZE evaluates the owner's index expressions
       if (SPI_execute(psprintf("ANALYZE %s", table), false, 0) != SPI_OK_UTILITY)
         elog(ERROR, "could not analyze %s", table);
+      DisarmBatchTimeout();
       EndSandbox(&sandbox);
     });
     if (analyze_error != nullptr) {
+      DisarmBatchTimeout();
       ereport(WARNING, (errmsg("retention policy \"%s\": ANALYZE after the run failed: %s",
                                policy->name, analyze_error->message)));
       FreeErrorData(analyze_error);
@@ -494,6 +499,10 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       analyzed = true;
     }
   }
+  // A cancel that arrives now (the caller's statement_timeout, re-armed when
+  // the batch timeout was disarmed) must not cut the bookkeeping short: it is
+  // processed once the run is recorded.
+  HOLD_INTERRUPTS();
   ReportStatCompat(true);
   RecordTableState(run_id, policy->relid, true);
   if (analyzed) RecordAnalyzed(run_id);
@@ -519,10 +528,15 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   if (plan != nullptr) {
     const char* kind = nullptr;
     char** values = nullptr;
+    // Written as the next run reads it: under the pinned settings.
+    int nest = NewGUCNestLevel();
+    PinMeaningSettings(policy->timezone);
     int n = walk_finished ? -1 : CursorAsText(plan, &kind, &values);
+    RestoreSettings(nest);
     if (walk_finished || n >= 0) SaveRunCursor(policy->id, kind, values, n);
   }
   CommitStep(false);
+  RESUME_INTERRUPTS();
   if (reraise) ReThrowError(error);
   if (error != nullptr)
     ereport(WARNING,
@@ -589,6 +603,9 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
     current_run_id = 0;
     ProgressEnd(progress_slot);
     UnlockPolicy(policy_id);
+    // Session-level locks survive the abort: release what user code took.
+    MemoryContextSwitchTo(ErrorContext);
+    (void) ReleaseAdvisoryLocksTakenSince(caller_locks);
     PG_RE_THROW();
   }
   PG_END_TRY();

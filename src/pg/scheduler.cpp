@@ -144,7 +144,7 @@ void RunDuePolicies(MemoryContext pass_context) {
   for (int i = 0; i < count; ++i) {
     CHECK_FOR_INTERRUPTS();
     ReloadConfigIfAsked();
-    if (!guc_enabled) break;
+    if (!guc_enabled || DatabaseHeld(MyDatabaseId)) break;
     if (!TryAcquireRunSlot(guc_max_workers)) break;  // retry at the next pass
     RunOne(names[i]);
     ReleaseRunSlot();
@@ -176,6 +176,9 @@ void retention_scheduler_main(Datum arg) {
   for (;;) {
     CHECK_FOR_INTERRUPTS();
     ReloadConfigIfAsked();
+    // DROP DATABASE and friends need the database alone: leave; the
+    // launcher starts a scheduler again once the command's transaction ends.
+    if (DatabaseHeld(dbid)) proc_exit(0);
     // A failing pass (say, a catalog the module does not understand) is
     // logged and tried again after a naptime; the scheduler stays up.
     PG_TRY();

@@ -106,6 +106,7 @@ constexpr PinnedSetting kPinnedSettings[] = {
     {"lc_time", "C"},
     {"default_text_search_config", "pg_catalog.simple"},
     {"check_function_bodies", "on"},
+    {"transform_null_equals", "off"},
 };
 
 }  // namespace
@@ -113,6 +114,16 @@ constexpr PinnedSetting kPinnedSettings[] = {
 void PinMeaningSettings(const char* timezone) {
   for (const PinnedSetting& s : kPinnedSettings) SetLocalSetting(s.name, s.value);
   if (timezone != nullptr) SetLocalSetting("TimeZone", timezone);
+}
+
+void BeginCatalogWork(CatalogWork* work) {
+  work->nest_level = PinSearchPath();
+  BeginRunAs(ExtensionOwner(), false, &work->saved);
+}
+
+void EndCatalogWork(const CatalogWork* work) {
+  EndRunAs(&work->saved);
+  RestoreSettings(work->nest_level);
 }
 
 void BeginSandbox(unsigned int role, const char* timezone, Sandbox* sandbox) {

@@ -31,6 +31,16 @@ void RequireMatchingExtensionVersion();
 int PinSearchPath();
 void RestoreSettings(int nest_level);
 
+// Catalog work: as the extension's owner (users have no rights on the
+// catalog), search_path pinned, restored with abort semantics. No user code
+// runs inside: the catalog tables have no user triggers.
+struct CatalogWork {
+  SavedUser saved;
+  int nest_level;
+};
+void BeginCatalogWork(CatalogWork* work);
+void EndCatalogWork(const CatalogWork* work);
+
 // Sets, at the current nest level, every setting that changes what SQL text
 // means or does (DateStyle, standard_conforming_strings, ...; the list is in
 // SECURITY.md) to its pinned value, with search_path = pg_catalog, pg_temp

@@ -14,6 +14,7 @@ extern "C" {
 #include "storage/latch.h"
 #include "storage/lwlock.h"
 #include "storage/proc.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 
 #include "pg/pg_compat.h"
@@ -31,6 +32,7 @@ struct DatabaseSlot {
   uint8 state;              // DatabaseState
   uint32 generation;        // bumped by every state change
   int scheduler_procno;     // -1: none
+  int32 hold_pid;           // a backend running a database-wide command; 0: none
 };
 
 struct ProgressSlot {
@@ -90,6 +92,7 @@ DatabaseSlot* FindDatabase(Oid dbid, bool create) {
   free_slot->state = static_cast<uint8>(DatabaseState::kUnknown);
   free_slot->generation = 0;
   free_slot->scheduler_procno = -1;
+  free_slot->hold_pid = 0;
   return free_slot;
 }
 
@@ -106,6 +109,8 @@ void CleanupOnExit(int code, Datum arg) {
     if (shared->progress[i].pid == MyProcPid) shared->progress[i].dbid = InvalidOid;
   if (holding_run_slot && shared->running_policies > 0) shared->running_policies--;
   holding_run_slot = false;
+  for (int i = 0; i < kMaxDatabases; ++i)
+    if (shared->databases[i].hold_pid == MyProcPid) shared->databases[i].hold_pid = 0;
   LWLockRelease(shared->lock);
 }
 
@@ -184,6 +189,47 @@ void ForgetDatabasesExcept(const unsigned int* keep, int nkeep) {
     }
   }
   LWLockRelease(shared->lock);
+}
+
+int HoldDatabase(unsigned int dbid) {
+  if (!shared) return 0;
+  EnsureCleanup();
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  DatabaseSlot* slot = FindDatabase(dbid, true);
+  int pid = 0;
+  if (slot) {
+    slot->hold_pid = MyProcPid;
+    if (slot->scheduler_procno >= 0) {
+      pid = ProcGlobal->allProcs[slot->scheduler_procno].pid;
+      SetLatchOfProcno(slot->scheduler_procno);
+    }
+  }
+  LWLockRelease(shared->lock);
+  return pid;
+}
+
+void ReleaseDatabaseHolds() {
+  if (!shared) return;
+  bool released = false;
+  LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+  for (int i = 0; i < kMaxDatabases; ++i)
+    if (shared->databases[i].hold_pid == MyProcPid) {
+      shared->databases[i].hold_pid = 0;
+      released = true;
+    }
+  LWLockRelease(shared->lock);
+  if (released) WakeLauncher();
+}
+
+bool DatabaseHeld(unsigned int dbid) {
+  if (!shared) return false;
+  LWLockAcquire(shared->lock, LW_SHARED);
+  DatabaseSlot* slot = FindDatabase(dbid, false);
+  int32 holder = slot ? slot->hold_pid : 0;
+  LWLockRelease(shared->lock);
+  // A holder that died without cleaning up (a crash resets shared memory
+  // anyway) holds nothing.
+  return holder != 0 && BackendPidGetProc(holder) != nullptr;
 }
 
 void SetLauncherProc(bool running) {

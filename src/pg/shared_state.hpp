@@ -27,6 +27,17 @@ void SetDatabaseStateIf(unsigned int dbid, DatabaseState state, uint32_t generat
 DatabaseState GetDatabaseState(unsigned int dbid);
 void ForgetDatabasesExcept(const unsigned int* keep, int nkeep);
 
+// Database-wide commands (DROP DATABASE, CREATE DATABASE ... TEMPLATE,
+// ALTER DATABASE ... RENAME / SET TABLESPACE) need the database to
+// themselves. HoldDatabase marks dbid as held by this backend and wakes its
+// scheduler, which leaves at its next check; it returns that scheduler's pid
+// (0: none). The launcher starts no scheduler for a held database while the
+// holder lives. ReleaseDatabaseHolds drops this backend's holds (at the end
+// of its transaction, or when it exits) and wakes the launcher.
+int HoldDatabase(unsigned int dbid);
+void ReleaseDatabaseHolds();
+bool DatabaseHeld(unsigned int dbid);
+
 // The launcher's wake-up call (CREATE EXTENSION, retention.wakeup()).
 void SetLauncherProc(bool running);
 void WakeLauncher();

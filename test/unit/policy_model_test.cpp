@@ -112,3 +112,12 @@ TEST(PolicyModel, QualifiedNamesAreReservedForTheirTable) {
   EXPECT_FALSE(ValidatePolicyNameForTable("v1.2", "public.tokens").ok());
   EXPECT_EQ(ValidatePolicyNameForTable("a.b", "public.tokens").kind(), ErrorKind::kInvalidName);
 }
+
+TEST(PolicyModel, RetainUnderAMinuteLooksUnitless) {
+  EXPECT_TRUE(RetainLooksUnitless({0, 0, 30 * 1000000LL}));  // '30'
+  EXPECT_TRUE(RetainLooksUnitless({0, 0, 1}));
+  EXPECT_FALSE(RetainLooksUnitless({0, 0, 0}));               // '0': purge at once
+  EXPECT_FALSE(RetainLooksUnitless({0, 0, 60 * 1000000LL}));  // '1 minute'
+  EXPECT_FALSE(RetainLooksUnitless({0, 1, 0}));
+  EXPECT_FALSE(RetainLooksUnitless({1, 0, 0}));
+}

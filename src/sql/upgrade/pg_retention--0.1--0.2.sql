@@ -4,6 +4,50 @@
 
 \echo Use "ALTER EXTENSION pg_retention UPDATE TO '0.2'" to load this file. \quit
 
+-- 0.1 installed into a schema retention that existed already, whoever owned
+-- it. One that a role other than a superuser owns, or may create objects in,
+-- lets that role replace the extension's objects: refuse to go on with it,
+-- as the 0.2 install script refuses to install into it.
+DO $$
+DECLARE
+    owner_name pg_catalog.name;
+    grantee_name text;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(n.nspowner) INTO owner_name
+      FROM pg_catalog.pg_namespace n
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'retention'
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r
+                        WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner AND r.rolsuper);
+    IF owner_name IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "retention" is owned by role "%"', owner_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'pg_retention keeps its catalog in that schema; its owner could '
+                           'replace or drop the extension''s objects.',
+                  HINT = 'Give the schema to a superuser with ALTER SCHEMA retention OWNER TO, '
+                         'check its objects, then update again.';
+    END IF;
+    SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                ELSE pg_catalog.format('role "%s"', pg_catalog.pg_get_userbyid(a.grantee)) END
+      INTO grantee_name
+      FROM pg_catalog.pg_namespace n,
+           LATERAL pg_catalog.aclexplode(n.nspacl) a
+     WHERE n.nspname OPERATOR(pg_catalog.=) 'retention'
+       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+       AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_roles r
+                        WHERE r.oid OPERATOR(pg_catalog.=) a.grantee AND r.rolsuper)
+     ORDER BY a.grantee
+     LIMIT 1;
+    IF grantee_name IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "retention" grants CREATE to %', grantee_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'pg_retention keeps its catalog in that schema; a role that can create '
+                           'objects in it could replace or drop the extension''s objects.',
+                  HINT = 'Revoke that privilege, check the schema''s objects, then update again.';
+    END IF;
+END
+$$;
+
 -- ---------------------------------------------------------------------------
 -- Every function pins its search_path; every operator is qualified.
 -- ---------------------------------------------------------------------------
