@@ -4,7 +4,8 @@
 #
 #   15  Debian 12's packages (installed by scripts/test.sh).
 #   18  built from Debian's source package postgresql-18 (suite sid) with
-#       --enable-tap-tests --enable-cassert.
+#       --enable-tap-tests --enable-cassert, contrib included (the demo and
+#       the benchmark use pgstattuple and pg_prewarm).
 #   17  assembled (its source is not fetchable here): headers from trixie's
 #       postgresql-server-dev-17, PGXS and the TAP Perl modules from trixie's
 #       postgresql-client-17, server binaries, pg_regress and isolationtester
@@ -19,7 +20,7 @@
 # apt state is left alone. Needs root for apt and for writing the cache.
 set -euo pipefail
 
-readonly RECIPE=1       # bump to rebuild every cached server
+readonly RECIPE=2       # bump to rebuild every cached server
 CACHE=${PGR_PG_CACHE:-/var/cache/pg_retention-pg}
 JOBS=${PGR_BUILD_JOBS:-$(nproc)}
 
@@ -81,7 +82,7 @@ build_18() {
   if ! (cd "$srcdir" &&
         ./configure --prefix="$dest" --enable-tap-tests --enable-cassert --enable-debug \
           --with-icu --with-readline --with-zlib &&
-        make -j"$JOBS" -s && make -s install &&
+        make -j"$JOBS" -s && make -s install && make -C contrib -j"$JOBS" -s install &&
         make -s -C src/test/isolation install && make -s -C src/test/perl install
        ) >"$work/build.log" 2>&1; then
     tail -n 40 "$work/build.log" >&2
