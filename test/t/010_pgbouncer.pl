@@ -174,7 +174,9 @@ sub pooled
 	my $up = 0;
 	while (time() < $deadline)
 	{
-		my ($ok) = pooled('SELECT 1');
+		# psql can exit (connection refused) before IPC::Run writes its
+		# stdin; that "Broken pipe" only means "not up yet".
+		my ($ok) = eval { pooled('SELECT 1') };
 		if ($ok) { $up = 1; last; }
 		die "pgbouncer exited early: $berr\n"
 		  . PostgreSQL::Test::Utils::slurp_file(
