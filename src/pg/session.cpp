@@ -137,23 +137,31 @@ void EndSandbox(const Sandbox* sandbox) {
   RestoreSettings(sandbox->nest_level);
 }
 
-unsigned int RelationOwner(unsigned int relid) {
+namespace {
+
+// pg_class.relowner, or InvalidOid when the relation is gone.
+Oid RelationOwnerOrInvalid(Oid relid) {
   HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-  if (!HeapTupleIsValid(tup))
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                    errmsg("relation with OID %u does not exist", relid)));
+  if (!HeapTupleIsValid(tup)) return InvalidOid;
   Oid owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
   ReleaseSysCache(tup);
   return owner;
 }
 
+}  // namespace
+
+unsigned int RelationOwner(unsigned int relid) {
+  Oid owner = RelationOwnerOrInvalid(relid);
+  if (!OidIsValid(owner))
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("relation with OID %u does not exist", relid)));
+  return owner;
+}
+
 bool CurrentUserManages(unsigned int policy_owner, unsigned int relid) {
   if (CurrentUserActsAs(policy_owner)) return true;
-  HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-  if (!HeapTupleIsValid(tup)) return false;
-  Oid owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-  ReleaseSysCache(tup);
-  return CurrentUserActsAs(owner);
+  Oid owner = RelationOwnerOrInvalid(relid);
+  return OidIsValid(owner) && CurrentUserActsAs(owner);
 }
 
 bool RoleActsAs(unsigned int role, unsigned int owner) {
