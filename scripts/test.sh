@@ -32,6 +32,9 @@
 #   PGR_PG_VERSIONS    versions when --pg is not given (default "15 17 18")
 #   PGR_TIER_TIMEOUT   seconds one tier's test command may take (default 1500)
 #   PGR_KEEP_TMP=1     keep the temporary directory for inspection
+#   PGR_PRIVATE_SERVER=1  copy each server into the temporary directory and
+#                      install there, so that checkouts tested side by side
+#                      never replace each other's module (no install lock)
 #   PGR_ONLY="a b"     run only these tests of the regress, isolation and tap
 #                      tiers (names without directory or extension)
 #   CI=true            build the extension with EXTRA_CXXFLAGS=-Werror
@@ -211,6 +214,24 @@ build_extension() {
   else tail -n 40 "$log"; record "$v build" FAIL 0 1 $(( $(now) - start )) "make/make install exited $rc"; fi
 }
 
+# private_server VERSION PG_CONFIG: copy the server's directories under
+# $TMPROOT/server, keeping their absolute paths below it; PostgreSQL finds its
+# files relative to its binaries, so the copy's pg_config, postgres and PGXS
+# all point into the copy. Prints the copy's pg_config.
+private_server() {
+  local root=$TMPROOT/server$1 pgc=$2 d c copied=()
+  for d in "$("$pgc" --bindir)/.." "$("$pgc" --sharedir)" "$("$pgc" --pkglibdir)" \
+           "$("$pgc" --includedir-server)" "$("$pgc" --includedir)"; do
+    d=$(realpath -m "$d")
+    [[ -d $d ]] || continue
+    for c in "${copied[@]+"${copied[@]}"}"; do [[ $d == "$c" || $d == "$c"/* ]] && continue 2; done
+    mkdir -p "$root$(dirname "$d")" && cp -a "$d" "$root$(dirname "$d")/" || return 1
+    copied+=("$d")
+  done
+  (( IS_ROOT )) && chown -R "$TEST_USER:" "$root"
+  printf '%s\n' "$root$(realpath -m "$pgc")"
+}
+
 print_summary() {
   local r p f tp=0 tf=0
   say ""; say "=================================== summary ==================================="
@@ -276,6 +297,9 @@ main() {
   done
   for v in "${versions[@]}"; do
     [[ -n ${PGC[$v]:-} ]] || continue
+    if [[ ${PGR_PRIVATE_SERVER:-0} == 1 ]]; then
+      PGC[$v]=$(private_server "$v" "${PGC[$v]}") || { record "$v server" ERROR 0 1 0 "copying the server failed"; continue; }
+    fi
     PG_CONFIG=${PGC[$v]} PGBIN=$("${PGC[$v]}" --bindir) SRC=$TMPROOT/pg$v
     copy_tree "$SRC"
     build_extension "$v"

@@ -457,7 +457,7 @@ COMMENT ON FUNCTION retention.preview(text) IS
 -- Background scheduler hooks. wakeup() makes this database's scheduler look
 -- for due policies now (superuser; returns false when the module is not
 -- preloaded). The waitpoint functions are test hooks (superuser-only, see
--- src/pg/waitpoint.hpp); they act only with retention.enable_debug_waitpoints.
+-- src/pg/module/waitpoint.hpp); they act only with retention.enable_debug_waitpoints.
 CREATE FUNCTION retention.wakeup() RETURNS boolean
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_wakeup';

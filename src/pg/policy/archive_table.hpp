@@ -3,7 +3,7 @@
 // an existing table that must be able to take every source column by name.
 #pragma once
 
-#include "pg/relation_info.hpp"
+#include "pg/policy/relation_info.hpp"
 
 namespace pg_retention::pg {
 

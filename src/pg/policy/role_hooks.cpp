@@ -45,11 +45,11 @@
 // A policy added (or taken over) by a session of r while another session
 // drops r cannot slip past the check: add_policy and alter_policy lock the
 // owner role first, as PostgreSQL's shdepLockAndCheckObject does.
-#include "pg/role_hooks.hpp"
+#include "pg/policy/role_hooks.hpp"
 
-#include "pg/catalog.hpp"
-#include "pg/database_hold.hpp"
-#include "pg/session.hpp"
+#include "pg/policy/catalog.hpp"
+#include "pg/workers/database_hold.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -2,8 +2,8 @@
 // retention.wakeup() (a test and operator hook: check for due policies now),
 // retention.notify_launcher() (called by CREATE EXTENSION) and
 // retention.running_progress() (the live progress behind retention.status).
-#include "pg/catalog.hpp"
-#include "pg/shared_state.hpp"
+#include "pg/policy/catalog.hpp"
+#include "pg/workers/shared_state.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -4,10 +4,10 @@
 // has not been looked at yet. Schedulers are dynamic workers that are never
 // restarted by the postmaster; the launcher decides, so a dropped database
 // cannot cause a restart loop.
-#include "pg/launcher.hpp"
+#include "pg/workers/launcher.hpp"
 
-#include "pg/gucs.hpp"
-#include "pg/shared_state.hpp"
+#include "pg/module/gucs.hpp"
+#include "pg/workers/shared_state.hpp"
 
 extern "C" {
 #include "postgres.h"

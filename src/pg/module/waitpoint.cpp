@@ -1,10 +1,10 @@
 // waitpoint.cpp: see waitpoint.hpp. A waitpoint is an advisory lock tag in a
 // key space SQL cannot reach: (database, 1919251566, hash of the name) with
 // locktag field 4 = 3, shown in pg_locks as objsubid 3.
-#include "pg/waitpoint.hpp"
+#include "pg/module/waitpoint.hpp"
 
-#include "pg/gucs.hpp"
-#include "pg/policy_lock.hpp"
+#include "pg/module/gucs.hpp"
+#include "pg/run/policy_lock.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -1,9 +1,9 @@
 // shared_state.cpp: see shared_state.hpp. One struct under one LWLock; every
 // critical section is a few loads and stores.
-#include "pg/shared_state.hpp"
+#include "pg/workers/shared_state.hpp"
 
 #include "core/rate_limit.hpp"
-#include "pg/guard.hpp"
+#include "pg/module/guard.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -1,9 +1,9 @@
 // relation_info.cpp: see relation_info.hpp.
-#include "pg/relation_info.hpp"
+#include "pg/policy/relation_info.hpp"
 
 #include "core/statement_builder.hpp"
-#include "pg/guard.hpp"
-#include "pg/session.hpp"
+#include "pg/module/guard.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

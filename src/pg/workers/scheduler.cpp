@@ -6,12 +6,12 @@
 // retried with backoff; it never stops the others. The scheduler leaves when
 // the extension is dropped, and only ever runs on a primary.
 #include "core/version.hpp"
-#include "pg/catalog.hpp"
-#include "pg/session.hpp"
-#include "pg/gucs.hpp"
-#include "pg/launcher.hpp"
-#include "pg/run_engine.hpp"
-#include "pg/shared_state.hpp"
+#include "pg/policy/catalog.hpp"
+#include "pg/module/session.hpp"
+#include "pg/module/gucs.hpp"
+#include "pg/workers/launcher.hpp"
+#include "pg/run/run_engine.hpp"
+#include "pg/workers/shared_state.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -1,5 +1,5 @@
 // guard.cpp: raising core failures as PostgreSQL errors (see guard.hpp).
-#include "pg/guard.hpp"
+#include "pg/module/guard.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "pg/catalog.hpp"
+#include "pg/policy/catalog.hpp"
 
 namespace pg_retention::pg {
 

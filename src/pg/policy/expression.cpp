@@ -1,7 +1,7 @@
 // expression.cpp: see expression.hpp.
-#include "pg/expression.hpp"
+#include "pg/policy/expression.hpp"
 
-#include "pg/session.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -1,12 +1,12 @@
 // archive_table.cpp: see archive_table.hpp.
-#include "pg/archive_table.hpp"
+#include "pg/policy/archive_table.hpp"
 
 #include <set>
 #include <string>
 
 #include "core/archive_naming.hpp"
-#include "pg/guard.hpp"
-#include "pg/session.hpp"
+#include "pg/module/guard.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

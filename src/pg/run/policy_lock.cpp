@@ -1,5 +1,5 @@
 // policy_lock.cpp: see policy_lock.hpp.
-#include "pg/policy_lock.hpp"
+#include "pg/run/policy_lock.hpp"
 
 extern "C" {
 #include "postgres.h"

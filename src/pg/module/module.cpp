@@ -2,10 +2,10 @@
 // reserves the prefix and, when loaded through shared_preload_libraries,
 // asks for shared memory and registers the launcher background worker.
 #include "core/policy_model.hpp"
-#include "pg/gucs.hpp"
-#include "pg/launcher.hpp"
-#include "pg/role_hooks.hpp"
-#include "pg/shared_state.hpp"
+#include "pg/module/gucs.hpp"
+#include "pg/workers/launcher.hpp"
+#include "pg/policy/role_hooks.hpp"
+#include "pg/workers/shared_state.hpp"
 
 #include <climits>
 

@@ -1,5 +1,5 @@
 // session.cpp: identity and setting switches (see session.hpp).
-#include "pg/session.hpp"
+#include "pg/module/session.hpp"
 
 #include "core/version.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 
-#include "pg/expression.hpp"
+#include "pg/policy/expression.hpp"
 
 namespace pg_retention::pg {
 

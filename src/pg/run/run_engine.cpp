@@ -10,20 +10,20 @@
 //
 // The advisory lock is session-level so that it spans the commits; every
 // path out of RunPolicy, including an error, releases it.
-#include "pg/run_engine.hpp"
+#include "pg/run/run_engine.hpp"
 
 #include "core/backoff.hpp"
 #include "core/batch_sizer.hpp"
 #include "core/rate_limit.hpp"
-#include "pg/batch_executor.hpp"
-#include "pg/catalog.hpp"
-#include "pg/guard.hpp"
-#include "pg/gucs.hpp"
-#include "pg/health.hpp"
-#include "pg/policy_lock.hpp"
-#include "pg/session.hpp"
-#include "pg/shared_state.hpp"
-#include "pg/waitpoint.hpp"
+#include "pg/run/batch_executor.hpp"
+#include "pg/policy/catalog.hpp"
+#include "pg/module/guard.hpp"
+#include "pg/module/gucs.hpp"
+#include "pg/run/health.hpp"
+#include "pg/run/policy_lock.hpp"
+#include "pg/module/session.hpp"
+#include "pg/workers/shared_state.hpp"
+#include "pg/module/waitpoint.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -4,12 +4,12 @@
 // atomic. Only the table owner may add a policy, only the policy owner (or a
 // member of that role, or a superuser) may change it.
 #include "core/policy_model.hpp"
-#include "pg/archive_table.hpp"
-#include "pg/catalog.hpp"
-#include "pg/expression.hpp"
-#include "pg/guard.hpp"
-#include "pg/relation_info.hpp"
-#include "pg/session.hpp"
+#include "pg/policy/archive_table.hpp"
+#include "pg/policy/catalog.hpp"
+#include "pg/policy/expression.hpp"
+#include "pg/module/guard.hpp"
+#include "pg/policy/relation_info.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

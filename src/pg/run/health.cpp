@@ -1,12 +1,12 @@
 // health.cpp: see health.hpp.
-#include "pg/health.hpp"
+#include "pg/run/health.hpp"
 
 #include <string>
 
 #include "core/throttle.hpp"
-#include "pg/guard.hpp"
-#include "pg/gucs.hpp"
-#include "pg/session.hpp"
+#include "pg/module/guard.hpp"
+#include "pg/module/gucs.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -2,11 +2,11 @@
 // non-atomic context (a top-level CALL) because every batch commits; preview()
 // only reads and also works on a hot standby.
 #include "core/policy_model.hpp"
-#include "pg/batch_executor.hpp"
-#include "pg/catalog.hpp"
-#include "pg/guard.hpp"
-#include "pg/run_engine.hpp"
-#include "pg/session.hpp"
+#include "pg/run/batch_executor.hpp"
+#include "pg/policy/catalog.hpp"
+#include "pg/module/guard.hpp"
+#include "pg/run/run_engine.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -1,7 +1,7 @@
 // database_hold.cpp: see database_hold.hpp.
-#include "pg/database_hold.hpp"
+#include "pg/workers/database_hold.hpp"
 
-#include "pg/shared_state.hpp"
+#include "pg/workers/shared_state.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -2,13 +2,13 @@
 // catalog.hpp). Every statement runs with the search_path pinned and as the
 // extension owner, so a caller's objects can neither capture a name here nor
 // be denied access to the catalog the API maintains for them.
-#include "pg/catalog.hpp"
+#include "pg/policy/catalog.hpp"
 
 #include "core/policy_model.hpp"
 #include "core/schedule.hpp"
-#include "pg/guard.hpp"
+#include "pg/module/guard.hpp"
 
-#include "pg/session.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"

@@ -1,17 +1,17 @@
 // batch_executor.cpp: see batch_executor.hpp.
-#include "pg/batch_executor.hpp"
+#include "pg/run/batch_executor.hpp"
 
 #include <string>
 #include <vector>
 
 #include "core/block_walk.hpp"
 #include "core/statement_builder.hpp"
-#include "pg/archive_table.hpp"
-#include "pg/expression.hpp"
-#include "pg/guard.hpp"
-#include "pg/gucs.hpp"
-#include "pg/relation_info.hpp"
-#include "pg/session.hpp"
+#include "pg/policy/archive_table.hpp"
+#include "pg/policy/expression.hpp"
+#include "pg/module/guard.hpp"
+#include "pg/module/gucs.hpp"
+#include "pg/policy/relation_info.hpp"
+#include "pg/module/session.hpp"
 
 extern "C" {
 #include "postgres.h"
