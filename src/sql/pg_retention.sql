@@ -63,6 +63,36 @@ $$;
 -- Catalog
 -- ---------------------------------------------------------------------------
 
+-- The owner of a policy: a role's oid, read and written as the role's name
+-- (see src/pg/policy/owner_type.cpp). A name that names no role, as in a
+-- restore without the owner role or with --no-owner, reads as the current
+-- role, with a WARNING, instead of failing the COPY of every policy.
+CREATE TYPE retention.policy_owner;
+CREATE FUNCTION retention.policy_owner_in(cstring) RETURNS retention.policy_owner
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'retention_policy_owner_in';
+CREATE FUNCTION retention.policy_owner_out(retention.policy_owner) RETURNS cstring
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'retention_policy_owner_out';
+CREATE TYPE retention.policy_owner (
+    INPUT = retention.policy_owner_in,
+    OUTPUT = retention.policy_owner_out,
+    LIKE = pg_catalog.oid);
+CREATE CAST (retention.policy_owner AS pg_catalog.oid) WITHOUT FUNCTION AS IMPLICIT;
+CREATE CAST (pg_catalog.oid AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (pg_catalog.regrole AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (retention.policy_owner AS pg_catalog.regrole) WITHOUT FUNCTION;
+COMMENT ON CAST (retention.policy_owner AS pg_catalog.oid) IS 'the role''s oid';
+COMMENT ON CAST (pg_catalog.oid AS retention.policy_owner) IS 'the role of that oid';
+COMMENT ON CAST (pg_catalog.regrole AS retention.policy_owner) IS 'the same role';
+COMMENT ON CAST (retention.policy_owner AS pg_catalog.regrole) IS 'the same role';
+COMMENT ON TYPE retention.policy_owner IS
+  'owner of a retention policy: a role, written as its name; an unknown name reads as the current role';
+COMMENT ON FUNCTION retention.policy_owner_in(cstring) IS
+  'input of retention.policy_owner: a role name; an unknown one is the current role, with a WARNING';
+COMMENT ON FUNCTION retention.policy_owner_out(retention.policy_owner) IS
+  'output of retention.policy_owner: the role''s name';
+
 CREATE SEQUENCE retention.policy_id_seq AS integer;
 
 CREATE TABLE retention.policy (
@@ -86,7 +116,7 @@ CREATE TABLE retention.policy (
                                       AND target_batch_time OPERATOR(pg_catalog.<=) '1 min'),
     enabled       boolean     NOT NULL DEFAULT true,
     paused        boolean     NOT NULL DEFAULT false,
-    owner         regrole     NOT NULL,
+    owner         retention.policy_owner NOT NULL,
     -- The time zone in which the policy's dates and timestamps without time
     -- zone, and its calendar intervals, are read: the creator's TimeZone.
     timezone      text        NOT NULL DEFAULT pg_catalog.current_setting('TimeZone'),

@@ -129,6 +129,43 @@ $$;
 -- The views show each role only what retention.can_see() allows. They are
 -- security barriers: a condition of the reader's own (a function that
 -- raises its argument, say) is not evaluated before that test.
+-- The owner of a policy: a role's oid, read and written as the role's name
+-- (see src/pg/policy/owner_type.cpp). A name that names no role, as in a
+-- restore without the owner role or with --no-owner, reads as the current
+-- role, with a WARNING, instead of failing the COPY of every policy.
+CREATE TYPE retention.policy_owner;
+CREATE FUNCTION retention.policy_owner_in(cstring) RETURNS retention.policy_owner
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'retention_policy_owner_in';
+CREATE FUNCTION retention.policy_owner_out(retention.policy_owner) RETURNS cstring
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'retention_policy_owner_out';
+CREATE TYPE retention.policy_owner (
+    INPUT = retention.policy_owner_in,
+    OUTPUT = retention.policy_owner_out,
+    LIKE = pg_catalog.oid);
+CREATE CAST (retention.policy_owner AS pg_catalog.oid) WITHOUT FUNCTION AS IMPLICIT;
+CREATE CAST (pg_catalog.oid AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (pg_catalog.regrole AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (retention.policy_owner AS pg_catalog.regrole) WITHOUT FUNCTION;
+COMMENT ON CAST (retention.policy_owner AS pg_catalog.oid) IS 'the role''s oid';
+COMMENT ON CAST (pg_catalog.oid AS retention.policy_owner) IS 'the role of that oid';
+COMMENT ON CAST (pg_catalog.regrole AS retention.policy_owner) IS 'the same role';
+COMMENT ON CAST (retention.policy_owner AS pg_catalog.regrole) IS 'the same role';
+COMMENT ON TYPE retention.policy_owner IS
+  'owner of a retention policy: a role, written as its name; an unknown name reads as the current role';
+COMMENT ON FUNCTION retention.policy_owner_in(cstring) IS
+  'input of retention.policy_owner: a role name; an unknown one is the current role, with a WARNING';
+COMMENT ON FUNCTION retention.policy_owner_out(retention.policy_owner) IS
+  'output of retention.policy_owner: the role''s name';
+
+-- retention.policy.owner becomes a retention.policy_owner (same oid). The
+-- views that read it are dropped first and created again below.
+DROP VIEW retention.status;
+DROP VIEW retention.policies;
+ALTER TABLE retention.policy
+    ALTER COLUMN owner TYPE retention.policy_owner USING owner::pg_catalog.oid;
+
 CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
 SELECT p.name,
        p.relation,
@@ -230,6 +267,9 @@ SELECT p.name AS policy,
          ORDER BY r.id DESC
          LIMIT 1) last ON true
  WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+-- Dropped above for the new type of retention.policy.owner.
+GRANT SELECT ON retention.policies, retention.status TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Comments on every object that had none in 0.1
