@@ -68,9 +68,13 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedu
              FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
              JOIN pg_language l ON l.oid = p.prolang
             WHERE l.lanname <> 'c'),
-          ARRAY['retention.can_see(oid)', 'retention.on_sql_drop()',
-                'retention.policy_refresh_attnums()', 'retention.run_is_live(integer,integer)',
-                'retention.running_pid(integer)'],
+          ARRAY['retention.apply(jsonb,boolean)', 'retention.apply_add(jsonb)',
+                'retention.apply_alter(jsonb)', 'retention.apply_changes(jsonb,jsonb)',
+                'retention.apply_check(jsonb)', 'retention.apply_one(jsonb,boolean)',
+                'retention.apply_relation(jsonb,text)', 'retention.apply_settings(text)',
+                'retention.can_see(oid)', 'retention.on_sql_drop()',
+                'retention.policy_refresh_attnums()', 'retention.preset(text,name)',
+                'retention.run_is_live(integer,integer)', 'retention.running_pid(integer)'],
           'the SQL and PL/pgSQL functions of the extension');
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
              FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
@@ -84,7 +88,8 @@ SELECT is((SELECT proconfig FROM pg_proc
 -- No operator in a function body is looked up by name: each is written
 -- OPERATOR(pg_catalog.op), and no construct that resolves one implicitly
 -- (IN, BETWEEN, LIKE, IS DISTINCT FROM, the simple CASE) is used. String
--- literals, assignments and FOR ... IN loops are taken out first.
+-- literals, assignments (:=, SET x =, the options of RAISE), named
+-- arguments (=>) and FOR/FOREACH ... IN loops are taken out first.
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
              FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
              JOIN pg_language l ON l.oid = p.prolang
@@ -92,7 +97,7 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
               AND regexp_replace(regexp_replace(regexp_replace(regexp_replace(p.prosrc,
                     '''[^'']*''', '', 'g'),
                     'OPERATOR\(pg_catalog\.[^)]+\)', '', 'g'),
-                    '\m(SET \w+ =|HINT =|FOR \w+ IN)', '', 'g'),
+                    '\m(SET \w+ =|(HINT|DETAIL|ERRCODE) =|FOR [\w, ]+ IN|FOREACH \w+ IN)|:=|=>', '', 'g'),
                     '\s+', ' ', 'g')
                   ~ '[-+*/%|&#^=<>!~@?]|\m(IN|BETWEEN|LIKE|ILIKE|SIMILAR|DISTINCT|CASE \w+ WHEN)\M'),
           NULL, 'function bodies use only qualified operators');

@@ -129,6 +129,43 @@ $$;
 -- The views show each role only what retention.can_see() allows. They are
 -- security barriers: a condition of the reader's own (a function that
 -- raises its argument, say) is not evaluated before that test.
+-- The owner of a policy: a role's oid, read and written as the role's name
+-- (see src/pg/policy/owner_type.cpp). A name that names no role, as in a
+-- restore without the owner role or with --no-owner, reads as the current
+-- role, with a WARNING, instead of failing the COPY of every policy.
+CREATE TYPE retention.policy_owner;
+CREATE FUNCTION retention.policy_owner_in(cstring) RETURNS retention.policy_owner
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'retention_policy_owner_in';
+CREATE FUNCTION retention.policy_owner_out(retention.policy_owner) RETURNS cstring
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'retention_policy_owner_out';
+CREATE TYPE retention.policy_owner (
+    INPUT = retention.policy_owner_in,
+    OUTPUT = retention.policy_owner_out,
+    LIKE = pg_catalog.oid);
+CREATE CAST (retention.policy_owner AS pg_catalog.oid) WITHOUT FUNCTION AS IMPLICIT;
+CREATE CAST (pg_catalog.oid AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (pg_catalog.regrole AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
+CREATE CAST (retention.policy_owner AS pg_catalog.regrole) WITHOUT FUNCTION;
+COMMENT ON CAST (retention.policy_owner AS pg_catalog.oid) IS 'the role''s oid';
+COMMENT ON CAST (pg_catalog.oid AS retention.policy_owner) IS 'the role of that oid';
+COMMENT ON CAST (pg_catalog.regrole AS retention.policy_owner) IS 'the same role';
+COMMENT ON CAST (retention.policy_owner AS pg_catalog.regrole) IS 'the same role';
+COMMENT ON TYPE retention.policy_owner IS
+  'owner of a retention policy: a role, written as its name; an unknown name reads as the current role';
+COMMENT ON FUNCTION retention.policy_owner_in(cstring) IS
+  'input of retention.policy_owner: a role name; an unknown one is the current role, with a WARNING';
+COMMENT ON FUNCTION retention.policy_owner_out(retention.policy_owner) IS
+  'output of retention.policy_owner: the role''s name';
+
+-- retention.policy.owner becomes a retention.policy_owner (same oid). The
+-- views that read it are dropped first and created again below.
+DROP VIEW retention.status;
+DROP VIEW retention.policies;
+ALTER TABLE retention.policy
+    ALTER COLUMN owner TYPE retention.policy_owner USING owner::pg_catalog.oid;
+
 CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
 SELECT p.name,
        p.relation,
@@ -230,6 +267,9 @@ SELECT p.name AS policy,
          ORDER BY r.id DESC
          LIMIT 1) last ON true
  WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+-- Dropped above for the new type of retention.policy.owner.
+GRANT SELECT ON retention.policies, retention.status TO PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Comments on every object that had none in 0.1
@@ -351,3 +391,372 @@ COMMENT ON COLUMN retention.status.next_run_at IS
 COMMENT ON COLUMN retention.status.total_rows_deleted IS 'rows removed by all its runs';
 COMMENT ON COLUMN retention.status.total_rows_archived IS 'rows archived by all its runs';
 COMMENT ON COLUMN retention.status.consecutive_failures IS 'runs in a row that ended in an error';
+
+-- ---------------------------------------------------------------------------
+-- Policies as code: retention.apply() and retention.preset()
+-- ---------------------------------------------------------------------------
+
+-- The settings of one policy as apply() compares them: the columns of
+-- retention.policies that apply() sets (not its owner, pause or creation).
+CREATE FUNCTION retention.apply_settings(policy_name text) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'relation', p.relation::text, 'expires_at', p.expires_at,
+               'retain', p.retain, 'mode', p.mode, 'archive_table', p.archive_table::text,
+               'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
+               'enabled', p.enabled, 'max_runtime', p.max_runtime,
+               'max_rows_per_second', p.max_rows_per_second,
+               'target_batch_time', p.target_batch_time)
+      FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) $1
+$$;
+
+-- What changed between two results of apply_settings(): {key: {from, to}}.
+CREATE FUNCTION retention.apply_changes(before jsonb, after jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT coalesce(pg_catalog.jsonb_object_agg(
+                        k, pg_catalog.jsonb_build_object(
+                               'from', pg_catalog.jsonb_extract_path($1, k),
+                               'to', pg_catalog.jsonb_extract_path($2, k)) ORDER BY k),
+                    '{}')
+      FROM pg_catalog.jsonb_object_keys($2) k
+     WHERE NOT (coalesce(pg_catalog.jsonb_extract_path($1, k), 'null')
+                OPERATOR(pg_catalog.=) pg_catalog.jsonb_extract_path($2, k))
+$$;
+
+-- Refuses input that is not a JSON array of policy objects with known keys
+-- of the right JSON types, a name, a table and an expiry each, and no name
+-- twice. Raises invalid_parameter_value naming the policy and the key.
+CREATE FUNCTION retention.apply_check(policies jsonb) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
+                                   'archive_table', 'filter', 'schedule', 'batch_size',
+                                   'enabled', 'max_runtime', 'max_rows_per_second',
+                                   'target_batch_time'];
+    kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
+                                   'string', 'string', 'string', 'number',
+                                   'boolean', 'string', 'number', 'string'];
+    item jsonb;
+    pos integer := 0;
+    label text;
+    k text;
+    kind text;
+    names text[] := '{}';
+BEGIN
+    IF coalesce(pg_catalog.jsonb_typeof(policies), 'null') OPERATOR(pg_catalog.<>) 'array' THEN
+        RAISE EXCEPTION 'retention.apply() expects a JSON array of policies, not %',
+                        coalesce(pg_catalog.jsonb_typeof(policies), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass ''[]'' to drop every policy you own.';
+    END IF;
+    FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
+        pos := pos OPERATOR(pg_catalog.+) 1;
+        IF pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object' THEN
+            RAISE EXCEPTION 'policy % is a JSON %, not an object', pos, pg_catalog.jsonb_typeof(item)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        label := CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, 'name'))
+                           OPERATOR(pg_catalog.=) 'string'
+                      THEN pg_catalog.format('policy "%s"', pg_catalog.jsonb_extract_path_text(item, 'name'))
+                      ELSE pg_catalog.format('policy %s', pos) END;
+        FOR k IN SELECT pg_catalog.jsonb_object_keys(item) LOOP
+            IF NOT k OPERATOR(pg_catalog.=) ANY (known) THEN
+                RAISE EXCEPTION '% has an unknown key "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Known keys: ' OPERATOR(pg_catalog.||)
+                                 pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+            END IF;
+            kind := kinds[pg_catalog.array_position(known, k)];
+            IF NOT pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                   OPERATOR(pg_catalog.=) ANY (ARRAY[kind, 'null']) THEN
+                RAISE EXCEPTION '"%" of % must be a JSON %, not %', k, label, kind,
+                                pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            IF kind OPERATOR(pg_catalog.=) 'number'
+               AND pg_catalog.jsonb_extract_path_text(item, k) OPERATOR(pg_catalog.!~) '^-?[0-9]+$' THEN
+                RAISE EXCEPTION '"%" of % must be a whole number, not %', k, label,
+                                pg_catalog.jsonb_extract_path_text(item, k)
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+        FOREACH k IN ARRAY ARRAY['name', 'relation', 'expires_at'] LOOP
+            IF pg_catalog.jsonb_extract_path_text(item, k) IS NULL THEN
+                RAISE EXCEPTION '% has no "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Every policy needs "name", "relation" and "expires_at".';
+            END IF;
+        END LOOP;
+        IF pg_catalog.jsonb_extract_path_text(item, 'name') OPERATOR(pg_catalog.=) ANY (names) THEN
+            RAISE EXCEPTION '% is listed twice', label
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        names := pg_catalog.array_append(names, pg_catalog.jsonb_extract_path_text(item, 'name'));
+    END LOOP;
+END
+$$;
+
+-- The table a policy's "relation" or "archive_table" names, or NULL when the
+-- key is absent. Names are read with apply()'s search_path (pg_catalog,
+-- pg_temp), so that the result never depends on the caller's session.
+CREATE FUNCTION retention.apply_relation(item jsonb, key text) RETURNS regclass
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    spelled text := pg_catalog.jsonb_extract_path_text(item, key);
+    found regclass;
+BEGIN
+    IF spelled IS NULL THEN
+        RETURN NULL;
+    END IF;
+    found := pg_catalog.to_regclass(spelled);
+    IF found IS NULL THEN
+        RAISE EXCEPTION 'relation "%" of policy "%" does not exist', spelled,
+                        pg_catalog.jsonb_extract_path_text(item, 'name')
+            USING ERRCODE = 'undefined_table',
+                  HINT = 'retention.apply() reads names with search_path = pg_catalog, pg_temp: '
+                         'qualify tables with their schema.';
+    END IF;
+    RETURN found;
+END
+$$;
+
+-- Adds the policy one element of apply()'s list describes.
+CREATE FUNCTION retention.apply_add(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM retention.add_policy(
+        relation => retention.apply_relation(item, 'relation'),
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention.apply_relation(item, 'archive_table'),
+        filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
+        name => pg_catalog.jsonb_extract_path_text(item, 'name'),
+        schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                             '1 hour')::interval,
+        batch_size => pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer,
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => pg_catalog.jsonb_extract_path_text(item, 'max_runtime')::interval,
+        max_rows_per_second =>
+            pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
+        target_batch_time =>
+            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval);
+END
+$$;
+
+-- Sets every setting of an existing policy to what one element of apply()'s
+-- list says; a key left out means its default, as in add_policy(). The
+-- schedule is passed only when it differs, since setting it reschedules.
+CREATE FUNCTION retention.apply_alter(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
+    wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                                '1 hour')::interval;
+    current interval;
+BEGIN
+    SELECT p.schedule INTO current FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    PERFORM retention.alter_policy(
+        name => policy_name,
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention.apply_relation(item, 'archive_table'),
+        filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
+        schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
+        batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_runtime'),
+                                '0')::interval,
+        max_rows_per_second =>
+            coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer, 0),
+        target_batch_time => coalesce(pg_catalog.jsonb_extract_path_text(item, 'target_batch_time'),
+                                      '0')::interval);
+END
+$$;
+
+-- Brings one policy of apply()'s list about, in a subtransaction that is
+-- rolled back (RTNOP) when nothing changed or on a dry run. Returns the action
+-- (add, alter or replace, NULL when nothing changed) and what changed.
+CREATE FUNCTION retention.apply_one(item jsonb, dry_run boolean,
+                                    OUT action text, OUT changes jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
+    owner_name text;
+    before jsonb := retention.apply_settings(policy_name);
+BEGIN
+    SELECT p.owner INTO owner_name FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    IF before IS NOT NULL
+       AND owner_name OPERATOR(pg_catalog.<>) pg_catalog.quote_ident(current_user) THEN
+        RAISE EXCEPTION 'retention policy "%" belongs to role %', policy_name, owner_name
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = pg_catalog.format('retention.apply() manages only the policies of '
+                                             'the current role, %s.',
+                                             pg_catalog.quote_ident(current_user)),
+                  HINT = 'Give the policy another name in the list, or take it over with '
+                         'retention.alter_policy() as the owner of its table.';
+    END IF;
+    BEGIN
+        IF before IS NULL THEN
+            action := 'add';
+            PERFORM retention.apply_add(item);
+        ELSIF retention.apply_relation(item, 'relation')::text
+              OPERATOR(pg_catalog.<>) pg_catalog.jsonb_extract_path_text(before, 'relation') THEN
+            action := 'replace';
+            PERFORM retention.drop_policy(policy_name);
+            PERFORM retention.apply_add(item);
+        ELSE
+            action := 'alter';
+            PERFORM retention.apply_alter(item);
+        END IF;
+        changes := CASE WHEN before IS NULL THEN retention.apply_settings(policy_name)
+                        ELSE retention.apply_changes(before, retention.apply_settings(policy_name))
+                   END;
+        IF dry_run OR changes OPERATOR(pg_catalog.=) '{}' THEN
+            RAISE SQLSTATE 'RTNOP';
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'RTNOP' THEN
+        NULL;
+    END;
+    IF changes OPERATOR(pg_catalog.=) '{}' THEN
+        action := NULL;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION retention.apply(policies jsonb, dry_run boolean DEFAULT false)
+RETURNS TABLE (action text, policy text, changes jsonb)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    item jsonb;
+    wanted text[] := '{}';
+    result record;
+BEGIN
+    PERFORM retention.apply_check(policies);
+    FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
+        policy := pg_catalog.jsonb_extract_path_text(item, 'name');
+        wanted := pg_catalog.array_append(wanted, policy);
+        result := retention.apply_one(item, dry_run);
+        IF result.action IS NOT NULL THEN
+            action := result.action;
+            changes := result.changes;
+            RETURN NEXT;
+        END IF;
+    END LOOP;
+    FOR policy, changes IN
+        SELECT p.name, retention.apply_settings(p.name) FROM retention.policies p
+         WHERE p.owner OPERATOR(pg_catalog.=) pg_catalog.quote_ident(current_user)
+           AND NOT p.name OPERATOR(pg_catalog.=) ANY (wanted)
+         ORDER BY p.name
+    LOOP
+        IF NOT dry_run THEN
+            PERFORM retention.drop_policy(policy);
+        END IF;
+        action := 'drop';
+        RETURN NEXT;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION retention.apply(jsonb, boolean) IS
+  'make the current role''s retention policies those of a JSON list: add, alter, drop; returns what changed';
+COMMENT ON FUNCTION retention.apply_settings(text) IS
+  'internal to retention.apply: the settings of a policy as JSON';
+COMMENT ON FUNCTION retention.apply_changes(jsonb, jsonb) IS
+  'internal to retention.apply: the settings that differ between two JSON objects';
+COMMENT ON FUNCTION retention.apply_check(jsonb) IS
+  'internal to retention.apply: refuse a policy list with unknown keys, wrong types or repeated names';
+COMMENT ON FUNCTION retention.apply_relation(jsonb, text) IS
+  'internal to retention.apply: the table a policy names, read with a pinned search_path';
+COMMENT ON FUNCTION retention.apply_add(jsonb) IS
+  'internal to retention.apply: add one policy of the list';
+COMMENT ON FUNCTION retention.apply_alter(jsonb) IS
+  'internal to retention.apply: set every setting of one policy of the list';
+COMMENT ON FUNCTION retention.apply_one(jsonb, boolean) IS
+  'internal to retention.apply: converge one policy of the list, in a subtransaction';
+
+-- Policies for the tables of common authentication servers, for
+-- retention.apply(); each row of defs: preset, policy name, table,
+-- expires_at, retain, mode. Each is tested against the projects' own DDL
+-- (sql/presets.sql). schema: where the application keeps its tables.
+CREATE FUNCTION retention.preset(name text, schema name DEFAULT 'public') RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['authgate', 'coder', 'doorkeeper', 'gitlab', 'hydra',
+                                   'keycloak'];
+    defs CONSTANT text[] := ARRAY[
+        ['doorkeeper', 'doorkeeper_access_tokens', 'oauth_access_tokens', 'revoked_at',
+         '1 mon', 'delete'],
+        ['doorkeeper', 'doorkeeper_access_grants', 'oauth_access_grants',
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'delete'],
+        ['gitlab', 'gitlab_access_tokens', 'oauth_access_tokens', 'revoked_at', '1 mon', 'archive'],
+        ['gitlab', 'gitlab_access_grants', 'oauth_access_grants',
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'archive'],
+        ['gitlab', 'gitlab_authentication_events', 'authentication_events', 'created_at',
+         '1 year', 'archive'],
+        ['hydra', 'hydra_access_tokens', 'hydra_oauth2_access', 'requested_at', '1 day', 'delete'],
+        ['hydra', 'hydra_refresh_tokens', 'hydra_oauth2_refresh', 'requested_at', '31 days',
+         'delete'],
+        ['hydra', 'hydra_authorization_codes', 'hydra_oauth2_code', 'requested_at', '1 day',
+         'delete'],
+        ['keycloak', 'keycloak_offline_user_sessions', 'offline_user_session',
+         'to_timestamp(last_session_refresh)', '30 days', 'delete'],
+        ['keycloak', 'keycloak_offline_client_sessions', 'offline_client_session',
+         'to_timestamp("timestamp")', '30 days', 'delete'],
+        ['keycloak', 'keycloak_events', 'event_entity', 'to_timestamp(event_time / 1000.0)',
+         '90 days', 'delete'],
+        ['keycloak', 'keycloak_admin_events', 'admin_event_entity',
+         'to_timestamp(admin_event_time / 1000.0)', '90 days', 'delete'],
+        ['coder', 'coder_api_keys', 'api_keys', 'expires_at', '7 days', 'delete'],
+        ['authgate', 'authgate_access_tokens', 'access_tokens', 'expires_at', '1 day', 'delete'],
+        ['authgate', 'authgate_device_codes', 'device_codes', 'expires_at', '1 day', 'delete'],
+        ['authgate', 'authgate_authorization_codes', 'authorization_codes', 'expires_at', '1 day',
+         'delete'],
+        ['authgate', 'authgate_audit_logs', 'audit_logs', 'event_time', '90 days', 'delete']];
+    result jsonb := '[]';
+    i integer;
+BEGIN
+    IF name IS NULL OR NOT name OPERATOR(pg_catalog.=) ANY (known) THEN
+        RAISE EXCEPTION 'unknown retention preset "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Known presets: ' OPERATOR(pg_catalog.||)
+                         pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+    END IF;
+    FOR i IN 1 .. pg_catalog.array_length(defs, 1) LOOP
+        CONTINUE WHEN defs[i][1] OPERATOR(pg_catalog.<>) name;
+        result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
+            pg_catalog.jsonb_build_object(
+                'name', defs[i][2],
+                'relation', pg_catalog.format('%I.%I', schema, defs[i][3]),
+                'expires_at', defs[i][4],
+                'retain', defs[i][5],
+                'mode', defs[i][6]));
+    END LOOP;
+    RETURN result;
+END
+$$;
+
+COMMENT ON FUNCTION retention.preset(text, name) IS
+  'retention policies for a known authentication schema, as JSON for retention.apply()';
