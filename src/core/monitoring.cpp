@@ -1,6 +1,7 @@
 // monitoring.cpp: see monitoring.hpp.
 #include "core/monitoring.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace pg_retention::core {
@@ -11,13 +12,13 @@ int64_t BacklogAfterRun(bool complete_pass, bool have_estimate, double estimate)
   return static_cast<int64_t>(std::llround(estimate));
 }
 
-int64_t EstimateFreeBytes(int64_t table_bytes, double live_rows, double dead_rows) {
-  if (table_bytes < 0) return kUnknown;
-  if (live_rows < 0) live_rows = 0;
-  if (dead_rows < 0) dead_rows = 0;
-  double rows = live_rows + dead_rows;
+int64_t EstimateFreeBytes(const FreeSpaceInput& in) {
+  if (in.table_bytes < 0) return kUnknown;
+  double dead = std::max({in.stats_dead, in.rows_removed, 0.0});
+  double live = std::max({in.stats_live, in.reltuples - dead, 0.0});
+  double rows = live + dead;
   if (rows <= 0) return 0;
-  return static_cast<int64_t>(static_cast<double>(table_bytes) * (dead_rows / rows));
+  return static_cast<int64_t>(static_cast<double>(in.table_bytes) * (dead / rows));
 }
 
 HistoryPrune PlanHistoryPrune(int64_t now_us, int64_t retention_us, int32_t max_rows,

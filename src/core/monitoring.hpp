@@ -15,10 +15,19 @@ constexpr int64_t kUnknown = -1;
 // ended ok), otherwise the planner's estimate rounded (kUnknown without one).
 int64_t BacklogAfterRun(bool complete_pass, bool have_estimate, double estimate);
 
-// Free space estimate from the table's size and the statistics' live and
-// dead rows: the dead rows' share of the table. kUnknown when the size or
-// both counts are unknown (negative).
-int64_t EstimateFreeBytes(int64_t table_bytes, double live_rows, double dead_rows);
+// Free space estimate: the dead rows' share of the table. Dead rows are the
+// statistics' count, or at least the rows the run removed (the statistics
+// may not have them yet); live rows the statistics' count, or at least
+// reltuples less those dead rows. Negative counts mean unknown. kUnknown when
+// the size is unknown (negative).
+struct FreeSpaceInput {
+  int64_t table_bytes;
+  double stats_live;   // n_live_tup
+  double stats_dead;   // n_dead_tup
+  double reltuples;    // pg_class.reltuples (-1: never analyzed)
+  double rows_removed; // by the run that just ended
+};
+int64_t EstimateFreeBytes(const FreeSpaceInput& in);
 
 // One prune batch of the run history.
 struct HistoryPrune {

@@ -21,10 +21,18 @@ TEST(Monitoring, IncompletePassTakesThePlannersEstimate) {
 }
 
 TEST(Monitoring, FreeSpaceIsTheDeadRowsShare) {
-  EXPECT_EQ(EstimateFreeBytes(8192 * 100, 25, 75), 8192 * 75);
-  EXPECT_EQ(EstimateFreeBytes(8192, 0, 0), 0);
-  EXPECT_EQ(EstimateFreeBytes(8192, 10, -1), 0);       // unknown dead rows: none
-  EXPECT_EQ(EstimateFreeBytes(-1, 10, 10), kUnknown);  // size unknown (table locked)
+  EXPECT_EQ(EstimateFreeBytes({8192 * 100, 25, 75, 100, 75}), 8192 * 75);
+  EXPECT_EQ(EstimateFreeBytes({8192, 0, 0, 0, 0}), 0);
+  EXPECT_EQ(EstimateFreeBytes({8192, 10, -1, -1, 0}), 0);       // nothing dead
+  EXPECT_EQ(EstimateFreeBytes({-1, 10, 10, 20, 10}), kUnknown);  // size unknown (table locked)
+}
+
+TEST(Monitoring, FreeSpaceWithoutFreshStatistics) {
+  // The statistics do not know the run yet: the removed rows are dead, and
+  // reltuples (before the run) less them are live.
+  EXPECT_EQ(EstimateFreeBytes({8192 * 100, 0, 0, 4000, 1000}), 8192 * 25);
+  // Never analyzed, no statistics: all the table is what the run removed.
+  EXPECT_EQ(EstimateFreeBytes({8192, -1, -1, -1, 10}), 8192);
 }
 
 TEST(Monitoring, PrunePlanFollowsTheSettings) {

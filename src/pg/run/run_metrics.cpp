@@ -120,27 +120,32 @@ bool MeasuredFreeBytes(unsigned int relid, int64_t* bytes) {
   return ok;
 }
 
-// The dead rows' share of table_bytes_after, as the statistics know them.
+// The dead rows' share of table_bytes_after (core::EstimateFreeBytes).
 int64_t EstimatedFreeBytes(int64_t run_id, unsigned int relid) {
   Oid types[2] = {INT8OID, OIDOID};
   Datum values[2] = {Int64GetDatum(run_id), ObjectIdGetDatum(relid)};
   ExecCatalog(
-      "SELECT coalesce(r.table_bytes_after, -1), coalesce(s.n_live_tup, -1),"
-      "       coalesce(s.n_dead_tup, -1)"
-      "  FROM retention.run_history r LEFT JOIN pg_stat_all_tables s ON s.relid = $2"
+      "SELECT coalesce(r.table_bytes_after, -1), coalesce(s.n_live_tup, -1)::float8,"
+      "       coalesce(s.n_dead_tup, -1)::float8, coalesce(c.reltuples, -1)::float8,"
+      "       r.rows_deleted::float8"
+      "  FROM retention.run_history r"
+      "  LEFT JOIN pg_stat_all_tables s ON s.relid = $2"
+      "  LEFT JOIN pg_class c ON c.oid = $2"
       " WHERE r.id = $1",
       2, types, values, NULL, 0);
   if (SPI_processed < 1) return core::kUnknown;
   bool isnull;
   HeapTuple tup = SPI_tuptable->vals[0];
   TupleDesc desc = SPI_tuptable->tupdesc;
-  int64_t size = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-  double live = static_cast<double>(DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull)));
-  double dead = static_cast<double>(DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull)));
+  core::FreeSpaceInput in{DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull)),
+                          DatumGetFloat8(SPI_getbinval(tup, desc, 2, &isnull)),
+                          DatumGetFloat8(SPI_getbinval(tup, desc, 3, &isnull)),
+                          DatumGetFloat8(SPI_getbinval(tup, desc, 4, &isnull)),
+                          DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull))};
   int64_t bytes = core::kUnknown;
   CoreError err;
   if (!CallCore(&err, [&]() {
-        bytes = core::EstimateFreeBytes(size, live, dead);
+        bytes = core::EstimateFreeBytes(in);
         return core::Status::Ok();
       }))
     RaiseCoreError(&err);
