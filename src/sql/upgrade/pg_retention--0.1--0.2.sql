@@ -118,6 +118,23 @@ ALTER TABLE retention.policy_state
     ADD COLUMN caught_up_at timestamptz,
     ADD COLUMN backlog_rows bigint,
     ADD COLUMN free_bytes bigint;
+-- The last complete run of 0.1 counts as the last success, and a policy whose
+-- latest run was complete is caught up: behind_by does not jump to the age
+-- of the policy at the update.
+INSERT INTO retention.policy_state AS s (policy_id, last_success_at, caught_up_at, backlog_rows)
+SELECT ok.policy_id, ok.finished_at, ok.started_at,
+       CASE WHEN ok.id OPERATOR(pg_catalog.=) latest.id THEN 0 END
+  FROM (SELECT DISTINCT ON (r.policy_id) r.policy_id, r.id, r.started_at, r.finished_at
+          FROM retention.run_history r
+         WHERE r.status OPERATOR(pg_catalog.=) 'ok'
+           AND EXISTS (SELECT FROM retention.policy p WHERE p.id OPERATOR(pg_catalog.=) r.policy_id)
+         ORDER BY r.policy_id, r.id DESC) ok
+  JOIN LATERAL (SELECT pg_catalog.max(r.id) AS id FROM retention.run_history r
+                 WHERE r.policy_id OPERATOR(pg_catalog.=) ok.policy_id
+                   AND r.status OPERATOR(pg_catalog.<>) 'skipped') latest ON true
+ON CONFLICT (policy_id) DO UPDATE
+   SET last_success_at = excluded.last_success_at, caught_up_at = excluded.caught_up_at,
+       backlog_rows = excluded.backlog_rows;
 
 -- Runs of 0.1 belong to their policy's owner now; runs of policies dropped
 -- since keep NULL (only members of pg_monitor and superusers see them).
