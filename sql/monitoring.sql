@@ -95,6 +95,26 @@ SELECT policy, last_status, failed_runs_total, consecutive_failures, backlog_row
        behind_by > '0' AS behind
   FROM retention.status WHERE policy = 'public.mon_tokens';
 
+-- A table owner's function that stalls only while the backlog is estimated
+-- (the EXPLAIN runs with parallel plans off) cannot hold the run's end: the
+-- batch timeout interrupts it and the estimate is left unknown.
+SET retention.statement_timeout = '200ms';
+SET ROLE mon_tenant;
+CREATE FUNCTION mon_ttl() RETURNS interval LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF current_setting('max_parallel_workers_per_gather') = '0' THEN
+        PERFORM pg_sleep(5);
+    END IF;
+    RETURN interval '1 day';
+END $$;
+CREATE TABLE mon_slow (id integer PRIMARY KEY, created_at timestamptz NOT NULL);
+INSERT INTO mon_slow SELECT i, now() - interval '3 days' FROM generate_series(1, 100) AS i;
+SELECT retention.add_policy('mon_slow', 'created_at + public.mon_ttl()', batch_size => 10);
+CALL retention.run('public.mon_slow', max_rows => 20);
+SELECT status, rows_deleted, backlog_rows FROM retention.runs WHERE policy = 'public.mon_slow';
+RESET ROLE;
+RESET retention.statement_timeout;
+
 -- Only whom the extension owner allows may prune the history; a table owner
 -- cannot shorten anybody's history (the settings are server-wide, SIGHUP).
 SET ROLE mon_tenant;
@@ -110,7 +130,8 @@ SELECT c.relname, a.attname
  WHERE c.relnamespace = 'retention'::regnamespace AND c.relkind = 'v'
    AND col_description(c.oid, a.attnum) IS NULL;
 
-DROP TABLE mon_sessions, mon_tokens, mon_grants;
+DROP TABLE mon_sessions, mon_tokens, mon_grants, mon_slow;
+DROP FUNCTION mon_ttl();
 DROP EXTENSION pg_retention;
 REVOKE CREATE ON SCHEMA public FROM mon_tenant;
 DROP ROLE mon_tenant, mon_other, mon_watcher;

@@ -19,6 +19,7 @@ extern "C" {
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -29,28 +30,43 @@ namespace pg_retention::pg {
 
 namespace {
 
-// Runs f in a subtransaction; false (the error logged at DEBUG1 and
-// discarded) when it failed.
+// Runs f in a subtransaction that stays interruptible although the run's
+// bookkeeping holds interrupts: what f runs can take long (the table owner's
+// functions while planning, pgstattuple's scan), and must still yield to a
+// timeout, a cancel or pg_terminate_backend(). An error is logged at DEBUG1
+// and discarded (false). A cancel that was not the batch timeout (with_timeout:
+// f armed it) is left pending, to be processed once the run is recorded, as
+// the engine does with every cancel that arrives during its bookkeeping.
 template <typename Fn>
-bool TrySubtransaction(Fn&& f) {
+bool TrySubtransaction(bool with_timeout, Fn&& f) {
   MemoryContext oldcontext = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
+  const uint32 holdoff = InterruptHoldoffCount;
   volatile bool ok = true;
   BeginInternalSubTransaction(NULL);
   MemoryContextSwitchTo(oldcontext);
   PG_TRY();
   {
+    InterruptHoldoffCount = 0;
     f();
+    InterruptHoldoffCount = holdoff;
     ReleaseCurrentSubTransaction();
   }
   PG_CATCH();
   {
+    InterruptHoldoffCount = holdoff;
     MemoryContextSwitchTo(oldcontext);
     ErrorData* error = CopyErrorData();
     FlushErrorState();
+    bool callers_cancel = error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+                          !(with_timeout && OurStatementTimeoutExpired());
     RollbackAndReleaseCurrentSubTransaction();
     ereport(DEBUG1, (errmsg("pg_retention: monitoring figure left unknown: %s", error->message)));
     FreeErrorData(error);
+    if (callers_cancel) {
+      QueryCancelPending = true;
+      InterruptPending = true;
+    }
     ok = false;
   }
   PG_END_TRY();
@@ -63,7 +79,7 @@ bool TrySubtransaction(Fn&& f) {
 // second "Plan Rows" of EXPLAIN (FORMAT JSON), with parallel plans off.
 bool PlannerBacklog(RunPlan* plan, double* estimate) {
   char* text = nullptr;
-  bool ok = TrySubtransaction([&]() {
+  bool ok = TrySubtransaction(true, [&]() {
     Oid types[1] = {TIMESTAMPTZOID};
     Datum values[1] = {TimestampTzGetDatum(plan->policy->cutoff)};
     Sandbox sandbox;
@@ -103,7 +119,7 @@ bool MeasuredFreeBytes(unsigned int relid, int64_t* bytes) {
   char* schema = PgstattupleSchema();
   if (schema == nullptr || !ConditionalLockRelationOid(relid, AccessShareLock)) return false;
   int64_t result = 0;
-  bool ok = TrySubtransaction([&]() {
+  bool ok = TrySubtransaction(false, [&]() {
     Oid types[1] = {REGCLASSOID};
     Datum values[1] = {ObjectIdGetDatum(relid)};
     ExecCatalog(psprintf("SELECT (s.approx_free_space + s.dead_tuple_len)::bigint"
@@ -181,7 +197,9 @@ void WriteFigures(const PolicyRecord* policy, int64_t run_id, bool complete_pass
 void RecordRunMetrics(RunPlan* plan, const PolicyRecord* policy, int64_t run_id,
                       bool complete_pass, bool failed, int64_t started_at) {
   double estimate = 0;
-  bool have_estimate = !complete_pass && plan != nullptr && PlannerBacklog(plan, &estimate);
+  // After an error the plan may be what failed: no estimate then.
+  bool have_estimate =
+      !complete_pass && !failed && plan != nullptr && PlannerBacklog(plan, &estimate);
   int64_t backlog = core::kUnknown;
   CoreError err;
   if (!CallCore(&err, [&]() {
