@@ -47,6 +47,7 @@ readonly ALL_TIERS=(unit regress isolation pgtap tap demo bench-smoke)
 readonly APT_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-repack
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
+  prometheus-postgres-exporter
   cmake g++ make googletest libgtest-dev perl
   python3 python3-psycopg2 python3-matplotlib
   bison flex libicu-dev libreadline-dev zlib1g-dev pkg-config dpkg-dev

@@ -3,7 +3,7 @@
 -- catalog, comments, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(71);
+SELECT plan(75);
 
 -- The members of the extension, for the checks below.
 CREATE TEMPORARY TABLE members AS
@@ -73,7 +73,9 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedu
                 'retention.apply_check(jsonb)', 'retention.apply_one(jsonb,boolean)',
                 'retention.apply_relation(jsonb,text)', 'retention.apply_settings(text)',
                 'retention.can_see(oid)', 'retention.on_sql_drop()',
+                'retention.policy_problem(oid,oid,oid,name[],smallint[])',
                 'retention.policy_refresh_attnums()', 'retention.preset(text,name)',
+                'retention.repack_advice_bytes()',
                 'retention.run_is_live(integer,integer)', 'retention.running_pid(integer)'],
           'the SQL and PL/pgSQL functions of the extension');
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
@@ -140,27 +142,38 @@ SELECT columns_are('retention', 'runs',
     ARRAY['run_id', 'policy', 'trigger', 'pid', 'started_at', 'finished_at', 'status', 'cutoff',
           'rows_deleted', 'rows_archived', 'batches', 'retries', 'table_bytes_before',
           'table_bytes_after', 'dead_rows_before', 'dead_rows_after', 'analyzed', 'horizon_warning', 'sqlstate',
-          'error']);
+          'error', 'skipped_count', 'last_skipped_at', 'backlog_rows', 'free_bytes_after',
+          'free_bytes_source']);
 SELECT has_column('retention', 'run_history', 'owner', 'run_history records the owner of each run');
 SELECT col_type_is('retention', 'run_history', 'owner', 'oid', 'run_history.owner is an oid');
 SELECT col_is_null('retention', 'run_history', 'owner', 'run_history.owner may be NULL');
-SELECT is((SELECT attnum FROM pg_attribute
+SELECT is((SELECT (attnum + 1)::smallint FROM pg_attribute
            WHERE attrelid = 'retention.run_history'::regclass AND attname = 'owner'),
-          (SELECT max(attnum) FROM pg_attribute
-           WHERE attrelid = 'retention.run_history'::regclass AND NOT attisdropped),
-          'run_history.owner is its last column (as ALTER TABLE adds it in an update)');
+          (SELECT attnum FROM pg_attribute
+           WHERE attrelid = 'retention.run_history'::regclass AND attname = 'skipped_count'),
+          'run_history.owner, then the monitoring columns, follow 0.1''s (as ALTER TABLE adds them in an update)');
 
 SELECT has_view('retention', 'status', 'view retention.status');
 SELECT columns_are('retention', 'status',
     ARRAY['policy', 'relation', 'mode', 'state', 'running_pid', 'current_rows',
           'throttle_reason', 'horizon_warning', 'last_started_at', 'last_finished_at', 'last_status', 'last_rows_deleted',
           'last_rows_archived', 'last_error', 'last_sqlstate', 'next_run_at',
-          'total_rows_deleted', 'total_rows_archived', 'consecutive_failures']);
+          'total_rows_deleted', 'total_rows_archived', 'consecutive_failures', 'backlog_rows',
+          'behind_by', 'last_success_at', 'problem', 'reclaimable_bytes', 'repack_advised',
+          'runs_total', 'failed_runs_total']);
+SELECT has_view('retention', 'metrics', 'view retention.metrics');
+SELECT table_privs_are('retention', 'metrics', 'public', ARRAY['SELECT']);
+SELECT ok(NOT has_function_privilege('public', 'retention.prune_history(integer)', 'EXECUTE'),
+          'prune_history is not callable by PUBLIC');
+SELECT is((SELECT string_agg(name || '=' || context, ',' ORDER BY name) FROM pg_settings
+            WHERE name IN ('retention.history_retention', 'retention.history_max_rows')),
+          'retention.history_max_rows=sighup,retention.history_retention=sighup',
+          'the history caps are server-wide settings');
 SELECT table_privs_are('retention', 'status', 'public', ARRAY['SELECT']);
 SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
            WHERE relnamespace = 'retention'::regnamespace AND relkind = 'v'
              AND reloptions @> ARRAY['security_barrier=true']),
-          ARRAY['policies', 'runs', 'status'],
+          ARRAY['metrics', 'policies', 'runs', 'status'],
           'the views are security barriers (they filter rows by owner)');
 SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'retention.can_see(oid)'::regprocedure),
           's', 'can_see is STABLE');

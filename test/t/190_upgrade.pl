@@ -219,6 +219,14 @@ SELECT string_agg(policy || ':' || coalesce(owner::regrole::text, '-'), ',' ORDE
 	"sessions:$superuser,tokens:tenant,heartbeat:$superuser,gone:-",
 	'run_history.owner is filled for the runs of existing policies, NULL for the dropped one');
 
+is( $node->safe_psql(
+		'old', q{
+SELECT string_agg(policy || ':' || (last_success_at IS NOT NULL) || ':' || backlog_rows
+                  || ':' || (behind_by < interval '1 day'), ',' ORDER BY policy)
+  FROM retention.status}),
+	'heartbeat:true:0:true,sessions:true:0:true,tokens:true:0:true',
+	'the last complete run of 0.1 is the last success: the policies are caught up');
+
 my $seen = q{
 SELECT concat_ws(' / ',
     (SELECT string_agg(name, ',' ORDER BY name) FROM retention.policies),

@@ -3,6 +3,7 @@
 // asks for shared memory and registers the launcher background worker.
 #include "core/policy_model.hpp"
 #include "pg/module/gucs.hpp"
+#include "pg/module/monitoring_settings.hpp"
 #include "pg/workers/launcher.hpp"
 #include "pg/policy/role_hooks.hpp"
 #include "pg/workers/shared_state.hpp"
@@ -167,6 +168,7 @@ void _PG_init(void) {
       "For tests only.",
       &guc_enable_debug_waitpoints, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
 
+  DefineMonitoringSettings();
   MarkGUCPrefixReserved("retention");
 
   InstallRoleHooks();

@@ -288,12 +288,27 @@ int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* stat
                      CStringGetTextDatum(trigger), Int32GetDatum(MyProcPid),
                      CStringGetTextDatum(status),  TimestampTzGetDatum(rec->cutoff),
                      TimestampTzGetDatum(started_at), ObjectIdGetDatum(rec->owner)};
+  // A skip right after a skip of the same policy adds to that row's count
+  // (a long run must not flood the history with one row per attempt).
+  if (strcmp(status, "skipped") == 0) {
+    ExecCatalog(
+        "UPDATE retention.run_history SET skipped_count = coalesce(skipped_count, 1) + 1,"
+        " last_skipped_at = $7"
+        " WHERE id = (SELECT max(id) FROM retention.run_history WHERE policy_id = $1)"
+        "   AND status = 'skipped' RETURNING id",
+        8, types, values, NULL, 0);
+    if (SPI_processed > 0) {
+      bool isnull;
+      return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    }
+  }
   const char* finished = strcmp(status, "running") == 0 ? "NULL" : "$7";
+  const char* skipped = strcmp(status, "skipped") == 0 ? "1, $7" : "NULL, NULL";
   char* sql = psprintf(
       "INSERT INTO retention.run_history (policy_id, policy, trigger, pid, started_at,"
-      " finished_at, status, cutoff, owner) VALUES ($1, $2, $3, $4, $7, %s, $5, $6, $8)"
-      " RETURNING id",
-      finished);
+      " finished_at, status, cutoff, owner, skipped_count, last_skipped_at)"
+      " VALUES ($1, $2, $3, $4, $7, %s, $5, $6, $8, %s) RETURNING id",
+      finished, skipped);
   ExecCatalog(sql, 8, types, values, NULL, 0);
   bool isnull;
   return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));

@@ -21,6 +21,7 @@
 #include "pg/module/gucs.hpp"
 #include "pg/run/health.hpp"
 #include "pg/run/policy_lock.hpp"
+#include "pg/run/run_metrics.hpp"
 #include "pg/module/session.hpp"
 #include "pg/workers/shared_state.hpp"
 #include "pg/module/waitpoint.hpp"
@@ -524,6 +525,8 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
   RecordRunOutcome(policy, run_id, error != nullptr,
                    totals.status == RunStatus::kPartial && !out_of_time, started_at,
                    GetCurrentTimestamp(), totals.rows_deleted, totals.rows_archived);
+  RecordRunMetrics(plan, policy, run_id, error == nullptr && totals.status == RunStatus::kOk,
+                   error != nullptr, started_at);
   // The next run resumes where this one stopped; a complete pass resets.
   if (plan != nullptr) {
     const char* kind = nullptr;

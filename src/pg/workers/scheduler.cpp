@@ -9,6 +9,7 @@
 #include "pg/policy/catalog.hpp"
 #include "pg/module/session.hpp"
 #include "pg/module/gucs.hpp"
+#include "pg/workers/history_prune.hpp"
 #include "pg/workers/launcher.hpp"
 #include "pg/run/run_engine.hpp"
 #include "pg/workers/shared_state.hpp"
@@ -196,6 +197,7 @@ void retention_scheduler_main(Datum arg) {
         closed_stale_runs = true;
       }
       if (guc_enabled && versions_matched) RunDuePolicies(pass_context);
+      if (versions_matched) PruneHistoryStep();
     }
     PG_CATCH();
     {

@@ -101,6 +101,41 @@ $$;
 
 ALTER TABLE retention.run_history ADD COLUMN owner oid;
 
+-- Monitoring (0.2): collapsed skips, backlog and free space of each run;
+-- counters and the last complete pass of each policy.
+ALTER TABLE retention.run_history
+    ADD COLUMN skipped_count integer,
+    ADD COLUMN last_skipped_at timestamptz,
+    ADD COLUMN backlog_rows bigint,
+    ADD COLUMN free_bytes_after bigint,
+    ADD COLUMN free_bytes_source text;
+UPDATE retention.run_history SET skipped_count = 1
+ WHERE status OPERATOR(pg_catalog.=) 'skipped';
+ALTER TABLE retention.policy_state
+    ADD COLUMN runs_total bigint NOT NULL DEFAULT 0,
+    ADD COLUMN failed_runs_total bigint NOT NULL DEFAULT 0,
+    ADD COLUMN last_success_at timestamptz,
+    ADD COLUMN caught_up_at timestamptz,
+    ADD COLUMN backlog_rows bigint,
+    ADD COLUMN free_bytes bigint;
+-- The last complete run of 0.1 counts as the last success, and a policy whose
+-- latest run was complete is caught up: behind_by does not jump to the age
+-- of the policy at the update.
+INSERT INTO retention.policy_state AS s (policy_id, last_success_at, caught_up_at, backlog_rows)
+SELECT ok.policy_id, ok.finished_at, ok.started_at,
+       CASE WHEN ok.id OPERATOR(pg_catalog.=) latest.id THEN 0 END
+  FROM (SELECT DISTINCT ON (r.policy_id) r.policy_id, r.id, r.started_at, r.finished_at
+          FROM retention.run_history r
+         WHERE r.status OPERATOR(pg_catalog.=) 'ok'
+           AND EXISTS (SELECT FROM retention.policy p WHERE p.id OPERATOR(pg_catalog.=) r.policy_id)
+         ORDER BY r.policy_id, r.id DESC) ok
+  JOIN LATERAL (SELECT pg_catalog.max(r.id) AS id FROM retention.run_history r
+                 WHERE r.policy_id OPERATOR(pg_catalog.=) ok.policy_id
+                   AND r.status OPERATOR(pg_catalog.<>) 'skipped') latest ON true
+ON CONFLICT (policy_id) DO UPDATE
+   SET last_success_at = excluded.last_success_at, caught_up_at = excluded.caught_up_at,
+       backlog_rows = excluded.backlog_rows;
+
 -- Runs of 0.1 belong to their policy's owner now; runs of policies dropped
 -- since keep NULL (only members of pg_monitor and superusers see them).
 UPDATE retention.run_history r
@@ -212,9 +247,67 @@ SELECT r.id AS run_id,
        r.analyzed,
        r.horizon_warning,
        r.sqlstate,
-       r.error
+       r.error,
+       r.skipped_count,
+       r.last_skipped_at,
+       r.backlog_rows,
+       r.free_bytes_after,
+       r.free_bytes_source
   FROM retention.run_history r
  WHERE retention.can_see(r.owner);
+
+-- ---------------------------------------------------------------------------
+-- Monitoring (0.2): what is wrong with a policy, from the catalogs only, and
+-- the repack advice threshold. Both are read by retention.status and never
+-- raise an error for a broken policy.
+-- ---------------------------------------------------------------------------
+
+-- Why a policy cannot run now, or NULL: its table or archive table is gone,
+-- a column its expressions read was dropped or renamed, or the table's owner
+-- is no longer a role the policy's owner acts as. Reads system catalogs only
+-- (the caller passes the policy's row), so it runs with the reader's rights.
+CREATE FUNCTION retention.policy_problem(relation oid, archive_table oid, owner oid,
+                                         expr_columns name[], expr_attnums smallint[])
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+             WHEN c.oid IS NULL THEN 'its table no longer exists'
+             WHEN $2 IS NOT NULL AND NOT EXISTS (
+                    SELECT FROM pg_catalog.pg_class a WHERE a.oid OPERATOR(pg_catalog.=) $2)
+               THEN 'its archive table no longer exists'
+             WHEN gone.columns IS NOT NULL
+               THEN pg_catalog.format('column %s of table %s was dropped or renamed',
+                                      gone.columns, c.oid::pg_catalog.regclass)
+             WHEN NOT pg_catalog.pg_has_role($3, c.relowner, 'USAGE')
+               THEN pg_catalog.format('table %s is owned by role %s, not by the policy''s owner %s',
+                                      c.oid::pg_catalog.regclass,
+                                      c.relowner::pg_catalog.regrole, $3::pg_catalog.regrole)
+           END
+      FROM (SELECT $1 AS relid) r
+      LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) r.relid
+      LEFT JOIN LATERAL (
+            SELECT pg_catalog.string_agg(pg_catalog.quote_ident(u.col), ', ') AS columns
+              FROM ROWS FROM (pg_catalog.unnest($4), pg_catalog.unnest($5)) AS u(col, num)
+             WHERE NOT EXISTS (
+                   SELECT FROM pg_catalog.pg_attribute a
+                    WHERE a.attrelid OPERATOR(pg_catalog.=) c.oid
+                      AND a.attnum OPERATOR(pg_catalog.=) u.num
+                      AND a.attname OPERATOR(pg_catalog.=) u.col
+                      AND NOT a.attisdropped)) gone ON true
+$$;
+
+-- retention.repack_advice_threshold in bytes (its default when the module
+-- is not loaded in this session).
+CREATE FUNCTION retention.repack_advice_bytes() RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.pg_size_bytes(
+             coalesce(pg_catalog.current_setting('retention.repack_advice_threshold', true),
+                      '128MB'))
+$$;
 
 -- One row per policy: what it is doing, how its last run went, when it runs
 -- next. Readable on a hot standby. Whoever may see the policy sees its last
@@ -246,7 +339,25 @@ SELECT p.name AS policy,
             THEN coalesce(s.next_run_at, p.created_at) END AS next_run_at,
        coalesce(s.total_rows_deleted, 0) AS total_rows_deleted,
        coalesce(s.total_rows_archived, 0) AS total_rows_archived,
-       coalesce(s.consecutive_failures, 0) AS consecutive_failures
+       coalesce(s.consecutive_failures, 0) AS consecutive_failures,
+       -- Monitoring (0.2): read from what runs recorded; never from the table.
+       s.backlog_rows,
+       CASE WHEN s.backlog_rows OPERATOR(pg_catalog.=) 0
+            THEN GREATEST('0'::pg_catalog.interval,
+                                     pg_catalog.now() OPERATOR(pg_catalog.-)
+                                     coalesce(s.next_run_at, p.created_at))
+            ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
+       END AS behind_by,
+       s.last_success_at,
+       retention.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+                                p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
+         AS problem,
+       s.free_bytes AS reclaimable_bytes,
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention.repack_advice_bytes()
+                AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+         AS repack_advised,
+       coalesce(s.runs_total, 0) AS runs_total,
+       coalesce(s.failed_runs_total, 0) AS failed_runs_total
   FROM retention.policy p
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
   LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
@@ -354,7 +465,8 @@ COMMENT ON COLUMN retention.runs.retries IS
 COMMENT ON COLUMN retention.runs.table_bytes_before IS
   'size of the table before the run (pg_table_size), or NULL when it was locked';
 COMMENT ON COLUMN retention.runs.table_bytes_after IS
-  'size of the table after the run (pg_table_size), or NULL when it was locked';
+  'size of the table after the run (pg_table_size; a purge frees space inside it, see '
+  'free_bytes_after), or NULL when it was locked';
 COMMENT ON COLUMN retention.runs.dead_rows_before IS
   'dead rows of the table before the run, as the statistics know them';
 COMMENT ON COLUMN retention.runs.dead_rows_after IS
@@ -760,3 +872,88 @@ $$;
 
 COMMENT ON FUNCTION retention.preset(text, name) IS
   'retention policies for a known authentication schema, as JSON for retention.apply()';
+-- Monitoring (0.2): retention.metrics for postgres_exporter
+-- (monitoring/postgres_exporter.yml) and history capping.
+-- ---------------------------------------------------------------------------
+
+-- One row per policy the reader may see, in Prometheus' terms: counters end
+-- in _total, durations in _seconds, times are Unix seconds; the policy name
+-- is the label. Built on retention.status, so it shows what that shows.
+CREATE VIEW retention.metrics WITH (security_barrier) AS
+SELECT st.policy,
+       CASE WHEN st.state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'throttled'])
+            THEN 1 ELSE 0 END AS running,
+       CASE WHEN st.state OPERATOR(pg_catalog.=) 'paused' THEN 1 ELSE 0 END AS paused,
+       CASE WHEN st.problem IS NULL THEN 0 ELSE 1 END AS broken,
+       st.runs_total,
+       st.failed_runs_total,
+       st.total_rows_deleted AS rows_deleted_total,
+       st.total_rows_archived AS rows_archived_total,
+       st.consecutive_failures,
+       st.backlog_rows,
+       pg_catalog.date_part('epoch', st.behind_by) AS behind_by_seconds,
+       pg_catalog.date_part('epoch', st.last_success_at) AS last_success_timestamp_seconds,
+       pg_catalog.date_part('epoch', st.last_finished_at OPERATOR(pg_catalog.-) st.last_started_at)
+         AS last_run_duration_seconds,
+       st.reclaimable_bytes,
+       CASE WHEN st.repack_advised THEN 1 ELSE 0 END AS repack_advised
+  FROM retention.status st;
+
+GRANT SELECT ON retention.metrics TO PUBLIC;
+
+-- Removes run history older than retention.history_retention and beyond
+-- retention.history_max_rows per policy, at most max_batches batches of
+-- 1000 rows; returns how many rows went. The scheduler does this every pass.
+CREATE FUNCTION retention.prune_history(max_batches integer DEFAULT 10) RETURNS bigint
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'retention_prune_history';
+REVOKE ALL ON FUNCTION retention.prune_history(integer) FROM PUBLIC;
+
+COMMENT ON FUNCTION retention.policy_problem(oid, oid, oid, name[], smallint[]) IS
+  'why a retention policy cannot run now (from the catalogs), or NULL';
+COMMENT ON FUNCTION retention.repack_advice_bytes() IS
+  'retention.repack_advice_threshold in bytes';
+COMMENT ON FUNCTION retention.prune_history(integer) IS
+  'remove run history beyond retention.history_retention and retention.history_max_rows';
+COMMENT ON COLUMN retention.runs.skipped_count IS
+  'for a skipped run: how many attempts in a row were skipped (they share this row)';
+COMMENT ON COLUMN retention.runs.last_skipped_at IS 'for a skipped run: the latest attempt';
+COMMENT ON COLUMN retention.runs.backlog_rows IS
+  'purgeable rows left at the run''s cutoff: 0 after a complete pass, else a planner estimate';
+COMMENT ON COLUMN retention.runs.free_bytes_after IS
+  'free space in the table after the run (dead rows included): what a repack would return';
+COMMENT ON COLUMN retention.runs.free_bytes_source IS
+  'pgstattuple_approx when that extension is installed, otherwise estimate (statistics)';
+COMMENT ON COLUMN retention.status.backlog_rows IS
+  'purgeable rows the last run left (0: caught up), never counted on read; NULL before a run';
+COMMENT ON COLUMN retention.status.behind_by IS
+  'how long purgeable rows have waited: since the last complete pass when rows were left, '
+  'else how long the policy is overdue; 0 when caught up';
+COMMENT ON COLUMN retention.status.last_success_at IS 'when the last complete (ok) run ended';
+COMMENT ON COLUMN retention.status.problem IS
+  'why the policy cannot run now (table, column, owner or archive gone), or NULL';
+COMMENT ON COLUMN retention.status.reclaimable_bytes IS
+  'free space in the table after the last run: what a repack would return';
+COMMENT ON COLUMN retention.status.repack_advised IS
+  'reclaimable_bytes reached retention.repack_advice_threshold: a repack would pay';
+COMMENT ON COLUMN retention.status.runs_total IS 'runs that ended (not skipped)';
+COMMENT ON COLUMN retention.status.failed_runs_total IS 'runs that ended in an error';
+COMMENT ON VIEW retention.metrics IS
+  'retention metrics per policy for postgres_exporter (monitoring/postgres_exporter.yml)';
+COMMENT ON COLUMN retention.metrics.policy IS 'name of the policy (the label)';
+COMMENT ON COLUMN retention.metrics.running IS '1 while a run of the policy goes';
+COMMENT ON COLUMN retention.metrics.paused IS '1 while the policy is paused';
+COMMENT ON COLUMN retention.metrics.broken IS '1 when retention.status.problem names a problem';
+COMMENT ON COLUMN retention.metrics.runs_total IS 'runs that ended (counter)';
+COMMENT ON COLUMN retention.metrics.failed_runs_total IS 'runs that ended in an error (counter)';
+COMMENT ON COLUMN retention.metrics.rows_deleted_total IS 'rows removed (counter)';
+COMMENT ON COLUMN retention.metrics.rows_archived_total IS 'rows archived (counter)';
+COMMENT ON COLUMN retention.metrics.consecutive_failures IS 'runs in a row that ended in an error';
+COMMENT ON COLUMN retention.metrics.backlog_rows IS 'purgeable rows the last run left';
+COMMENT ON COLUMN retention.metrics.behind_by_seconds IS 'retention.status.behind_by in seconds';
+COMMENT ON COLUMN retention.metrics.last_success_timestamp_seconds IS
+  'when the last complete run ended, Unix time';
+COMMENT ON COLUMN retention.metrics.last_run_duration_seconds IS 'duration of the last run';
+COMMENT ON COLUMN retention.metrics.reclaimable_bytes IS 'free space after the last run';
+COMMENT ON COLUMN retention.metrics.repack_advised IS '1 when a repack would pay';
+
