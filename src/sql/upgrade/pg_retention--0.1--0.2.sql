@@ -413,3 +413,125 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): retention.restore() and its history.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.run_history DROP CONSTRAINT run_history_trigger_check;
+ALTER TABLE retention.run_history ADD CONSTRAINT run_history_trigger_check
+    CHECK (trigger OPERATOR(pg_catalog.=) ANY (ARRAY['manual', 'worker', 'restore']));
+-- retention.restore() (trigger 'restore'): rows moved back from the archive,
+-- and matching rows that stayed there (their key was in the table already);
+-- NULL for other runs.
+ALTER TABLE retention.run_history ADD COLUMN rows_restored bigint NOT NULL DEFAULT 0;
+ALTER TABLE retention.run_history ADD COLUMN rows_kept bigint;
+
+CREATE OR REPLACE VIEW retention.runs WITH (security_barrier) AS
+SELECT r.id AS run_id,
+       r.policy,
+       r.trigger,
+       r.pid,
+       r.started_at,
+       r.finished_at,
+       -- A run marked running whose process no longer holds the policy lock
+       -- was cut short (crash, kill -9, failover): report it as interrupted.
+       CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+             AND NOT retention.run_is_live(r.policy_id, r.pid)
+            THEN 'interrupted'
+            ELSE r.status END AS status,
+       r.cutoff,
+       r.rows_deleted,
+       r.rows_archived,
+       r.batches,
+       r.retries,
+       r.table_bytes_before,
+       r.table_bytes_after,
+       r.dead_rows_before,
+       r.dead_rows_after,
+       r.analyzed,
+       r.horizon_warning,
+       r.sqlstate,
+       r.error,
+       r.rows_restored,
+       r.rows_kept
+  FROM retention.run_history r
+ WHERE retention.can_see(r.owner);
+
+-- A restore is not the policy's last run: status shows the purges.
+CREATE OR REPLACE VIEW retention.status WITH (security_barrier) AS
+SELECT p.name AS policy,
+       p.relation,
+       p.mode,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby'
+            WHEN lk.pid IS NOT NULL AND pr.throttle_reason IS NOT NULL THEN 'throttled'
+            WHEN lk.pid IS NOT NULL THEN 'running'
+            WHEN p.paused THEN 'paused'
+            WHEN NOT p.enabled THEN 'disabled'
+            WHEN s.consecutive_failures OPERATOR(pg_catalog.>) 0
+             AND s.next_run_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN 'backoff'
+            ELSE 'idle' END AS state,
+       lk.pid AS running_pid,
+       pr.rows_deleted AS current_rows,
+       pr.throttle_reason,
+       pr.horizon_warning,
+       last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at,
+       last.status AS last_status,
+       last.rows_deleted AS last_rows_deleted,
+       last.rows_archived AS last_rows_archived,
+       last.error AS last_error,
+       last.sqlstate AS last_sqlstate,
+       CASE WHEN p.enabled AND NOT p.paused
+            THEN coalesce(s.next_run_at, p.created_at) END AS next_run_at,
+       coalesce(s.total_rows_deleted, 0) AS total_rows_deleted,
+       coalesce(s.total_rows_archived, 0) AS total_rows_archived,
+       coalesce(s.consecutive_failures, 0) AS consecutive_failures
+  FROM retention.policy p
+  LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
+  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (
+        SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
+          FROM retention.running_progress() g
+         WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
+           AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
+  LEFT JOIN LATERAL (
+        SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
+               r.sqlstate,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.status OPERATOR(pg_catalog.<>) 'skipped'
+           AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
+         ORDER BY r.id DESC
+         LIMIT 1) last ON true
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+-- Moves archived rows back into the table. filter is an expression over the
+-- archive's columns, checked like a policy's filter; NULL restores every
+-- archived row.
+CREATE PROCEDURE retention.restore(
+    policy              text,
+    filter              text    DEFAULT NULL,
+    max_rows            bigint  DEFAULT NULL,
+    dry_run             boolean DEFAULT false,
+    INOUT rows_restored bigint  DEFAULT NULL,
+    INOUT rows_kept     bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_restore';
+
+COMMENT ON PROCEDURE retention.restore(text, text, bigint, boolean, bigint, bigint, integer, text) IS
+  'move archived rows of an archive-mode policy back into its table, one committed batch at a time';
+
+COMMENT ON COLUMN retention.runs.trigger IS
+  'manual (CALL retention.run), worker (the scheduler) or restore (CALL retention.restore)';
+COMMENT ON COLUMN retention.runs.rows_restored IS
+  'rows a restore moved back from the archive into the table';
+COMMENT ON COLUMN retention.runs.rows_kept IS
+  'rows a restore left in the archive because their key was in the table; NULL for other runs';
+COMMENT ON COLUMN retention.status.last_started_at IS
+  'when the last run (not skipped, not a restore) started';
