@@ -95,6 +95,9 @@ CREATE TABLE retention.policy (
     expr_columns  name[]      NOT NULL,
     expr_attnums  smallint[]  NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- false: the batches carry the replication origin "pg_retention", so
+    -- that subscribers with origin = none (16+) skip them (issue #11).
+    replicate_deletes boolean NOT NULL DEFAULT true,
     CHECK ((mode OPERATOR(pg_catalog.=) 'archive') OPERATOR(pg_catalog.=)
            (archive_table IS NOT NULL))
 );
@@ -273,7 +276,8 @@ SELECT p.name,
        p.paused,
        p.owner::text AS owner,
        p.timezone,
-       p.created_at
+       p.created_at,
+       p.replicate_deletes
   FROM retention.policy p
  WHERE retention.can_see(p.owner::pg_catalog.oid);
 
@@ -391,14 +395,15 @@ CREATE FUNCTION retention.add_policy(
     enabled       boolean  DEFAULT true,
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
-    target_batch_time interval DEFAULT NULL)
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean DEFAULT true)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
                                          interval, integer, boolean, interval, integer,
-                                         interval) IS
+                                         interval, boolean) IS
   'declare a retention policy on a table; returns the policy name';
 
 -- NULL means "leave unchanged". filter => '' removes the filter,
@@ -417,7 +422,8 @@ CREATE FUNCTION retention.alter_policy(
     enabled       boolean  DEFAULT NULL,
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
-    target_batch_time interval DEFAULT NULL)
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean  DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_alter_policy';
@@ -567,7 +573,8 @@ COMMENT ON FUNCTION retention.can_see(oid) IS
 COMMENT ON FUNCTION retention.running_progress() IS
   'live progress of the retention runs in flight in this database';
 COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
-                                           integer, boolean, interval, integer, interval) IS
+                                           integer, boolean, interval, integer, interval,
+                                           boolean) IS
   'change a retention policy; arguments left NULL keep their setting';
 COMMENT ON FUNCTION retention.drop_policy(text) IS 'remove a retention policy';
 COMMENT ON FUNCTION retention.pause(text) IS
@@ -610,6 +617,8 @@ COMMENT ON COLUMN retention.policies.owner IS 'role that owns the policy';
 COMMENT ON COLUMN retention.policies.timezone IS
   'time zone in which the policy''s dates, timestamps and calendar intervals are read';
 COMMENT ON COLUMN retention.policies.created_at IS 'when the policy was added';
+COMMENT ON COLUMN retention.policies.replicate_deletes IS
+  'false: the policy''s batches carry the replication origin pg_retention, which subscribers with origin = none skip';
 
 COMMENT ON VIEW retention.runs IS 'runs of the retention policies the current role may see';
 COMMENT ON COLUMN retention.runs.run_id IS 'id of the run';

@@ -535,3 +535,87 @@ COMMENT ON COLUMN retention.runs.rows_kept IS
   'rows a restore left in the archive because their key was in the table; NULL for other runs';
 COMMENT ON COLUMN retention.status.last_started_at IS
   'when the last run (not skipped, not a restore) started';
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): deletes replicas can skip.
+-- ---------------------------------------------------------------------------
+
+-- false: the batches carry the replication origin "pg_retention", so that
+-- subscribers with origin = none (16+) skip them.
+ALTER TABLE retention.policy ADD COLUMN replicate_deletes boolean NOT NULL DEFAULT true;
+
+CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
+SELECT p.name,
+       p.relation,
+       p.expires_at,
+       p.retain,
+       p.mode,
+       p.archive_table,
+       p.filter,
+       p.schedule,
+       p.batch_size,
+       p.max_runtime,
+       p.max_rows_per_second,
+       p.target_batch_time,
+       p.enabled,
+       p.paused,
+       p.owner::text AS owner,
+       p.timezone,
+       p.created_at,
+       p.replicate_deletes
+  FROM retention.policy p
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+DROP FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text, interval,
+                                   integer, boolean, interval, integer, interval);
+CREATE FUNCTION retention.add_policy(
+    relation      regclass,
+    expires_at    text,
+    retain        interval DEFAULT '0',
+    mode          text     DEFAULT 'delete',
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    name          text     DEFAULT NULL,
+    schedule      interval DEFAULT '1 hour',
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT true,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean DEFAULT true)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_add_policy';
+
+COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
+                                         interval, integer, boolean, interval, integer,
+                                         interval, boolean) IS
+  'declare a retention policy on a table; returns the policy name';
+
+DROP FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval, integer,
+                                     boolean, interval, integer, interval);
+CREATE FUNCTION retention.alter_policy(
+    name          text,
+    expires_at    text     DEFAULT NULL,
+    retain        interval DEFAULT NULL,
+    mode          text     DEFAULT NULL,
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    schedule      interval DEFAULT NULL,
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT NULL,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean  DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_alter_policy';
+
+COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
+                                           integer, boolean, interval, integer, interval,
+                                           boolean) IS
+  'change a retention policy; arguments left NULL keep their setting';
+
+COMMENT ON COLUMN retention.policies.replicate_deletes IS
+  'false: the policy''s batches carry the replication origin pg_retention, which subscribers with origin = none skip';
