@@ -336,11 +336,16 @@ RestoreTotals RestoreLocked(const RestorePlan* plan, int64_t max_rows) {
 void ReportKept(const PolicyRecord* policy, int64_t kept, bool dry_run) {
   if (kept == 0) return;
   ereport(NOTICE,
-          (errmsg(dry_run ? INT64_FORMAT " archived rows of retention policy \"%s\" would stay "
-                            "in the archive"
-                          : INT64_FORMAT " archived rows of retention policy \"%s\" stay in the "
-                            "archive",
-                  kept, policy->name),
+          (dry_run ? errmsg_plural(INT64_FORMAT " archived row of retention policy \"%s\" would "
+                                   "stay in the archive",
+                                   INT64_FORMAT " archived rows of retention policy \"%s\" would "
+                                   "stay in the archive",
+                                   static_cast<unsigned long>(kept), kept, policy->name)
+                   : errmsg_plural(INT64_FORMAT " archived row of retention policy \"%s\" stays "
+                                   "in the archive",
+                                   INT64_FORMAT " archived rows of retention policy \"%s\" stay "
+                                   "in the archive",
+                                   static_cast<unsigned long>(kept), kept, policy->name),
            errdetail("Their key is in table \"%s\" already, or a later version of it is "
                      "restored instead.",
                      get_rel_name(policy->relid))));
