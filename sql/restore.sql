@@ -134,10 +134,27 @@ RESET ROLE;
 SELECT trigger, status, sqlstate, rows_restored FROM retention.runs ORDER BY run_id DESC LIMIT 1;
 SELECT * FROM misplaced;
 
+-- A table given to another role: the policy's owner no longer restores into
+-- it, nor does the new owner before taking the policy over.
+DROP TRIGGER swallow ON tokens;
+ALTER TABLE tokens OWNER TO regress_restore_stranger;
+SET ROLE regress_restore_owner;
+CALL retention.restore('tokens');
+RESET ROLE;
+SET ROLE regress_restore_stranger;
+CALL retention.restore('tokens');
+RESET ROLE;
+-- Members of pg_monitor see the runs but may not restore, nor count.
+CREATE ROLE regress_restore_watcher IN ROLE pg_monitor;
+SET ROLE regress_restore_watcher;
+SELECT count(*) AS restores_seen FROM retention.runs WHERE trigger = 'restore';
+CALL retention.restore('tokens', dry_run => true);
+RESET ROLE;
+
 DROP VIEW misplaced;
 DROP TABLE tokens, ledger, sessions, retention_archive.tokens;
 DROP SCHEMA retention_archive;
 DROP FUNCTION regress_restore_spy(int);
 DROP FUNCTION swallow();
-DROP ROLE regress_restore_owner, regress_restore_stranger;
+DROP ROLE regress_restore_owner, regress_restore_stranger, regress_restore_watcher;
 DROP EXTENSION pg_retention;
