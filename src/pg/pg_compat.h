@@ -78,4 +78,15 @@ ReportStatCompat(bool force)
 	(void) pgstat_report_stat(force);
 }
 
+/*
+ * PostgreSQL 16 added the process with which a session may share a
+ * replication origin (0: none, the origin must be free).
+ */
+#include "replication/origin.h"
+#if PG_VERSION_NUM >= 160000
+#define ReplOriginSessionSetupCompat(node) replorigin_session_setup((node), 0)
+#else
+#define ReplOriginSessionSetupCompat(node) replorigin_session_setup(node)
+#endif
+
 #endif /* PG_RETENTION_PG_COMPAT_H */

@@ -125,6 +125,9 @@ CREATE TABLE retention.policy (
     expr_columns  name[]      NOT NULL,
     expr_attnums  smallint[]  NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- false: the batches carry the replication origin "pg_retention", so
+    -- that subscribers with origin = none (16+) skip them (issue #11).
+    replicate_deletes boolean NOT NULL DEFAULT true,
     CHECK ((mode OPERATOR(pg_catalog.=) 'archive') OPERATOR(pg_catalog.=)
            (archive_table IS NOT NULL))
 );
@@ -141,7 +144,8 @@ CREATE TABLE retention.run_history (
     policy_id     integer     NOT NULL,
     policy        text        NOT NULL,
     trigger       text        NOT NULL
-                              CHECK (trigger OPERATOR(pg_catalog.=) ANY (ARRAY['manual', 'worker'])),
+                              CHECK (trigger OPERATOR(pg_catalog.=) ANY (
+                                         ARRAY['manual', 'worker', 'restore'])),
     pid           integer     NOT NULL,
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
@@ -176,7 +180,12 @@ CREATE TABLE retention.run_history (
     -- planner estimate otherwise) and the table's free space after the run.
     backlog_rows      bigint,
     free_bytes_after  bigint,
-    free_bytes_source text
+    free_bytes_source text,
+    -- retention.restore() (trigger 'restore'): rows moved back from the
+    -- archive, and matching rows that stayed there (their key was in the
+    -- table already); NULL for other runs.
+    rows_restored bigint      NOT NULL DEFAULT 0,
+    rows_kept     bigint
 );
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
 CREATE INDEX run_history_policy_started_idx ON retention.run_history (policy_id, started_at);
@@ -313,7 +322,8 @@ SELECT p.name,
        p.paused,
        p.owner::text AS owner,
        p.timezone,
-       p.created_at
+       p.created_at,
+       p.replicate_deletes
   FROM retention.policy p
  WHERE retention.can_see(p.owner::pg_catalog.oid);
 
@@ -347,7 +357,9 @@ SELECT r.id AS run_id,
        r.last_skipped_at,
        r.backlog_rows,
        r.free_bytes_after,
-       r.free_bytes_source
+       r.free_bytes_source,
+       r.rows_restored,
+       r.rows_kept
   FROM retention.run_history r
  WHERE retention.can_see(r.owner);
 
@@ -479,6 +491,7 @@ SELECT p.name AS policy,
           FROM retention.run_history r
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.status OPERATOR(pg_catalog.<>) 'skipped'
+           AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
          ORDER BY r.id DESC
          LIMIT 1) last ON true
  WHERE retention.can_see(p.owner::pg_catalog.oid);
@@ -504,14 +517,15 @@ CREATE FUNCTION retention.add_policy(
     enabled       boolean  DEFAULT true,
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
-    target_batch_time interval DEFAULT NULL)
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean DEFAULT true)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
                                          interval, integer, boolean, interval, integer,
-                                         interval) IS
+                                         interval, boolean) IS
   'declare a retention policy on a table; returns the policy name';
 
 -- NULL means "leave unchanged". filter => '' removes the filter,
@@ -530,7 +544,8 @@ CREATE FUNCTION retention.alter_policy(
     enabled       boolean  DEFAULT NULL,
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
-    target_batch_time interval DEFAULT NULL)
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean  DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_alter_policy';
@@ -575,6 +590,24 @@ AS 'MODULE_PATHNAME', 'retention_preview';
 
 COMMENT ON FUNCTION retention.preview(text) IS
   'dry run: how many rows a run would remove now, and how batches would find them';
+
+-- Archive lifecycle (issue #11): moves archived rows back into the table.
+-- filter is an expression over the archive's columns, checked like a
+-- policy's filter; NULL restores every archived row.
+CREATE PROCEDURE retention.restore(
+    policy              text,
+    filter              text    DEFAULT NULL,
+    max_rows            bigint  DEFAULT NULL,
+    dry_run             boolean DEFAULT false,
+    INOUT rows_restored bigint  DEFAULT NULL,
+    INOUT rows_kept     bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_restore';
+
+COMMENT ON PROCEDURE retention.restore(text, text, bigint, boolean, bigint, bigint, integer, text) IS
+  'move archived rows of an archive-mode policy back into its table, one committed batch at a time';
 
 -- Background scheduler hooks. wakeup() makes this database's scheduler look
 -- for due policies now (superuser; returns false when the module is not
@@ -1031,7 +1064,8 @@ COMMENT ON FUNCTION retention.can_see(oid) IS
 COMMENT ON FUNCTION retention.running_progress() IS
   'live progress of the retention runs in flight in this database';
 COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
-                                           integer, boolean, interval, integer, interval) IS
+                                           integer, boolean, interval, integer, interval,
+                                           boolean) IS
   'change a retention policy; arguments left NULL keep their setting';
 COMMENT ON FUNCTION retention.drop_policy(text) IS 'remove a retention policy';
 COMMENT ON FUNCTION retention.pause(text) IS
@@ -1074,11 +1108,14 @@ COMMENT ON COLUMN retention.policies.owner IS 'role that owns the policy';
 COMMENT ON COLUMN retention.policies.timezone IS
   'time zone in which the policy''s dates, timestamps and calendar intervals are read';
 COMMENT ON COLUMN retention.policies.created_at IS 'when the policy was added';
+COMMENT ON COLUMN retention.policies.replicate_deletes IS
+  'false: the policy''s batches carry the replication origin pg_retention, which subscribers with origin = none skip';
 
 COMMENT ON VIEW retention.runs IS 'runs of the retention policies the current role may see';
 COMMENT ON COLUMN retention.runs.run_id IS 'id of the run';
 COMMENT ON COLUMN retention.runs.policy IS 'name of the policy when it ran';
-COMMENT ON COLUMN retention.runs.trigger IS 'manual (CALL retention.run) or worker (the scheduler)';
+COMMENT ON COLUMN retention.runs.trigger IS
+  'manual (CALL retention.run), worker (the scheduler) or restore (CALL retention.restore)';
 COMMENT ON COLUMN retention.runs.pid IS 'process that ran it';
 COMMENT ON COLUMN retention.runs.started_at IS 'when the run started';
 COMMENT ON COLUMN retention.runs.finished_at IS 'when the run ended, or NULL while it runs';
@@ -1105,6 +1142,10 @@ COMMENT ON COLUMN retention.runs.sqlstate IS
   'SQLSTATE of the error that ended the run, or of the last retried batch';
 COMMENT ON COLUMN retention.runs.error IS
   'message of the error that ended the run, or of the last retried batch';
+COMMENT ON COLUMN retention.runs.rows_restored IS
+  'rows a restore moved back from the archive into the table';
+COMMENT ON COLUMN retention.runs.rows_kept IS
+  'rows a restore left in the archive because their key was in the table; NULL for other runs';
 
 COMMENT ON VIEW retention.status IS
   'what each retention policy the current role may see is doing, and how it has fared';
@@ -1118,7 +1159,8 @@ COMMENT ON COLUMN retention.status.current_rows IS 'rows the run in flight has r
 COMMENT ON COLUMN retention.status.throttle_reason IS 'why the run in flight waits, or NULL';
 COMMENT ON COLUMN retention.status.horizon_warning IS
   'transaction holding back the xmin horizon while the run goes, or NULL';
-COMMENT ON COLUMN retention.status.last_started_at IS 'when the last run (not skipped) started';
+COMMENT ON COLUMN retention.status.last_started_at IS
+  'when the last run (not skipped, not a restore) started';
 COMMENT ON COLUMN retention.status.last_finished_at IS 'when the last run ended';
 COMMENT ON COLUMN retention.status.last_status IS 'how the last run ended';
 COMMENT ON COLUMN retention.status.last_rows_deleted IS 'rows the last run removed';

@@ -119,8 +119,12 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
   ExecDdl(psprintf("ALTER TABLE %s OWNER TO %s", archive,
                    quote_identifier(GetUserNameFromId(owner, false))));
   if (source->pk_index_name) {
-    // A unique index on the source's primary key: a row archived twice fails
-    // its batch instead of hiding a duplicate.
+    // One row per version of a key: a unique index on the source's primary
+    // key plus archived_at. A key that comes back into the source and
+    // expires again is archived beside its earlier version (each batch is
+    // its own transaction, so their archived_at differ), while a row written
+    // twice by one batch still fails it. The same index serves restore's
+    // lookups by key.
     Relation src = relation_open(source->relid, AccessShareLock);
     Oid pk = RelationGetPrimaryKeyIndexCompat(src);
     Relation idx = index_open(pk, AccessShareLock);
@@ -133,7 +137,7 @@ unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int ow
     }
     index_close(idx, AccessShareLock);
     relation_close(src, AccessShareLock);
-    ExecDdl(psprintf("CREATE UNIQUE INDEX ON %s (%s)", archive, cols.data));
+    ExecDdl(psprintf("CREATE UNIQUE INDEX ON %s (%s, archived_at)", archive, cols.data));
   }
 
   EndCatalogWork(&work);

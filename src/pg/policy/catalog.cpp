@@ -13,6 +13,7 @@
 extern "C" {
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "mb/pg_wchar.h"
@@ -108,6 +109,7 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   Datum target = SPI_getbinval(tup, desc, 22, &isnull);
   rec->target_batch_time =
       isnull ? 0 : PointerGetDatum(DatumGetIntervalP(datumCopy(target, false, sizeof(Interval))));
+  rec->replicate_deletes = true;  // see LoadReplicateDeletes
 
   ArrayType* names = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 15, &isnull));
   ArrayType* attnums = DatumGetArrayTypeP(SPI_getbinval(tup, desc, 16, &isnull));
@@ -195,6 +197,22 @@ int64_t IntervalMicroseconds(uintptr_t interval) {
          static_cast<int64_t>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
 }
 
+// replicate_deletes (0.2, issue #11) is read apart: while 0.1's catalog is
+// installed the column does not exist, and add_policy, alter_policy and
+// drop_policy still work there (no run does).
+static void LoadReplicateDeletes(PolicyRecord* rec) {
+  Oid policy_rel = get_relname_relid("policy", get_namespace_oid("retention", false));
+  if (get_attnum(policy_rel, "replicate_deletes") == InvalidAttrNumber) return;
+  Oid types[1] = {INT4OID};
+  Datum values[1] = {Int32GetDatum(rec->id)};
+  ExecCatalog("SELECT replicate_deletes FROM retention.policy WHERE id = $1", 1, types, values,
+              NULL, 1);
+  bool isnull;
+  if (SPI_processed == 1)
+    rec->replicate_deletes =
+        DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
 PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
   char* sql = psprintf("%s WHERE p.name = $1", kPolicyColumns);
   Oid types[1] = {TEXTOID};
@@ -206,7 +224,9 @@ PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
                     errmsg("retention policy \"%s\" does not exist", name),
                     errhint("The policies are listed in the view retention.policies.")));
   }
-  return RecordFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+  PolicyRecord* rec = RecordFromTuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
+  LoadReplicateDeletes(rec);
+  return rec;
 }
 
 char** ListRunnablePolicies(int* count) {
@@ -278,6 +298,13 @@ void SetPolicyPaused(int32_t id, bool paused) {
   Oid types[2] = {INT4OID, BOOLOID};
   Datum values[2] = {Int32GetDatum(id), BoolGetDatum(paused)};
   ExecCatalog("UPDATE retention.policy SET paused = $2 WHERE id = $1", 2, types, values, NULL, 0);
+}
+
+void SetPolicyReplicateDeletes(const char* name, bool replicate_deletes) {
+  Oid types[2] = {TEXTOID, BOOLOID};
+  Datum values[2] = {CStringGetTextDatum(name), BoolGetDatum(replicate_deletes)};
+  ExecCatalog("UPDATE retention.policy SET replicate_deletes = $2 WHERE name = $1", 2, types,
+              values, NULL, 0);
 }
 
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,

@@ -29,6 +29,7 @@ struct PolicyRecord {
   uintptr_t max_runtime;       // Interval datum, 0 when there is no limit
   int32_t max_rows_per_second; // 0: no limit
   uintptr_t target_batch_time; // Interval datum, 0: retention.target_batch_time
+  bool replicate_deletes;      // false: batches carry the "pg_retention" origin
   int ncursor;                 // saved walk position (policy_state), 0 if none
   char** cursor;               // its values, as text
   char* cursor_kind;           // access path and key types it belongs to
@@ -56,6 +57,8 @@ void InsertPolicy(const PolicyRecord* rec);
 void UpdatePolicy(const PolicyRecord* rec);
 void DeletePolicy(int32_t id);
 void SetPolicyPaused(int32_t id, bool paused);
+// replicate_deletes of the named policy (archive lifecycle, issue #11).
+void SetPolicyReplicateDeletes(const char* name, bool replicate_deletes);
 
 // True when a policy with this name / id exists.
 bool PolicyNameExists(const char* name);

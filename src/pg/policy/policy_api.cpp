@@ -6,6 +6,7 @@
 #include "core/policy_model.hpp"
 #include "pg/policy/archive_table.hpp"
 #include "pg/policy/catalog.hpp"
+#include "pg/run/replication_origin.hpp"
 #include "pg/policy/expression.hpp"
 #include "pg/module/guard.hpp"
 #include "pg/policy/relation_info.hpp"
@@ -241,6 +242,8 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   s.max_rows_per_second = PG_ARGISNULL(11) ? 0 : PG_GETARG_INT32(11);
   if (!PG_ARGISNULL(11) && s.max_rows_per_second == 0) s.max_rows_per_second = -1;
   s.target_batch_time = PG_ARGISNULL(12) ? 0 : PG_GETARG_DATUM(12);
+  bool replicate_deletes = PG_NARGS() <= 13 || PG_ARGISNULL(13) || PG_GETARG_BOOL(13);
+  if (!replicate_deletes) RequireOriginFiltering();
   if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
 
   CheckSettings(&s);
@@ -276,6 +279,10 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
 
   PreparePolicy(&rec, expires_text, false, filter_text, false);
   InsertPolicy(&rec);
+  if (!replicate_deletes) {
+    SetPolicyReplicateDeletes(rec.name, false);
+    EnsureRetentionOrigin();
+  }
   SPI_finish();
 
   PG_RETURN_TEXT_P(cstring_to_text(s.name));
@@ -337,6 +344,14 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   PreparePolicy(rec, expires_text, !new_expires, filter_text, !new_filter);
   UpdatePolicy(rec);
   if (!PG_ARGISNULL(6)) RescheduleAfterAlter(rec->id);
+  if (PG_NARGS() > 12 && !PG_ARGISNULL(12)) {
+    bool replicate_deletes = PG_GETARG_BOOL(12);
+    if (!replicate_deletes) {
+      RequireOriginFiltering();
+      EnsureRetentionOrigin();
+    }
+    SetPolicyReplicateDeletes(rec->name, replicate_deletes);
+  }
   SPI_finish();
   PG_RETURN_VOID();
 }

@@ -22,6 +22,7 @@
 #include "pg/run/health.hpp"
 #include "pg/run/policy_lock.hpp"
 #include "pg/run/run_metrics.hpp"
+#include "pg/run/replication_origin.hpp"
 #include "pg/module/session.hpp"
 #include "pg/workers/shared_state.hpp"
 #include "pg/module/waitpoint.hpp"
@@ -414,6 +415,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     BatchResult result;
     TimestampTz batch_start = GetCurrentTimestamp();
     error = InSubtransaction([&]() {
+      if (!policy->replicate_deletes) BeginOriginBatch();  // replication_origin.hpp
       ExecuteBatch(plan, limit, &result);
       // Code the batch ran may have called pg_advisory_unlock_all(): then
       // another executor could start, so this batch does not count.
@@ -428,6 +430,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       Waitpoint("after_delete_before_commit");
     });
     if (error != nullptr) {
+      EndOriginBatch();
       if (adaptive) sizer = SizerAfter(policy->target_batch_time, sizer, true, 0, 0);
       if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
         error = nullptr;
@@ -444,6 +447,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     totals.batches++;
     RecordBatch(run_id, result.deleted, result.archived);
     CommitStep(true, false);
+    EndOriginBatch();  // the commit carried the origin; the session's is reset
     ProgressUpdate(progress_slot, totals.rows_deleted, totals.rows_archived, totals.batches);
     if (result.walk_finished) {
       walk_finished = true;
@@ -604,6 +608,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   {
     pushed_snapshot = false;  // the abort releases it
     current_run_id = 0;
+    EndOriginBatch();
     ProgressEnd(progress_slot);
     UnlockPolicy(policy_id);
     // Session-level locks survive the abort: release what user code took.

@@ -786,6 +786,63 @@ BEGIN
         END IF;
         action := 'drop';
         RETURN NEXT;
+-- Archive lifecycle (issue #11): the archive holds every version of a key.
+-- ---------------------------------------------------------------------------
+
+-- 0.1 gave the archive tables it created (schema retention_archive) a unique
+-- index on the source's primary key, so a key that came back into the source
+-- and expired again failed every batch of its policy. 0.2 creates them with
+-- a unique index on (primary key..., archived_at): one row per version.
+-- Reshape the archives 0.1 created, and only those: in retention_archive,
+-- with an archived_at column, whose index is a plain unique index (no
+-- constraint, predicate or expression) on exactly the source's primary key
+-- columns. The new index is built before the old one goes; PostgreSQL
+-- builds it as the archive's owner in a restricted context.
+DO $$
+DECLARE
+    a record;
+BEGIN
+    FOR a IN
+        SELECT DISTINCT p.archive_table, i.indexrelid::pg_catalog.regclass AS old_index,
+               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(att.attname), ', '
+                                             ORDER BY k.ord)
+                  FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_catalog.pg_attribute att
+                    ON att.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum) AS cols
+          FROM retention.policy p
+          JOIN pg_catalog.pg_class c
+            ON c.oid OPERATOR(pg_catalog.=) p.archive_table::pg_catalog.oid
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+          JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) c.oid
+          JOIN pg_catalog.pg_index pk
+            ON pk.indrelid OPERATOR(pg_catalog.=) p.relation::pg_catalog.oid AND pk.indisprimary
+         WHERE n.nspname OPERATOR(pg_catalog.=) 'retention_archive'
+           AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+           AND i.indnatts OPERATOR(pg_catalog.=) i.indnkeyatts
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint co
+                            WHERE co.conindid OPERATOR(pg_catalog.=) i.indexrelid)
+           AND EXISTS (SELECT FROM pg_catalog.pg_attribute att
+                        WHERE att.attrelid OPERATOR(pg_catalog.=) c.oid
+                          AND att.attname OPERATOR(pg_catalog.=) 'archived_at'
+                          AND NOT att.attisdropped)
+           -- the same column names, in the same order, as the source's key
+           AND (SELECT pg_catalog.array_agg(att.attname ORDER BY k.ord)
+                  FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_catalog.pg_attribute att
+                    ON att.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum)
+               OPERATOR(pg_catalog.=)
+               (SELECT pg_catalog.array_agg(att.attname ORDER BY k.ord)
+                  FROM pg_catalog.unnest(pk.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_catalog.pg_attribute att
+                    ON att.attrelid OPERATOR(pg_catalog.=) pk.indrelid
+                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum
+                 WHERE k.ord OPERATOR(pg_catalog.<=) pk.indnkeyatts)
+    LOOP
+        EXECUTE pg_catalog.format('CREATE UNIQUE INDEX ON %s (%s, archived_at)',
+                                  a.archive_table, a.cols);
+        EXECUTE pg_catalog.format('DROP INDEX %s', a.old_index);
     END LOOP;
 END
 $$;
@@ -957,3 +1014,231 @@ COMMENT ON COLUMN retention.metrics.last_run_duration_seconds IS 'duration of th
 COMMENT ON COLUMN retention.metrics.reclaimable_bytes IS 'free space after the last run';
 COMMENT ON COLUMN retention.metrics.repack_advised IS '1 when a repack would pay';
 
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): retention.restore() and its history.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.run_history DROP CONSTRAINT run_history_trigger_check;
+ALTER TABLE retention.run_history ADD CONSTRAINT run_history_trigger_check
+    CHECK (trigger OPERATOR(pg_catalog.=) ANY (ARRAY['manual', 'worker', 'restore']));
+-- retention.restore() (trigger 'restore'): rows moved back from the archive,
+-- and matching rows that stayed there (their key was in the table already);
+-- NULL for other runs.
+ALTER TABLE retention.run_history ADD COLUMN rows_restored bigint NOT NULL DEFAULT 0;
+ALTER TABLE retention.run_history ADD COLUMN rows_kept bigint;
+
+CREATE OR REPLACE VIEW retention.runs WITH (security_barrier) AS
+SELECT r.id AS run_id,
+       r.policy,
+       r.trigger,
+       r.pid,
+       r.started_at,
+       r.finished_at,
+       -- A run marked running whose process no longer holds the policy lock
+       -- was cut short (crash, kill -9, failover): report it as interrupted.
+       CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+             AND NOT retention.run_is_live(r.policy_id, r.pid)
+            THEN 'interrupted'
+            ELSE r.status END AS status,
+       r.cutoff,
+       r.rows_deleted,
+       r.rows_archived,
+       r.batches,
+       r.retries,
+       r.table_bytes_before,
+       r.table_bytes_after,
+       r.dead_rows_before,
+       r.dead_rows_after,
+       r.analyzed,
+       r.horizon_warning,
+       r.sqlstate,
+       r.error,
+       r.skipped_count,
+       r.last_skipped_at,
+       r.backlog_rows,
+       r.free_bytes_after,
+       r.free_bytes_source,
+       r.rows_restored,
+       r.rows_kept
+  FROM retention.run_history r
+ WHERE retention.can_see(r.owner);
+
+-- A restore is not the policy's last run: status shows the purges.
+CREATE OR REPLACE VIEW retention.status WITH (security_barrier) AS
+SELECT p.name AS policy,
+       p.relation,
+       p.mode,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby'
+            WHEN lk.pid IS NOT NULL AND pr.throttle_reason IS NOT NULL THEN 'throttled'
+            WHEN lk.pid IS NOT NULL THEN 'running'
+            WHEN p.paused THEN 'paused'
+            WHEN NOT p.enabled THEN 'disabled'
+            WHEN s.consecutive_failures OPERATOR(pg_catalog.>) 0
+             AND s.next_run_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN 'backoff'
+            ELSE 'idle' END AS state,
+       lk.pid AS running_pid,
+       pr.rows_deleted AS current_rows,
+       pr.throttle_reason,
+       pr.horizon_warning,
+       last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at,
+       last.status AS last_status,
+       last.rows_deleted AS last_rows_deleted,
+       last.rows_archived AS last_rows_archived,
+       last.error AS last_error,
+       last.sqlstate AS last_sqlstate,
+       CASE WHEN p.enabled AND NOT p.paused
+            THEN coalesce(s.next_run_at, p.created_at) END AS next_run_at,
+       coalesce(s.total_rows_deleted, 0) AS total_rows_deleted,
+       coalesce(s.total_rows_archived, 0) AS total_rows_archived,
+       coalesce(s.consecutive_failures, 0) AS consecutive_failures,
+       -- Monitoring (0.2): read from what runs recorded; never from the table.
+       s.backlog_rows,
+       CASE WHEN s.backlog_rows OPERATOR(pg_catalog.=) 0
+            THEN GREATEST('0'::pg_catalog.interval,
+                                     pg_catalog.now() OPERATOR(pg_catalog.-)
+                                     coalesce(s.next_run_at, p.created_at))
+            ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
+       END AS behind_by,
+       s.last_success_at,
+       retention.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+                                p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
+         AS problem,
+       s.free_bytes AS reclaimable_bytes,
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention.repack_advice_bytes()
+                AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+         AS repack_advised,
+       coalesce(s.runs_total, 0) AS runs_total,
+       coalesce(s.failed_runs_total, 0) AS failed_runs_total
+  FROM retention.policy p
+  LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
+  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (
+        SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
+          FROM retention.running_progress() g
+         WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
+           AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
+  LEFT JOIN LATERAL (
+        SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
+               r.sqlstate,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.status OPERATOR(pg_catalog.<>) 'skipped'
+           AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
+         ORDER BY r.id DESC
+         LIMIT 1) last ON true
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+-- Moves archived rows back into the table. filter is an expression over the
+-- archive's columns, checked like a policy's filter; NULL restores every
+-- archived row.
+CREATE PROCEDURE retention.restore(
+    policy              text,
+    filter              text    DEFAULT NULL,
+    max_rows            bigint  DEFAULT NULL,
+    dry_run             boolean DEFAULT false,
+    INOUT rows_restored bigint  DEFAULT NULL,
+    INOUT rows_kept     bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_restore';
+
+COMMENT ON PROCEDURE retention.restore(text, text, bigint, boolean, bigint, bigint, integer, text) IS
+  'move archived rows of an archive-mode policy back into its table, one committed batch at a time';
+
+COMMENT ON COLUMN retention.runs.trigger IS
+  'manual (CALL retention.run), worker (the scheduler) or restore (CALL retention.restore)';
+COMMENT ON COLUMN retention.runs.rows_restored IS
+  'rows a restore moved back from the archive into the table';
+COMMENT ON COLUMN retention.runs.rows_kept IS
+  'rows a restore left in the archive because their key was in the table; NULL for other runs';
+COMMENT ON COLUMN retention.status.last_started_at IS
+  'when the last run (not skipped, not a restore) started';
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): deletes replicas can skip.
+-- ---------------------------------------------------------------------------
+
+-- false: the batches carry the replication origin "pg_retention", so that
+-- subscribers with origin = none (16+) skip them.
+ALTER TABLE retention.policy ADD COLUMN replicate_deletes boolean NOT NULL DEFAULT true;
+
+CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
+SELECT p.name,
+       p.relation,
+       p.expires_at,
+       p.retain,
+       p.mode,
+       p.archive_table,
+       p.filter,
+       p.schedule,
+       p.batch_size,
+       p.max_runtime,
+       p.max_rows_per_second,
+       p.target_batch_time,
+       p.enabled,
+       p.paused,
+       p.owner::text AS owner,
+       p.timezone,
+       p.created_at,
+       p.replicate_deletes
+  FROM retention.policy p
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+DROP FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text, interval,
+                                   integer, boolean, interval, integer, interval);
+CREATE FUNCTION retention.add_policy(
+    relation      regclass,
+    expires_at    text,
+    retain        interval DEFAULT '0',
+    mode          text     DEFAULT 'delete',
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    name          text     DEFAULT NULL,
+    schedule      interval DEFAULT '1 hour',
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT true,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean DEFAULT true)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_add_policy';
+
+COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
+                                         interval, integer, boolean, interval, integer,
+                                         interval, boolean) IS
+  'declare a retention policy on a table; returns the policy name';
+
+DROP FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval, integer,
+                                     boolean, interval, integer, interval);
+CREATE FUNCTION retention.alter_policy(
+    name          text,
+    expires_at    text     DEFAULT NULL,
+    retain        interval DEFAULT NULL,
+    mode          text     DEFAULT NULL,
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    schedule      interval DEFAULT NULL,
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT NULL,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean  DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_alter_policy';
+
+COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
+                                           integer, boolean, interval, integer, interval,
+                                           boolean) IS
+  'change a retention policy; arguments left NULL keep their setting';
+
+COMMENT ON COLUMN retention.policies.replicate_deletes IS
+  'false: the policy''s batches carry the replication origin pg_retention, which subscribers with origin = none skip';
