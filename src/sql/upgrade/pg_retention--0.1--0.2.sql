@@ -786,63 +786,6 @@ BEGIN
         END IF;
         action := 'drop';
         RETURN NEXT;
--- Archive lifecycle (issue #11): the archive holds every version of a key.
--- ---------------------------------------------------------------------------
-
--- 0.1 gave the archive tables it created (schema retention_archive) a unique
--- index on the source's primary key, so a key that came back into the source
--- and expired again failed every batch of its policy. 0.2 creates them with
--- a unique index on (primary key..., archived_at): one row per version.
--- Reshape the archives 0.1 created, and only those: in retention_archive,
--- with an archived_at column, whose index is a plain unique index (no
--- constraint, predicate or expression) on exactly the source's primary key
--- columns. The new index is built before the old one goes; PostgreSQL
--- builds it as the archive's owner in a restricted context.
-DO $$
-DECLARE
-    a record;
-BEGIN
-    FOR a IN
-        SELECT DISTINCT p.archive_table, i.indexrelid::pg_catalog.regclass AS old_index,
-               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(att.attname), ', '
-                                             ORDER BY k.ord)
-                  FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
-                  JOIN pg_catalog.pg_attribute att
-                    ON att.attrelid OPERATOR(pg_catalog.=) i.indrelid
-                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum) AS cols
-          FROM retention.policy p
-          JOIN pg_catalog.pg_class c
-            ON c.oid OPERATOR(pg_catalog.=) p.archive_table::pg_catalog.oid
-          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-          JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) c.oid
-          JOIN pg_catalog.pg_index pk
-            ON pk.indrelid OPERATOR(pg_catalog.=) p.relation::pg_catalog.oid AND pk.indisprimary
-         WHERE n.nspname OPERATOR(pg_catalog.=) 'retention_archive'
-           AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
-           AND i.indnatts OPERATOR(pg_catalog.=) i.indnkeyatts
-           AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint co
-                            WHERE co.conindid OPERATOR(pg_catalog.=) i.indexrelid)
-           AND EXISTS (SELECT FROM pg_catalog.pg_attribute att
-                        WHERE att.attrelid OPERATOR(pg_catalog.=) c.oid
-                          AND att.attname OPERATOR(pg_catalog.=) 'archived_at'
-                          AND NOT att.attisdropped)
-           -- the same column names, in the same order, as the source's key
-           AND (SELECT pg_catalog.array_agg(att.attname ORDER BY k.ord)
-                  FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
-                  JOIN pg_catalog.pg_attribute att
-                    ON att.attrelid OPERATOR(pg_catalog.=) i.indrelid
-                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum)
-               OPERATOR(pg_catalog.=)
-               (SELECT pg_catalog.array_agg(att.attname ORDER BY k.ord)
-                  FROM pg_catalog.unnest(pk.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
-                  JOIN pg_catalog.pg_attribute att
-                    ON att.attrelid OPERATOR(pg_catalog.=) pk.indrelid
-                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum
-                 WHERE k.ord OPERATOR(pg_catalog.<=) pk.indnkeyatts)
-    LOOP
-        EXECUTE pg_catalog.format('CREATE UNIQUE INDEX ON %s (%s, archived_at)',
-                                  a.archive_table, a.cols);
-        EXECUTE pg_catalog.format('DROP INDEX %s', a.old_index);
     END LOOP;
 END
 $$;
@@ -1013,6 +956,69 @@ COMMENT ON COLUMN retention.metrics.last_success_timestamp_seconds IS
 COMMENT ON COLUMN retention.metrics.last_run_duration_seconds IS 'duration of the last run';
 COMMENT ON COLUMN retention.metrics.reclaimable_bytes IS 'free space after the last run';
 COMMENT ON COLUMN retention.metrics.repack_advised IS '1 when a repack would pay';
+
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): the archive holds every version of a key.
+-- ---------------------------------------------------------------------------
+
+-- 0.1 gave the archive tables it created (schema retention_archive) a unique
+-- index on the source's primary key, so a key that came back into the source
+-- and expired again failed every batch of its policy. 0.2 creates them with
+-- a unique index on (primary key..., archived_at): one row per version.
+-- Reshape the archives 0.1 created, and only those: in retention_archive,
+-- with an archived_at column, whose index is a plain unique index (no
+-- constraint, predicate or expression) on exactly the source's primary key
+-- columns. The new index is built before the old one goes; PostgreSQL
+-- builds it as the archive's owner in a restricted context.
+DO $$
+DECLARE
+    a record;
+BEGIN
+    FOR a IN
+        SELECT DISTINCT p.archive_table, i.indexrelid::pg_catalog.regclass AS old_index,
+               (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(att.attname), ', '
+                                             ORDER BY k.ord)
+                  FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_catalog.pg_attribute att
+                    ON att.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum) AS cols
+          FROM retention.policy p
+          JOIN pg_catalog.pg_class c
+            ON c.oid OPERATOR(pg_catalog.=) p.archive_table::pg_catalog.oid
+          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+          JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) c.oid
+          JOIN pg_catalog.pg_index pk
+            ON pk.indrelid OPERATOR(pg_catalog.=) p.relation::pg_catalog.oid AND pk.indisprimary
+         WHERE n.nspname OPERATOR(pg_catalog.=) 'retention_archive'
+           AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+           AND i.indnatts OPERATOR(pg_catalog.=) i.indnkeyatts
+           AND NOT EXISTS (SELECT FROM pg_catalog.pg_constraint co
+                            WHERE co.conindid OPERATOR(pg_catalog.=) i.indexrelid)
+           AND EXISTS (SELECT FROM pg_catalog.pg_attribute att
+                        WHERE att.attrelid OPERATOR(pg_catalog.=) c.oid
+                          AND att.attname OPERATOR(pg_catalog.=) 'archived_at'
+                          AND NOT att.attisdropped)
+           -- the same column names, in the same order, as the source's key
+           AND (SELECT pg_catalog.array_agg(att.attname ORDER BY k.ord)
+                  FROM pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_catalog.pg_attribute att
+                    ON att.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum)
+               OPERATOR(pg_catalog.=)
+               (SELECT pg_catalog.array_agg(att.attname ORDER BY k.ord)
+                  FROM pg_catalog.unnest(pk.indkey::pg_catalog.int2[]) WITH ORDINALITY k(attnum, ord)
+                  JOIN pg_catalog.pg_attribute att
+                    ON att.attrelid OPERATOR(pg_catalog.=) pk.indrelid
+                   AND att.attnum OPERATOR(pg_catalog.=) k.attnum
+                 WHERE k.ord OPERATOR(pg_catalog.<=) pk.indnkeyatts)
+    LOOP
+        EXECUTE pg_catalog.format('CREATE UNIQUE INDEX ON %s (%s, archived_at)',
+                                  a.archive_table, a.cols);
+        EXECUTE pg_catalog.format('DROP INDEX %s', a.old_index);
+    END LOOP;
+END
+$$;
 
 -- ---------------------------------------------------------------------------
 -- Archive lifecycle (issue #11): retention.restore() and its history.
