@@ -144,4 +144,32 @@ Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given) {
   return Status::Ok();
 }
 
+Status ValidateMaxRowsPerSecond(int64_t rate, bool in_alter) {
+  if (rate > 0 || (in_alter && rate == 0)) return Status::Ok();
+  return Status::Error(ErrorKind::kInvalidParameterValue,
+                       "max_rows_per_second must be greater than zero", "",
+                       in_alter ? "Pass 0 to remove the limit." : "Pass NULL for no limit.");
+}
+
+Status ValidatePolicySettings(const PolicySettings& s) {
+  Status st = ValidatePolicyName(s.name);
+  if (!st.ok()) return st;
+  st = ValidateModeText(s.mode_text);
+  if (!st.ok()) return st;
+  st = ValidateArchiveTableForMode(*ParseMode(s.mode_text), s.archive_given);
+  if (!st.ok()) return st;
+  st = ValidateRetain(s.retain);
+  if (!st.ok()) return st;
+  st = ValidateSchedule(s.schedule);
+  if (!st.ok()) return st;
+  if (s.batch_size != 0) st = ValidateBatchSize(s.batch_size, s.in_alter);
+  if (!st.ok()) return st;
+  if (s.has_max_runtime) st = ValidateMaxRuntime(s.max_runtime);
+  if (!st.ok()) return st;
+  if (s.has_max_rows_per_second) st = ValidateMaxRowsPerSecond(s.max_rows_per_second, s.in_alter);
+  if (!st.ok()) return st;
+  if (s.has_target_batch_time) st = ValidateTargetBatchTime(s.target_batch_time, s.in_alter);
+  return st;
+}
+
 }  // namespace pg_retention::core

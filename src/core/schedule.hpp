@@ -1,7 +1,8 @@
 // schedule.hpp: when a policy runs next. A run that ended well is followed
 // one schedule interval after it started; a run that failed is retried with
 // exponential backoff (with jitter) counted from when it finished, never later
-// than a regular run would have come. Times are microseconds on any common
+// than a regular run would have come; a run that ended well but stopped early
+// with work left (partial: max_rows, max_runtime) is due again at once. Times are microseconds on any common
 // clock (the server passes TimestampTz values); nothing here reads a clock.
 #pragma once
 #include "core/wall.hpp"
@@ -16,6 +17,7 @@ struct ScheduleInput {
   int64_t schedule_us;           // the policy's schedule interval
   int consecutive_failures;      // including the run that just ended
   double unit_random;            // in [0, 1), for jitter
+  bool partial = false;          // it stopped early with work left
 };
 
 constexpr int64_t kRetryBaseUs = 10LL * 1000 * 1000;        // 10 s after the first failure
