@@ -10,6 +10,8 @@ them as tests. The rules:
   guard      a CallCore(...) call (src/pg/module/guard.hpp) names no
              PostgreSQL identifier: the core is reached with plain values
              converted before the call, never with server state
+  unguarded  src/pg calls a core function (core::Name(...)) only inside a
+             CallCore(...) call
   linkage    internal linkage through anonymous namespaces, never a
              file-scope `static` (one rule, not both), and no file-scope
              `using namespace`
@@ -43,7 +45,7 @@ PG_HEADER = re.compile(
 
 # path -> rules it is known to break (owned by another branch at the moment)
 KNOWN = {
-    "src/pg/run/batch_executor.cpp": {"linkage", "length"},
+    "src/pg/run/batch_executor.cpp": {"linkage", "length", "unguarded"},
     "src/pg/run/run_api.cpp": {"linkage"},
     "src/pg/run/run_engine.cpp": {"length"},
 }
@@ -97,6 +99,19 @@ def check_guard(path, code):
     return problems
 
 
+def check_unguarded(path, code):
+    if not path.startswith("src/pg/"):
+        return []
+    spans = [(m.start(), m.end() - 1 + len(balanced_call(code, m.end() - 1)))
+             for m in re.finditer(r"\bCallCore\s*\(", code)]
+    problems = []
+    for m in re.finditer(r"\bcore::(?:\w+::)*[A-Z]\w*\s*\(", code):
+        if not any(a <= m.start() < b for a, b in spans):
+            line = code.count("\n", 0, m.start()) + 1
+            problems.append((line, f"{m.group(0).rstrip('( ')} called outside CallCore"))
+    return problems
+
+
 def check_linkage(path, code):
     problems = []
     for no, text in enumerate(code.split("\n"), 1):
@@ -141,6 +156,7 @@ def check_length(path, code):
 
 RULES = {
     "guard": lambda p, raw, code: check_guard(p, code),
+    "unguarded": lambda p, raw, code: check_unguarded(p, code),
     "linkage": lambda p, raw, code: check_linkage(p, code),
     "headers": lambda p, raw, code: check_headers(p, raw),
     "length": lambda p, raw, code: check_length(p, code),
@@ -184,6 +200,7 @@ SAMPLES = [
     ("guard", "src/pg/x.cpp",
      "void F() {\n  CallCore(&err, [](int a) { return V(a, guc_naptime_ms); }, 1);\n}\n"),
     ("guard", "src/pg/x.cpp", "void F() {\n  CallCore(&err, core::V, DatumGetInt32(d));\n}\n"),
+    ("unguarded", "src/pg/x.cpp", "void F() {\n  const char* n = core::ModeName(mode);\n}\n"),
     ("linkage", "src/pg/x.cpp", "static void F() {\n}\n"),
     ("linkage", "src/pg/x.cpp", "using namespace pg_retention;\n"),
     ("headers", "src/pg/x.hpp", '#include "utils/builtins.h"\n'),
@@ -197,6 +214,9 @@ CLEAN = [
                      "  // ereport\n}\n"),
     ("src/pg/x.cpp", "namespace {\nvoid F() {\n  using namespace pg_retention::pg;\n}\n}  // namespace\n"),
     ("src/pg/x.cpp", "static_assert(1 == 1, \"x\");\n"),
+    ("src/pg/x.cpp", "void F() {\n  core::Mode m = core::Mode::kDelete;\n"
+                     "  CallCore(&err, core::ValidateMaxRows, n);\n"
+                     "  CallCore(&err, [](int a) { return core::Check(a); }, n);\n}\n"),
     ("src/pg/x.cpp", "void F() {\n" + "  x();\n" * MAX_FUNCTION_LINES + "}\n"),
 ]
 
