@@ -124,26 +124,27 @@ HealthReport CheckHealth(unsigned int relid) {
   char* reason = nullptr;
   char* warning = nullptr;
   Bounds bounds = SettingsNow();  // before the guard
-  if (!CallCore(&err, [](const Readings& r, const Bounds& bounds, char** reason, char** warning) {
+  if (!CallCore(&err, [](const Readings& rd, const Bounds& bd, char** reason_out,
+                         char** warning_out) {
         core::HealthBounds b;
-        b.max_replication_lag_bytes = bounds.max_replication_lag_kb * 1024;
-        b.max_replication_lag_us = bounds.max_replication_delay_ms * 1000;
-        b.max_archive_backlog = bounds.max_archive_backlog;
-        b.pause_for_autovacuum = bounds.pause_for_autovacuum;
+        b.max_replication_lag_bytes = bd.max_replication_lag_kb * 1024;
+        b.max_replication_lag_us = bd.max_replication_delay_ms * 1000;
+        b.max_archive_backlog = bd.max_archive_backlog;
+        b.pause_for_autovacuum = bd.pause_for_autovacuum;
         core::HealthSignals s;
-        s.replication_lag_bytes = r.lag_bytes;
-        s.replication_lag_us = r.lag_us;
-        s.archive_backlog = r.archive_backlog;
-        s.autovacuum_on_table = r.autovacuum;
+        s.replication_lag_bytes = rd.lag_bytes;
+        s.replication_lag_us = rd.lag_us;
+        s.archive_backlog = rd.archive_backlog;
+        s.autovacuum_on_table = rd.autovacuum;
         std::string why = core::ThrottleReason(b, s);
-        if (!why.empty()) *reason = CoreStrdup(why);
+        if (!why.empty()) *reason_out = CoreStrdup(why);
         core::HorizonHolder h;
-        h.age_us = r.horizon_age_us;
-        h.pid = r.horizon_pid;
-        if (r.horizon_state) h.state = r.horizon_state;
-        if (r.horizon_gid) h.prepared_gid = r.horizon_gid;
-        std::string note = core::HorizonWarning(bounds.xmin_horizon_warning_ms * 1000, h);
-        if (!note.empty()) *warning = CoreStrdup(note);
+        h.age_us = rd.horizon_age_us;
+        h.pid = rd.horizon_pid;
+        if (rd.horizon_state) h.state = rd.horizon_state;
+        if (rd.horizon_gid) h.prepared_gid = rd.horizon_gid;
+        std::string note = core::HorizonWarning(bd.xmin_horizon_warning_ms * 1000, h);
+        if (!note.empty()) *warning_out = CoreStrdup(note);
         return core::Status::Ok();
       }, r, bounds, &reason, &warning))
     RaiseCoreError(&err);
