@@ -23,8 +23,7 @@ std::string ChooseArchiveTableName(const std::string& source_schema,
   for (int n = 2;; ++n) {
     std::string suffix = "_" + std::to_string(n);
     std::string candidate =
-        ClipUtf8(source_schema + "_" + source_table, kMaxIdentifierBytes - suffix.size()) +
-        suffix;
+        ClipUtf8(source_schema + "_" + source_table, kMaxIdentifierBytes - suffix.size()) + suffix;
     if (!taken(candidate)) return candidate;
   }
 }

@@ -8,9 +8,9 @@
 #include <functional>
 #include <string>
 
-namespace pg_retention::core {
+#include "core/server_limits.hpp"
 
-constexpr std::size_t kMaxIdentifierBytes = 63;
+namespace pg_retention::core {
 
 // `taken` answers whether a name already exists in the archive schema.
 // Returns an unquoted name; the server quotes it.

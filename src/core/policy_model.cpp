@@ -15,9 +15,7 @@ bool IsNegative(const IntervalValue& v) {
   return total < 0 || v.months < 0 || v.days < 0 || v.microseconds < 0;
 }
 
-bool IsZero(const IntervalValue& v) {
-  return v.months == 0 && v.days == 0 && v.microseconds == 0;
-}
+bool IsZero(const IntervalValue& v) { return v.months == 0 && v.days == 0 && v.microseconds == 0; }
 
 }  // namespace
 
@@ -27,24 +25,20 @@ std::optional<Mode> ParseMode(const std::string& text) {
   return std::nullopt;
 }
 
-const char* ModeName(Mode mode) {
-  return mode == Mode::kArchive ? "archive" : "delete";
-}
+const char* ModeName(Mode mode) { return mode == Mode::kArchive ? "archive" : "delete"; }
 
 Status ValidateModeText(const std::string& text) {
   if (ParseMode(text)) return Status::Ok();
-  return Status::Error(ErrorKind::kInvalidParameterValue,
-                       "invalid retention mode \"" + text + "\"", "",
-                       "Valid modes are \"delete\" and \"archive\".");
+  return Status::Error(ErrorKind::kInvalidParameterValue, "invalid retention mode \"" + text + "\"",
+                       "", "Valid modes are \"delete\" and \"archive\".");
 }
 
 Status ValidatePolicyName(const std::string& name) {
-  if (name.empty())
-    return Status::Error(ErrorKind::kInvalidName, "policy name must not be empty");
+  if (name.empty()) return Status::Error(ErrorKind::kInvalidName, "policy name must not be empty");
   if (name.size() > kMaxPolicyNameBytes)
-    return Status::Error(ErrorKind::kInvalidName, "policy name \"" + name + "\" is too long",
-                         "Policy names are limited to " +
-                             std::to_string(kMaxPolicyNameBytes) + " bytes.");
+    return Status::Error(
+        ErrorKind::kInvalidName, "policy name \"" + name + "\" is too long",
+        "Policy names are limited to " + std::to_string(kMaxPolicyNameBytes) + " bytes.");
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f)
       return Status::Error(ErrorKind::kInvalidName,
@@ -55,8 +49,8 @@ Status ValidatePolicyName(const std::string& name) {
 
 Status ValidateBatchSize(int64_t batch_size, bool in_alter) {
   if (batch_size <= 0)
-    return Status::Error(ErrorKind::kInvalidParameterValue,
-                         "batch_size must be greater than zero", "",
+    return Status::Error(ErrorKind::kInvalidParameterValue, "batch_size must be greater than zero",
+                         "",
                          in_alter ? "Pass 0 to let the engine choose the batch size."
                                   : "Pass NULL to let the engine choose the batch size.");
   return Status::Ok();
@@ -64,8 +58,9 @@ Status ValidateBatchSize(int64_t batch_size, bool in_alter) {
 
 Status ValidateRetain(const IntervalValue& retain) {
   if (IsNegative(retain))
-    return Status::Error(ErrorKind::kInvalidParameterValue, "retain must not be negative",
-                         "", "Use an interval such as '30 days', or '0' to purge rows as soon as they expire.");
+    return Status::Error(
+        ErrorKind::kInvalidParameterValue, "retain must not be negative", "",
+        "Use an interval such as '30 days', or '0' to purge rows as soon as they expire.");
   // Each part on its own, and together counting a month as 31 days.
   constexpr int64_t kMaxMonths = kMaxRetainYears * 12;
   constexpr int64_t kMaxDays = kMaxRetainYears * 366;
@@ -92,23 +87,22 @@ Status ValidatePolicyNameForTable(const std::string& name, const std::string& de
                          "A name with a period or a double quote is the default name of the "
                          "policy of the table \"schema\".\"table\" it spells.",
                          "Choose a name without a period or a double quote, or leave name out to "
-                         "get \"" + default_name + "\".");
+                         "get \"" +
+                             default_name + "\".");
   return Status::Ok();
 }
 
 Status ValidateSchedule(const IntervalValue& schedule) {
   if (IsNegative(schedule) || IsZero(schedule))
-    return Status::Error(ErrorKind::kInvalidParameterValue,
-                         "schedule must be a positive interval", "",
-                         "Use an interval such as '1 hour'.");
+    return Status::Error(ErrorKind::kInvalidParameterValue, "schedule must be a positive interval",
+                         "", "Use an interval such as '1 hour'.");
   return Status::Ok();
 }
 
 Status ValidateMaxRows(int64_t max_rows) {
   if (max_rows <= 0)
-    return Status::Error(ErrorKind::kInvalidParameterValue,
-                         "max_rows must be greater than zero", "",
-                         "Pass NULL to run until no purgeable row is left.");
+    return Status::Error(ErrorKind::kInvalidParameterValue, "max_rows must be greater than zero",
+                         "", "Pass NULL to run until no purgeable row is left.");
   return Status::Ok();
 }
 
@@ -142,6 +136,34 @@ Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given) {
                          "archive_table can only be used with mode \"archive\"", "",
                          "Pass mode => 'archive', or leave archive_table out.");
   return Status::Ok();
+}
+
+Status ValidateMaxRowsPerSecond(int64_t rate, bool in_alter) {
+  if (rate > 0 || (in_alter && rate == 0)) return Status::Ok();
+  return Status::Error(ErrorKind::kInvalidParameterValue,
+                       "max_rows_per_second must be greater than zero", "",
+                       in_alter ? "Pass 0 to remove the limit." : "Pass NULL for no limit.");
+}
+
+Status ValidatePolicySettings(const PolicySettings& s) {
+  Status st = ValidatePolicyName(s.name);
+  if (!st.ok()) return st;
+  st = ValidateModeText(s.mode_text);
+  if (!st.ok()) return st;
+  st = ValidateArchiveTableForMode(*ParseMode(s.mode_text), s.archive_given);
+  if (!st.ok()) return st;
+  st = ValidateRetain(s.retain);
+  if (!st.ok()) return st;
+  st = ValidateSchedule(s.schedule);
+  if (!st.ok()) return st;
+  if (s.batch_size != 0) st = ValidateBatchSize(s.batch_size, s.in_alter);
+  if (!st.ok()) return st;
+  if (s.has_max_runtime) st = ValidateMaxRuntime(s.max_runtime);
+  if (!st.ok()) return st;
+  if (s.has_max_rows_per_second) st = ValidateMaxRowsPerSecond(s.max_rows_per_second, s.in_alter);
+  if (!st.ok()) return st;
+  if (s.has_target_batch_time) st = ValidateTargetBatchTime(s.target_batch_time, s.in_alter);
+  return st;
 }
 
 }  // namespace pg_retention::core

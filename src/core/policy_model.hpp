@@ -9,15 +9,15 @@
 #include <optional>
 #include <string>
 
+#include "core/server_limits.hpp"
 #include "core/status.hpp"
 
 namespace pg_retention::core {
 
 enum class Mode { kDelete, kArchive };
 
-// Longest SQL identifier (NAMEDATALEN - 1); quoted, every character may
-// double and two quotes are added.
-constexpr std::size_t kMaxIdentifierBytes = 63;
+// A quoted identifier (kMaxIdentifierBytes, server_limits.hpp): every
+// character may double and two quotes are added.
 constexpr std::size_t kMaxQuotedIdentifierBytes = 2 * kMaxIdentifierBytes + 2;
 // Longest policy name: room for the longest default name, a table's quoted
 // qualified name ("schema"."table").
@@ -70,5 +70,34 @@ int32_t TargetBatchTimeMs(const IntervalValue& target);
 
 // An archive table only makes sense in archive mode.
 Status ValidateArchiveTableForMode(Mode mode, bool archive_table_given);
+
+// max_rows_per_second: more than zero; in alter_policy 0 removes the limit
+// (add_policy takes NULL for none).
+Status ValidateMaxRowsPerSecond(int64_t rate, bool in_alter = false);
+
+// Every setting add_policy or alter_policy is about to store, as plain values
+// (the server converts its arguments before it asks). An unset optional
+// setting has its has_* flag false.
+struct PolicySettings {
+  const char* name = "";
+  const char* mode_text = "delete";
+  bool archive_given = false;
+  IntervalValue retain;
+  IntervalValue schedule;
+  int64_t batch_size = 0;  // 0: the engine chooses (not passed)
+  bool has_max_runtime = false;
+  IntervalValue max_runtime;
+  bool has_max_rows_per_second = false;
+  int64_t max_rows_per_second = 0;
+  bool has_target_batch_time = false;
+  IntervalValue target_batch_time;
+  bool in_alter = false;
+};
+
+// The first failing check of ValidatePolicyName, ValidateModeText,
+// ValidateArchiveTableForMode, ValidateRetain, ValidateSchedule,
+// ValidateBatchSize, ValidateMaxRuntime, ValidateMaxRowsPerSecond and
+// ValidateTargetBatchTime, in that order; Ok when all pass.
+Status ValidatePolicySettings(const PolicySettings& s);
 
 }  // namespace pg_retention::core

@@ -10,7 +10,7 @@ namespace pg_retention::core {
 int64_t NextRunAt(const ScheduleInput& in) {
   const int64_t schedule = std::max<int64_t>(in.schedule_us, 0);
   const int64_t regular = in.started_at_us + schedule;
-  if (in.consecutive_failures <= 0) return regular;
+  if (in.consecutive_failures <= 0) return in.partial ? in.finished_at_us : regular;
 
   BackoffSettings settings;
   settings.base_ms = kRetryBaseUs / 1000;

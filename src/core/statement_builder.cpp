@@ -23,13 +23,11 @@ std::string KeyList(const std::vector<KeyColumn>& key, const std::string& alias)
 }
 
 // ORDER BY list using the opclass operators, ascending or descending.
-std::string KeyOrder(const std::vector<KeyColumn>& key, const std::string& alias,
-                     bool descending) {
+std::string KeyOrder(const std::vector<KeyColumn>& key, const std::string& alias, bool descending) {
   std::string out;
   for (std::size_t i = 0; i < key.size(); ++i) {
     if (i) out += ", ";
-    out += alias + "." + key[i].name + " USING " +
-           Op(key[i].op_schema, descending ? ">" : "<");
+    out += alias + "." + key[i].name + " USING " + Op(key[i].op_schema, descending ? ">" : "<");
   }
   return out;
 }
@@ -47,7 +45,8 @@ std::string ParamList(std::size_t count, int first) {
 // "t.k OP $n" or "ROW(t.a, t.b) OP ROW($n, $n+1)": a btree-indexable bound.
 std::string KeyBound(const std::vector<KeyColumn>& key, const char* op, int first_param) {
   const std::string& schema = key.front().op_schema;
-  if (key.size() == 1) return "t." + key[0].name + " " + Op(schema, op) + " $" + std::to_string(first_param);
+  if (key.size() == 1)
+    return "t." + key[0].name + " " + Op(schema, op) + " $" + std::to_string(first_param);
   return "ROW(" + KeyList(key, "t") + ") " + Op(schema, op) + " ROW(" +
          ParamList(key.size(), first_param) + ")";
 }
@@ -119,15 +118,17 @@ std::string DeleteClauses(const BatchStatementSpec& spec, const std::string& whe
 
 // scanned_from empty: no candidate set, scanned is 0.
 std::string CountsSelect(const BatchStatementSpec& spec, const std::string& scanned_from) {
-  std::string archived = spec.mode == Mode::kArchive
-                             ? "(SELECT pg_catalog.count(*) FROM archived)"
-                             : "0::pg_catalog.int8";
+  std::string archived = spec.mode == Mode::kArchive ? "(SELECT pg_catalog.count(*) FROM archived)"
+                                                     : "0::pg_catalog.int8";
   std::string scanned = scanned_from.empty()
                             ? "0::pg_catalog.int8"
                             : "(SELECT pg_catalog.count(*) FROM " + scanned_from + ")";
   return "SELECT (SELECT pg_catalog.count(*) FROM moved) AS deleted,\n"
-         "       " + archived + " AS archived,\n"
-         "       " + scanned + " AS scanned";
+         "       " +
+         archived +
+         " AS archived,\n"
+         "       " +
+         scanned + " AS scanned";
 }
 
 Status CheckSpec(const BatchStatementSpec& spec) {
@@ -147,6 +148,11 @@ Status CheckSpec(const BatchStatementSpec& spec) {
 }
 
 }  // namespace
+
+AccessPath ChooseAccessPath(bool has_expiry_index, bool has_primary_key) {
+  if (has_expiry_index) return AccessPath::kIndex;
+  return has_primary_key ? AccessPath::kPrimaryKeyWalk : AccessPath::kBlockRange;
+}
 
 const char* AccessPathName(AccessPath path) {
   switch (path) {
@@ -207,8 +213,8 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
       sql << "  ORDER BY " << expiry << " USING OPERATOR(pg_catalog.<)\n"
           << "  LIMIT $2\n"
           << "), "
-          << DeleteClauses(spec,
-                           "t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT b.row_id FROM batch b))")
+          << DeleteClauses(
+                 spec, "t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT b.row_id FROM batch b))")
           << CountsSelect(spec, "batch") << ",\n"
           << "       (SELECT pg_catalog.max(b.expiry) FROM batch b) AS cursor_1\n";
       out.cursor_params = has_cursor ? 1 : 0;
@@ -224,8 +230,8 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
           << "    AND " << pred << "\n"
           << "  LIMIT $2\n"
           << "), "
-          << DeleteClauses(spec,
-                           "t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT b.row_id FROM batch b))")
+          << DeleteClauses(
+                 spec, "t.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT b.row_id FROM batch b))")
           << CountsSelect(spec, "batch") << "\n";
       out.cursor_params = 2;
       out.cursor_columns = 0;
@@ -255,10 +261,15 @@ std::string BuildLastKeyQuery(const BatchStatementSpec& spec, bool has_cursor) {
 
 std::string BuildPreviewStatement(const BatchStatementSpec& spec) {
   return "SELECT pg_catalog.count(*) AS purgeable_rows,\n"
-         "       CAST(pg_catalog.min((" + spec.expires_at + ")) AS pg_catalog.timestamptz)"
+         "       CAST(pg_catalog.min((" +
+         spec.expires_at +
+         ")) AS pg_catalog.timestamptz)"
          " AS oldest_expiry\n"
-         "FROM ONLY " + spec.source + " t\n"
-         "WHERE " + BuildPurgeablePredicate(spec) + "\n";
+         "FROM ONLY " +
+         spec.source +
+         " t\n"
+         "WHERE " +
+         BuildPurgeablePredicate(spec) + "\n";
 }
 
 }  // namespace pg_retention::core

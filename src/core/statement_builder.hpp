@@ -27,20 +27,24 @@ enum class AccessPath {
 
 const char* AccessPathName(AccessPath path);
 
+// The path a table gets: an index that leads with the expiry expression wins;
+// otherwise the primary key; a table with neither is walked by blocks.
+AccessPath ChooseAccessPath(bool has_expiry_index, bool has_primary_key);
+
 struct KeyColumn {
   std::string name;       // quoted column name
   std::string op_schema;  // quoted schema of the btree operators of its opclass
 };
 
 struct BatchStatementSpec {
-  std::string source;          // quoted, schema-qualified source table
-  std::string expires_at;      // deparsed expiry expression
-  std::string filter;          // deparsed filter, empty when none
+  std::string source;      // quoted, schema-qualified source table
+  std::string expires_at;  // deparsed expiry expression
+  std::string filter;      // deparsed filter, empty when none
   Mode mode = Mode::kDelete;
-  std::string archive;                // quoted, schema-qualified archive table
-  std::vector<std::string> columns;   // quoted columns moved to the archive
+  std::string archive;               // quoted, schema-qualified archive table
+  std::vector<std::string> columns;  // quoted columns moved to the archive
   AccessPath path = AccessPath::kPrimaryKeyWalk;
-  std::vector<KeyColumn> key;         // primary key columns (kPrimaryKeyWalk)
+  std::vector<KeyColumn> key;  // primary key columns (kPrimaryKeyWalk)
 };
 
 // Parameters of a batch statement:

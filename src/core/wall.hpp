@@ -4,5 +4,6 @@
 #pragma once
 
 #ifdef POSTGRES_H
-#error "src/core must not be compiled with PostgreSQL headers: include core headers before postgres.h"
+#error \
+    "src/core must not be compiled with PostgreSQL headers: include core headers before postgres.h"
 #endif

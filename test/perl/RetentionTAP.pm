@@ -358,7 +358,9 @@ EOC
 	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
 	while (1)
 	{
-		my ($ok) = run_sql($node, $db, 'SELECT 1', connstr => $connstr);
+		# psql can exit (connection refused) before IPC::Run writes its
+		# stdin; that "Broken pipe" only means "not up yet" (as in 010).
+		my ($ok) = eval { run_sql($node, $db, 'SELECT 1', connstr => $connstr) };
 		return ($bouncer, $connstr) if $ok;
 		die "pgbouncer exited early: $berr\n" unless $bouncer->pumpable;
 		die "pgbouncer did not accept connections: $berr\n" if time() > $deadline;

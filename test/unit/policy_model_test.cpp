@@ -121,3 +121,69 @@ TEST(PolicyModel, RetainUnderAMinuteLooksUnitless) {
   EXPECT_FALSE(RetainLooksUnitless({0, 1, 0}));
   EXPECT_FALSE(RetainLooksUnitless({1, 0, 0}));
 }
+
+TEST(PolicyModel, MaxRowsPerSecondMustBePositive) {
+  EXPECT_TRUE(ValidateMaxRowsPerSecond(1).ok());
+  EXPECT_FALSE(ValidateMaxRowsPerSecond(0).ok());
+  EXPECT_FALSE(ValidateMaxRowsPerSecond(-3).ok());
+  EXPECT_EQ(ValidateMaxRowsPerSecond(-3).message(), "max_rows_per_second must be greater than zero");
+  EXPECT_NE(ValidateMaxRowsPerSecond(0).hint().find("NULL"), std::string::npos);
+  EXPECT_TRUE(ValidateMaxRowsPerSecond(0, true).ok());  // alter_policy: 0 removes the limit
+  EXPECT_FALSE(ValidateMaxRowsPerSecond(-1, true).ok());
+  EXPECT_NE(ValidateMaxRowsPerSecond(-1, true).hint().find("Pass 0"), std::string::npos);
+}
+
+namespace {
+PolicySettings ValidSettings() {
+  PolicySettings s;
+  s.name = "p";
+  s.schedule.microseconds = 3600LL * 1000000;
+  return s;
+}
+}  // namespace
+
+TEST(PolicyModel, PolicySettingsValidAsAWhole) {
+  EXPECT_TRUE(ValidatePolicySettings(ValidSettings()).ok());
+}
+
+TEST(PolicyModel, PolicySettingsCheckEachSetting) {
+  PolicySettings s = ValidSettings();
+  s.mode_text = "purge";
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+  s = ValidSettings();
+  s.archive_given = true;  // in delete mode
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+  s = ValidSettings();
+  s.retain.days = -1;
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+  s = ValidSettings();
+  s.schedule.microseconds = 0;
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+  s = ValidSettings();
+  s.batch_size = -1;
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+  s = ValidSettings();
+  s.has_max_runtime = true;  // a zero interval
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+  s = ValidSettings();
+  s.has_target_batch_time = true;  // a zero interval, in add_policy
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+}
+
+TEST(PolicyModel, PolicySettingsMaxRowsPerSecondOnlyWhenGiven) {
+  PolicySettings s = ValidSettings();
+  s.max_rows_per_second = 0;
+  EXPECT_TRUE(ValidatePolicySettings(s).ok());  // not given: no limit
+  s.has_max_rows_per_second = true;
+  EXPECT_FALSE(ValidatePolicySettings(s).ok());
+  s.in_alter = true;
+  EXPECT_TRUE(ValidatePolicySettings(s).ok());
+}
+
+TEST(PolicyModel, PolicySettingsReportTheFirstFailure) {
+  PolicySettings s = ValidSettings();
+  s.mode_text = "purge";
+  s.schedule.microseconds = 0;
+  Status st = ValidatePolicySettings(s);
+  EXPECT_NE(st.message().find("mode"), std::string::npos);
+}

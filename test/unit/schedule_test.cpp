@@ -15,6 +15,16 @@ TEST(Schedule, SuccessRunsOneIntervalAfterTheStart) {
   EXPECT_EQ(NextRunAt(in), 1000 * kSec + kHour);
 }
 
+TEST(Schedule, PartialRunIsDueAgainWhenItEnds) {
+  ScheduleInput in{1000 * kSec, 1100 * kSec, kHour, 0, 0.5, true};
+  EXPECT_EQ(NextRunAt(in), 1100 * kSec);
+}
+
+TEST(Schedule, FailedPartialRunBacksOff) {
+  ScheduleInput in{0, 100 * kSec, kHour, 1, 0.5, true};
+  EXPECT_EQ(NextRunAt(in), 110 * kSec);  // the failure decides, not the work left
+}
+
 TEST(Schedule, FailureRetriesSoonWithBackoff) {
   ScheduleInput in{0, 100 * kSec, kHour, 1, 0.5};
   EXPECT_EQ(NextRunAt(in), 110 * kSec);  // 10 s after the failure

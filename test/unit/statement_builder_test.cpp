@@ -244,3 +244,10 @@ TEST(StatementBuilder, PathNames) {
   EXPECT_STREQ(AccessPathName(AccessPath::kPrimaryKeyWalk), "primary key walk");
   EXPECT_STREQ(AccessPathName(AccessPath::kBlockRange), "block range walk");
 }
+
+TEST(StatementBuilder, AccessPathChoice) {
+  EXPECT_EQ(ChooseAccessPath(true, true), AccessPath::kIndex);
+  EXPECT_EQ(ChooseAccessPath(true, false), AccessPath::kIndex);
+  EXPECT_EQ(ChooseAccessPath(false, true), AccessPath::kPrimaryKeyWalk);
+  EXPECT_EQ(ChooseAccessPath(false, false), AccessPath::kBlockRange);
+}

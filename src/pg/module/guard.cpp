@@ -12,8 +12,8 @@ namespace pg_retention::pg {
 
 namespace {
 
-int SqlStateFor(int kind) {
-  switch (static_cast<core::ErrorKind>(kind)) {
+int SqlStateFor(core::ErrorKind kind) {
+  switch (kind) {
     case core::ErrorKind::kInvalidParameterValue: return ERRCODE_INVALID_PARAMETER_VALUE;
     case core::ErrorKind::kInvalidName: return ERRCODE_INVALID_NAME;
     default: return ERRCODE_INTERNAL_ERROR;
@@ -40,7 +40,8 @@ void RaiseCoreError(const CoreError* err) {
 }
 
 char* TakeCoreString(char* malloced) {
-  if (malloced == nullptr) ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+  if (malloced == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
   char* out = pstrdup(malloced);
   free(malloced);
   return out;

@@ -1,21 +1,29 @@
-// guard.hpp: the only way from src/pg into the core. CallCore runs a callable
-// that returns a core::Status, catches every C++ exception, and copies the
-// outcome into a plain CoreError. The caller raises it with RaiseCoreError
-// (guard.cpp) only after CallCore has returned, so no PostgreSQL error ever
-// unwinds through a C++ frame and no C++ exception reaches PostgreSQL.
+// guard.hpp: the only way from src/pg into the core. CallCore runs a
+// stateless callable (a captureless lambda or a plain function) on inputs the
+// caller has already converted to plain or core values, catches every C++
+// exception, and copies the outcome into a plain CoreError. The callable sees
+// nothing but its arguments: it cannot capture a Datum, a palloc'd pointer
+// that it would dereference behind the caller's back, or any other server
+// state, and scripts/lint.py fails CI when a guard body names a PostgreSQL
+// identifier. Results come back through an output pointer among the inputs.
+// The caller raises a failure with RaiseCoreError (guard.cpp) only after
+// CallCore has returned, so no PostgreSQL error ever unwinds through a C++
+// frame and no C++ exception reaches PostgreSQL.
 #pragma once
 
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 #include "core/status.hpp"
 
 namespace pg_retention::pg {
 
 struct CoreError {
-  int kind;  // core::ErrorKind
+  core::ErrorKind kind;
   char message[1024];
   char detail[1024];
   char hint[512];
@@ -30,22 +38,27 @@ inline void CopyText(char* dst, std::size_t size, const std::string& src) {
   dst[n] = '\0';
 }
 
-// Runs fn() and returns true when it returned an ok Status.
-template <typename Fn>
-bool CallCore(CoreError* err, Fn&& fn) noexcept {
+// Runs fn(in...) and returns true when it returned an ok Status.
+template <typename Fn, typename... In>
+bool CallCore(CoreError* err, Fn fn, In&&... in) noexcept {
+  static_assert(std::is_empty_v<Fn> || std::is_pointer_v<Fn>,
+                "a guard body must not capture: pass its inputs, converted, as arguments");
+  static_assert(std::is_same_v<std::invoke_result_t<Fn, In...>, core::Status>,
+                "a guard body returns a core::Status");
   std::memset(err, 0, sizeof(*err));
   try {
-    core::Status status = fn();
+    core::Status status = fn(std::forward<In>(in)...);
     if (status.ok()) return true;
-    err->kind = static_cast<int>(status.kind());
+    err->kind = status.kind();
     CopyText(err->message, sizeof(err->message), status.message());
     CopyText(err->detail, sizeof(err->detail), status.detail());
     CopyText(err->hint, sizeof(err->hint), status.hint());
   } catch (const std::exception& e) {
-    err->kind = static_cast<int>(core::ErrorKind::kInternal);
-    CopyText(err->message, sizeof(err->message), std::string("pg_retention internal error: ") + e.what());
+    err->kind = core::ErrorKind::kInternal;
+    CopyText(err->message, sizeof(err->message),
+             std::string("pg_retention internal error: ") + e.what());
   } catch (...) {
-    err->kind = static_cast<int>(core::ErrorKind::kInternal);
+    err->kind = core::ErrorKind::kInternal;
     CopyText(err->message, sizeof(err->message), "pg_retention internal error");
   }
   return false;

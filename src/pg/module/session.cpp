@@ -24,7 +24,7 @@ extern "C" {
 
 namespace pg_retention::pg {
 
-unsigned int ExtensionOwner() {
+Oid ExtensionOwner() {
   Oid ext_oid = get_extension_oid("pg_retention", false);
   Relation rel = table_open(ExtensionRelationId, AccessShareLock);
   ScanKeyData key;
@@ -32,8 +32,7 @@ unsigned int ExtensionOwner() {
               ObjectIdGetDatum(ext_oid));
   SysScanDesc scan = systable_beginscan(rel, ExtensionOidIndexId, true, NULL, 1, &key);
   HeapTuple tuple = systable_getnext(scan);
-  if (!HeapTupleIsValid(tuple))
-    elog(ERROR, "could not find extension pg_retention");
+  if (!HeapTupleIsValid(tuple)) elog(ERROR, "could not find extension pg_retention");
   Oid owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
   systable_endscan(scan);
   table_close(rel, AccessShareLock);
@@ -61,12 +60,11 @@ char* InstalledExtensionVersion() {
 void RequireMatchingExtensionVersion() {
   char* installed = InstalledExtensionVersion();
   if (installed != nullptr && strcmp(installed, core::kExtensionVersion) != 0)
-    ereport(ERROR,
-            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-             errmsg("extension pg_retention is installed at version %s, but its library is "
-                    "version %s",
-                    installed, core::kExtensionVersion),
-             errhint("Run ALTER EXTENSION pg_retention UPDATE.")));
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("extension pg_retention is installed at version %s, but its library is "
+                           "version %s",
+                           installed, core::kExtensionVersion),
+                    errhint("Run ALTER EXTENSION pg_retention UPDATE.")));
 }
 
 int PinSearchPath() {
@@ -126,7 +124,7 @@ void EndCatalogWork(const CatalogWork* work) {
   RestoreSettings(work->nest_level);
 }
 
-void BeginSandbox(unsigned int role, const char* timezone, Sandbox* sandbox) {
+void BeginSandbox(Oid role, const char* timezone, Sandbox* sandbox) {
   sandbox->nest_level = NewGUCNestLevel();
   PinMeaningSettings(timezone);
   BeginRunAs(role, true, &sandbox->saved);
@@ -150,7 +148,7 @@ Oid RelationOwnerOrInvalid(Oid relid) {
 
 }  // namespace
 
-unsigned int RelationOwner(unsigned int relid) {
+Oid RelationOwner(Oid relid) {
   Oid owner = RelationOwnerOrInvalid(relid);
   if (!OidIsValid(owner))
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -158,22 +156,21 @@ unsigned int RelationOwner(unsigned int relid) {
   return owner;
 }
 
-bool CurrentUserManages(unsigned int policy_owner, unsigned int relid) {
+bool CurrentUserManages(Oid policy_owner, Oid relid) {
   if (CurrentUserActsAs(policy_owner)) return true;
   Oid owner = RelationOwnerOrInvalid(relid);
   return OidIsValid(owner) && CurrentUserActsAs(owner);
 }
 
-bool RoleActsAs(unsigned int role, unsigned int owner) {
+bool RoleActsAs(Oid role, Oid owner) {
   return superuser_arg(role) || has_privs_of_role(role, owner);
 }
 
 void SetLocalSetting(const char* name, const char* value) {
-  (void) set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0,
-                           false);
+  (void) set_config_option(name, value, PGC_SUSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 }
 
-void BeginRunAs(unsigned int role, bool restricted, SavedUser* saved) {
+void BeginRunAs(Oid role, bool restricted, SavedUser* saved) {
   Oid user;
   int sec;
   GetUserIdAndSecContext(&user, &sec);
@@ -188,8 +185,6 @@ void EndRunAs(const SavedUser* saved) {
   SetUserIdAndSecContext(saved->user_id, saved->sec_context);
 }
 
-bool CurrentUserActsAs(unsigned int role) {
-  return superuser() || has_privs_of_role(GetUserId(), role);
-}
+bool CurrentUserActsAs(Oid role) { return superuser() || has_privs_of_role(GetUserId(), role); }
 
 }  // namespace pg_retention::pg

@@ -8,14 +8,16 @@
 
 #include <cstdint>
 
+#include "pg/module/pg_fwd.hpp"
+
 namespace pg_retention::pg {
 
 struct SavedUser {
-  unsigned int user_id;  // Oid
+  Oid user_id;  // Oid
   int sec_context;
 };
 
-unsigned int ExtensionOwner();
+Oid ExtensionOwner();
 
 // The installed version of extension pg_retention (palloc'd), or nullptr when
 // it is not installed.
@@ -55,27 +57,27 @@ struct Sandbox {
   SavedUser saved;
   int nest_level;
 };
-void BeginSandbox(unsigned int role, const char* timezone, Sandbox* sandbox);
+void BeginSandbox(Oid role, const char* timezone, Sandbox* sandbox);
 void EndSandbox(const Sandbox* sandbox);
 
 // The role that owns the relation now (pg_class.relowner).
-unsigned int RelationOwner(unsigned int relid);
+Oid RelationOwner(Oid relid);
 
 // True when the current user may manage a policy: it acts as the policy's
 // owner, or as the current owner of its table (who can take it over).
-bool CurrentUserManages(unsigned int policy_owner, unsigned int relid);
+bool CurrentUserManages(Oid policy_owner, Oid relid);
 
 // True when role is a superuser or has the privileges of owner.
-bool RoleActsAs(unsigned int role, unsigned int owner);
+bool RoleActsAs(Oid role, Oid owner);
 
 // Sets a GUC for the current nest level (like a function's SET clause).
 void SetLocalSetting(const char* name, const char* value);
 
 // Switches the current user; restricted adds SECURITY_RESTRICTED_OPERATION.
-void BeginRunAs(unsigned int role, bool restricted, SavedUser* saved);
+void BeginRunAs(Oid role, bool restricted, SavedUser* saved);
 void EndRunAs(const SavedUser* saved);
 
 // True when the current user is a superuser or has the privileges of role.
-bool CurrentUserActsAs(unsigned int role);
+bool CurrentUserActsAs(Oid role);
 
 }  // namespace pg_retention::pg

@@ -51,9 +51,8 @@ void Waitpoint(const char* name) {
 
 }  // namespace pg_retention::pg
 
-using namespace pg_retention::pg;
-
 Datum retention_debug_waitpoint_enable(PG_FUNCTION_ARGS) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   RequireSuperuser();
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
   LOCKTAG tag = WaitpointTag(name);
@@ -62,6 +61,7 @@ Datum retention_debug_waitpoint_enable(PG_FUNCTION_ARGS) {
 }
 
 Datum retention_debug_waitpoint_release(PG_FUNCTION_ARGS) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   RequireSuperuser();
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
   LOCKTAG tag = WaitpointTag(name);

@@ -10,11 +10,11 @@ namespace pg_retention::pg {
 // Creates the default archive table and returns its Oid. Runs as the
 // extension owner, then hands the table to owner. The table is not a member
 // of the extension, so DROP EXTENSION never drops archived rows.
-unsigned int CreateDefaultArchiveTable(const SourceInfo* source, unsigned int owner);
+Oid CreateDefaultArchiveTable(const SourceInfo* source, Oid owner);
 
 // Raises an error unless archive_relid can receive every source column by
 // name, is owned by owner (or by a superuser, or a role that has owner's
 // privileges: its triggers run as owner) and owner may insert into it.
-void CheckArchiveTable(unsigned int archive_relid, const SourceInfo* source, unsigned int owner);
+void CheckArchiveTable(Oid archive_relid, const SourceInfo* source, Oid owner);
 
 }  // namespace pg_retention::pg

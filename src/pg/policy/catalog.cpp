@@ -4,6 +4,8 @@
 // be denied access to the catalog the API maintains for them.
 #include "pg/policy/catalog.hpp"
 
+#include <optional>
+
 #include "core/policy_model.hpp"
 #include "core/schedule.hpp"
 #include "pg/module/guard.hpp"
@@ -31,9 +33,6 @@ extern "C" {
 }
 
 namespace pg_retention::pg {
-
-static_assert(core::kMaxIdentifierBytes == NAMEDATALEN - 1, "identifier limit of the server");
-static_assert(kNameBytes == core::kMaxPolicyNameBytes + 1, "a policy name fits PolicyRecord");
 
 // Never read-only: SPI would then need an outer snapshot, which a background
 // worker does not have.
@@ -77,12 +76,11 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   rec->relid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
   rec->expires_at = TextOrNull(tup, desc, 4);
   rec->filter = TextOrNull(tup, desc, 5);
-  rec->retain = PointerGetDatum(DatumGetIntervalP(
-      datumCopy(SPI_getbinval(tup, desc, 6, &isnull), false, sizeof(Interval))));
-  rec->schedule = PointerGetDatum(DatumGetIntervalP(
-      datumCopy(SPI_getbinval(tup, desc, 7, &isnull), false, sizeof(Interval))));
-  char* mode = TextOrNull(tup, desc, 8);
-  rec->mode = strcmp(mode, "archive") == 0 ? 1 : 0;
+  rec->retain = PointerGetDatum(
+      DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 6, &isnull), false, sizeof(Interval))));
+  rec->schedule = PointerGetDatum(
+      DatumGetIntervalP(datumCopy(SPI_getbinval(tup, desc, 7, &isnull), false, sizeof(Interval))));
+  rec->mode = ModeFromText(TextOrNull(tup, desc, 8));
   Datum archive = SPI_getbinval(tup, desc, 9, &isnull);
   rec->archive_relid = isnull ? InvalidOid : DatumGetObjectId(archive);
   rec->batch_size = DatumGetInt32(SPI_getbinval(tup, desc, 10, &isnull));
@@ -93,7 +91,8 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   rec->timezone = TextOrNull(tup, desc, 17);
   Datum max_runtime = SPI_getbinval(tup, desc, 18, &isnull);
   rec->max_runtime =
-      isnull ? 0 : PointerGetDatum(DatumGetIntervalP(datumCopy(max_runtime, false, sizeof(Interval))));
+      isnull ? 0
+             : PointerGetDatum(DatumGetIntervalP(datumCopy(max_runtime, false, sizeof(Interval))));
   Datum cursor = SPI_getbinval(tup, desc, 19, &isnull);
   if (!isnull) {
     Datum* values;
@@ -116,8 +115,7 @@ PolicyRecord* RecordFromTuple(HeapTuple tup, TupleDesc desc) {
   Datum* name_datums;
   Datum* attnum_datums;
   int nnames, nattnums;
-  deconstruct_array(names, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &name_datums, NULL,
-                    &nnames);
+  deconstruct_array(names, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR, &name_datums, NULL, &nnames);
   deconstruct_array(attnums, INT2OID, 2, true, TYPALIGN_SHORT, &attnum_datums, NULL, &nattnums);
   rec->ncolumns = nnames < nattnums ? nnames : nattnums;
   rec->column_names = static_cast<char**>(palloc0(sizeof(char*) * (rec->ncolumns + 1)));
@@ -141,27 +139,38 @@ void ColumnArrays(const PolicyRecord* rec, Datum* names_out, Datum* attnums_out)
   }
   *names_out = PointerGetDatum(
       construct_array(names, rec->ncolumns, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR));
-  *attnums_out = PointerGetDatum(
-      construct_array(attnums, rec->ncolumns, INT2OID, 2, true, TYPALIGN_SHORT));
+  *attnums_out =
+      PointerGetDatum(construct_array(attnums, rec->ncolumns, INT2OID, 2, true, TYPALIGN_SHORT));
 }
 
 // The settings columns shared by INSERT and UPDATE, as $2..$17.
 void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* nulls) {
-  types[1] = TEXTOID;      values[1] = CStringGetTextDatum(rec->name);
-  types[2] = OIDOID;       values[2] = ObjectIdGetDatum(rec->relid);
-  types[3] = TEXTOID;      values[3] = CStringGetTextDatum(rec->expires_at);
-  types[4] = INTERVALOID;  values[4] = rec->retain;
-  types[5] = TEXTOID;      values[5] = CStringGetTextDatum(rec->mode == 1 ? "archive" : "delete");
-  types[6] = OIDOID;       values[6] = ObjectIdGetDatum(rec->archive_relid);
+  // clang-format off: one argument per line, type beside value
+  types[1] = TEXTOID;
+  values[1] = CStringGetTextDatum(rec->name);
+  types[2] = OIDOID;
+  values[2] = ObjectIdGetDatum(rec->relid);
+  types[3] = TEXTOID;
+  values[3] = CStringGetTextDatum(rec->expires_at);
+  types[4] = INTERVALOID;
+  values[4] = rec->retain;
+  types[5] = TEXTOID;
+  values[5] = CStringGetTextDatum(ModeText(rec->mode));
+  types[6] = OIDOID;
+  values[6] = ObjectIdGetDatum(rec->archive_relid);
   nulls[6] = rec->archive_relid == InvalidOid ? 'n' : ' ';
   types[7] = TEXTOID;
   values[7] = rec->filter ? CStringGetTextDatum(rec->filter) : (Datum) 0;
   nulls[7] = rec->filter ? ' ' : 'n';
-  types[8] = INTERVALOID;  values[8] = rec->schedule;
-  types[9] = INT4OID;      values[9] = Int32GetDatum(rec->batch_size);
+  types[8] = INTERVALOID;
+  values[8] = rec->schedule;
+  types[9] = INT4OID;
+  values[9] = Int32GetDatum(rec->batch_size);
   nulls[9] = rec->batch_size > 0 ? ' ' : 'n';
-  types[10] = BOOLOID;     values[10] = BoolGetDatum(rec->enabled);
-  types[11] = OIDOID;      values[11] = ObjectIdGetDatum(rec->owner);
+  types[10] = BOOLOID;
+  values[10] = BoolGetDatum(rec->enabled);
+  types[11] = OIDOID;
+  values[11] = ObjectIdGetDatum(rec->owner);
   types[12] = NAMEARRAYOID;
   types[13] = INT2ARRAYOID;
   ColumnArrays(rec, &values[12], &values[13]);
@@ -174,6 +183,7 @@ void SettingsArgs(const PolicyRecord* rec, Oid* types, Datum* values, char* null
   types[16] = INTERVALOID;
   values[16] = rec->target_batch_time;
   nulls[16] = rec->target_batch_time ? ' ' : 'n';
+  // clang-format on
 }
 
 // Writes a policy row with $1 = id and the settings as $2..$17.
@@ -191,16 +201,48 @@ void WritePolicy(const PolicyRecord* rec, const char* sql) {
 
 }  // namespace
 
-int64_t IntervalMicroseconds(uintptr_t interval) {
+const char* ModeText(core::Mode mode) {
+  const char* name = nullptr;  // a static string of the core
+  CoreError err;
+  if (!CallCore(
+          &err,
+          [](core::Mode m, const char** out) {
+            *out = core::ModeName(m);
+            return core::Status::Ok();
+          },
+          mode, &name))
+    RaiseCoreError(&err);
+  return name;
+}
+
+core::Mode ModeFromText(const char* text) {
+  core::Mode mode = core::Mode::kDelete;
+  CoreError err;
+  if (!CallCore(
+          &err,
+          [](const char* t, core::Mode* out) {
+            std::optional<core::Mode> parsed = core::ParseMode(t);
+            if (!parsed) return core::ValidateModeText(t);
+            *out = *parsed;
+            return core::Status::Ok();
+          },
+          text, &mode))
+    RaiseCoreError(&err);
+  return mode;
+}
+
+int64_t IntervalMicroseconds(IntervalDatum interval) {
   const Interval* iv = DatumGetIntervalP(interval);
   return iv->time + iv->day * USECS_PER_DAY +
          static_cast<int64_t>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
 }
 
+namespace {
+
 // replicate_deletes (0.2, issue #11) is read apart: while 0.1's catalog is
 // installed the column does not exist, and add_policy, alter_policy and
 // drop_policy still work there (no run does).
-static void LoadReplicateDeletes(PolicyRecord* rec) {
+void LoadReplicateDeletes(PolicyRecord* rec) {
   Oid policy_rel = get_relname_relid("policy", get_namespace_oid("retention", false));
   if (get_attnum(policy_rel, "replicate_deletes") == InvalidAttrNumber) return;
   Oid types[1] = {INT4OID};
@@ -212,6 +254,8 @@ static void LoadReplicateDeletes(PolicyRecord* rec) {
     rec->replicate_deletes =
         DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
+
+}  // namespace
 
 PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
   char* sql = psprintf("%s WHERE p.name = $1", kPolicyColumns);
@@ -230,8 +274,8 @@ PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
 }
 
 char** ListRunnablePolicies(int* count) {
-  ExecCatalog("SELECT name FROM retention.policy WHERE enabled AND NOT paused ORDER BY id", 0,
-              NULL, NULL, NULL, 0);
+  ExecCatalog("SELECT name FROM retention.policy WHERE enabled AND NOT paused ORDER BY id", 0, NULL,
+              NULL, NULL, 0);
   int n = static_cast<int>(SPI_processed);
   char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
   for (int i = 0; i < n; ++i)
@@ -247,17 +291,16 @@ bool PolicyNameExists(const char* name) {
   return SPI_processed > 0;
 }
 
-
 bool CurrentUserSeesPolicy(int32_t policy_id) {
   if (superuser() || has_privs_of_role(GetUserId(), ROLE_PG_MONITOR)) return true;
   Oid types[1] = {INT4OID};
   Datum values[1] = {Int32GetDatum(policy_id)};
-  ExecCatalog("SELECT owner::pg_catalog.oid FROM retention.policy WHERE id = $1", 1, types,
-              values, NULL, 1);
+  ExecCatalog("SELECT owner::pg_catalog.oid FROM retention.policy WHERE id = $1", 1, types, values,
+              NULL, 1);
   if (SPI_processed == 0) return false;
   bool isnull;
-  Oid owner = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-                                             &isnull));
+  Oid owner =
+      DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
   return !isnull && has_privs_of_role(GetUserId(), owner);
 }
 
@@ -309,11 +352,11 @@ void SetPolicyReplicateDeletes(const char* name, bool replicate_deletes) {
 
 int64_t InsertRun(const PolicyRecord* rec, const char* trigger, const char* status,
                   int64_t started_at) {
-  Oid types[8] = {INT4OID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID,
-                  OIDOID};
-  Datum values[8] = {Int32GetDatum(rec->id),       CStringGetTextDatum(rec->name),
-                     CStringGetTextDatum(trigger), Int32GetDatum(MyProcPid),
-                     CStringGetTextDatum(status),  TimestampTzGetDatum(rec->cutoff),
+  Oid types[8] = {INT4OID, TEXTOID,        TEXTOID,        INT4OID,
+                  TEXTOID, TIMESTAMPTZOID, TIMESTAMPTZOID, OIDOID};
+  Datum values[8] = {Int32GetDatum(rec->id),          CStringGetTextDatum(rec->name),
+                     CStringGetTextDatum(trigger),    Int32GetDatum(MyProcPid),
+                     CStringGetTextDatum(status),     TimestampTzGetDatum(rec->cutoff),
                      TimestampTzGetDatum(started_at), ObjectIdGetDatum(rec->owner)};
   // A skip right after a skip of the same policy adds to that row's count
   // (a long run must not flood the history with one row per attempt).
@@ -403,24 +446,27 @@ void RecordRunOutcome(const PolicyRecord* rec, int64_t run_id, bool failed, bool
   int failures = 0;
   if (SPI_processed > 0) {
     bool isnull;
-    failures = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    failures =
+        DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
   }
   failures = failed ? failures + 1 : 0;
 
   int64_t schedule_us = IntervalMicroseconds(rec->schedule);
   double draw = pg_prng_double(&pg_global_prng_state);
   int64_t next_run_at = 0;
+  core::ScheduleInput in{started_at, finished_at, schedule_us, failures, draw, partial};
   CoreError err;
-  if (!CallCore(&err, [&]() {
-        core::ScheduleInput in{started_at, finished_at, schedule_us, failures, draw};
-        next_run_at = core::NextRunAt(in);
-        return core::Status::Ok();
-      }))
+  if (!CallCore(
+          &err,
+          [](const core::ScheduleInput& i, int64_t* out) {
+            *out = core::NextRunAt(i);
+            return core::Status::Ok();
+          },
+          in, &next_run_at))
     RaiseCoreError(&err);
-  if (partial && !failed) next_run_at = finished_at;
 
   Oid types[6] = {INT4OID, INT4OID, TIMESTAMPTZOID, INT8OID, INT8OID, INT8OID};
-  Datum values[6] = {Int32GetDatum(rec->id),          Int32GetDatum(failures),
+  Datum values[6] = {Int32GetDatum(rec->id),           Int32GetDatum(failures),
                      TimestampTzGetDatum(next_run_at), Int64GetDatum(rows_deleted),
                      Int64GetDatum(rows_archived),     Int64GetDatum(run_id)};
   ExecCatalog(
@@ -474,7 +520,7 @@ void RescheduleAfterAlter(int32_t policy_id) {
       1, types, values, NULL, 0);
 }
 
-void RecordTableState(int64_t run_id, unsigned int relid, bool after) {
+void RecordTableState(int64_t run_id, Oid relid, bool after) {
   // The size needs a lock on the table: take it only if it is free, so that
   // bookkeeping never waits behind somebody's exclusive lock (the size is
   // then left unknown).

@@ -5,43 +5,51 @@
 
 #include <cstdint>
 
+#include "core/policy_model.hpp"
+#include "pg/module/pg_fwd.hpp"
+
 namespace pg_retention::pg {
 
-constexpr int kNameBytes = 258;  // core::kMaxPolicyNameBytes + 1
+constexpr int kNameBytes = core::kMaxPolicyNameBytes + 1;
 
 // One policy as stored. Strings and arrays are palloc'd in the current
 // memory context.
 struct PolicyRecord {
   int32_t id;
   char name[kNameBytes];
-  unsigned int relid;          // Oid of the source table
-  char* expires_at;            // deparsed expression
-  char* filter;                // deparsed expression, nullptr when none
-  uintptr_t retain;            // Interval datum
-  uintptr_t schedule;          // Interval datum
-  int mode;                    // core::Mode
-  unsigned int archive_relid;  // Oid, 0 when none
-  int32_t batch_size;          // 0: the engine chooses
+  Oid relid;         // the source table
+  char* expires_at;  // deparsed expression
+  char* filter;      // deparsed expression, nullptr when none
+  IntervalDatum retain;
+  IntervalDatum schedule;
+  core::Mode mode;
+  Oid archive_relid;   // InvalidOid when none
+  int32_t batch_size;  // 0: the engine chooses
   bool enabled;
   bool paused;
-  unsigned int owner;          // Oid of the owning role
-  char* timezone;              // TimeZone the policy is evaluated in
-  uintptr_t max_runtime;       // Interval datum, 0 when there is no limit
-  int32_t max_rows_per_second; // 0: no limit
-  uintptr_t target_batch_time; // Interval datum, 0: retention.target_batch_time
-  bool replicate_deletes;      // false: batches carry the "pg_retention" origin
-  int ncursor;                 // saved walk position (policy_state), 0 if none
-  char** cursor;               // its values, as text
-  char* cursor_kind;           // access path and key types it belongs to
-  int64_t cutoff;              // TimestampTz: now() - retain, when loaded
-  int ncolumns;                // columns the expressions read
+  Oid owner;                        // the owning role
+  char* timezone;                   // TimeZone the policy is evaluated in
+  IntervalDatum max_runtime;        // 0 when there is no limit
+  int32_t max_rows_per_second;      // 0: no limit
+  IntervalDatum target_batch_time;  // 0: retention.target_batch_time
+  bool replicate_deletes;           // false: batches carry the "pg_retention" origin
+  int ncursor;                      // saved walk position (policy_state), 0 if none
+  char** cursor;                    // its values, as text
+  char* cursor_kind;                // access path and key types it belongs to
+  int64_t cutoff;                   // TimestampTz: now() - retain, when loaded
+  int ncolumns;                     // columns the expressions read
   char** column_names;
   int16_t* column_attnums;
 };
 
+// A policy's mode as stored ("delete", "archive"): the core's ModeName and
+// ParseMode, through the guard; an unknown text raises 22023.
+const char* ModeText(core::Mode mode);
+core::Mode ModeFromText(const char* text);
+
 // An Interval datum of a policy (schedule, max_runtime) in microseconds, with
 // PostgreSQL's 30-day months.
-int64_t IntervalMicroseconds(uintptr_t interval);
+int64_t IntervalMicroseconds(IntervalDatum interval);
 
 // Returns nullptr when missing_ok and the policy does not exist; otherwise
 // raises 42704.
@@ -66,8 +74,8 @@ bool PolicyExists(int32_t id);
 
 // Runs one statement on the extension's catalog (see BeginCatalogWork):
 // SPI_execute_with_args' arguments; raises an error when it fails.
-int ExecCatalog(const char* sql, int nargs, unsigned int* types, uintptr_t* values,
-                const char* nulls, long limit);
+int ExecCatalog(const char* sql, int nargs, Oid* types, Datum* values, const char* nulls,
+                long limit);
 
 // Whether the current user may see the policy (as the views decide):
 // members of pg_monitor and superusers see all, others the policies of roles
@@ -96,7 +104,7 @@ void FinishRun(int64_t run_id, const char* status, int64_t rows_deleted, int64_t
 
 // Records the table's size and dead rows (as the statistics know them) in the
 // run's history row; after = false for the "before" columns.
-void RecordTableState(int64_t run_id, unsigned int relid, bool after);
+void RecordTableState(int64_t run_id, Oid relid, bool after);
 
 // Marks the run as having analyzed its table.
 void RecordAnalyzed(int64_t run_id);

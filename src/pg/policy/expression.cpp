@@ -88,9 +88,9 @@ Node* SingleRawExpression(const char* query, ExprRole role) {
 void CheckShape(ParseState* pstate, Node* expr, ExprRole role) {
   const char* what = RoleName(role);
   if (pstate->p_hasSubLinks)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("%s must not contain a subquery", what),
-                    errhint("A policy expression can only read the row being checked.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("%s must not contain a subquery", what),
+             errhint("A policy expression can only read the row being checked.")));
   if (pstate->p_hasAggs)
     ereport(ERROR, (errcode(ERRCODE_GROUPING_ERROR),
                     errmsg("%s must not contain an aggregate function", what)));
@@ -123,7 +123,7 @@ void CheckShape(ParseState* pstate, Node* expr, ExprRole role) {
 
 }  // namespace
 
-AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprRole role) {
+AnalyzedExpression AnalyzeExpression(Oid relid, const char* text, ExprRole role) {
   AnalyzedExpression out;
   memset(&out, 0, sizeof(out));
 
@@ -160,9 +160,9 @@ AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprR
                       errmsg("%s may only refer to columns of table \"%s\"", RoleName(role),
                              RelationGetRelationName(rel))));
     if (var->varattno <= 0)
-      ereport(ERROR, (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
-                      errmsg("%s may not refer to system columns or the whole row",
-                             RoleName(role))));
+      ereport(ERROR,
+              (errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+               errmsg("%s may not refer to system columns or the whole row", RoleName(role))));
   }
   out.nattnums = bms_num_members(attrs);
   out.attnums = static_cast<int16_t*>(palloc0(sizeof(int16_t) * (out.nattnums + 1)));
@@ -247,13 +247,12 @@ bool ReadsTheClock(Node* node, void* context) {
 // and not the clock (a run compares it with now() - retain itself).
 void CheckExpiryIsOfTheRow(const AnalyzedExpression* expires, const char* table) {
   if (expires->nattnums == 0)
-    ereport(ERROR,
-            (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-             errmsg("expires_at must read a column of table \"%s\"", table),
-             errdetail("An expiry that reads no column is the same for every row: every row "
-                       "would expire at once."),
-             errhint("Name the column that says when a row expires, such as \"revoked_at\" "
-                     "or \"created_at + make_interval(secs => expires_in)\".")));
+    ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                    errmsg("expires_at must read a column of table \"%s\"", table),
+                    errdetail("An expiry that reads no column is the same for every row: every row "
+                              "would expire at once."),
+                    errhint("Name the column that says when a row expires, such as \"revoked_at\" "
+                            "or \"created_at + make_interval(secs => expires_in)\".")));
   if (ReadsTheClock(static_cast<Node*>(expires->node), nullptr))
     ereport(ERROR,
             (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -266,11 +265,11 @@ void CheckExpiryIsOfTheRow(const AnalyzedExpression* expires, const char* table)
 
 // Deparsed under the pinned settings with only pg_catalog visible, so every
 // other name is schema-qualified and every literal is written in one style.
-char* Deparse(unsigned int relid, Node* expr, const char* timezone) {
+char* Deparse(Oid relid, Node* expr, const char* timezone) {
   int nest = NewGUCNestLevel();
   PinMeaningSettings(timezone);
-  char* text = deparse_expression(
-      expr, deparse_context_for(get_rel_name(relid), relid), false, false);
+  char* text =
+      deparse_expression(expr, deparse_context_for(get_rel_name(relid), relid), false, false);
   RestoreSettings(nest);
   return text;
 }
@@ -322,7 +321,7 @@ char* SafeSearchPath(const ExpressionOwners* owners, char** unsafe) {
 
 // AnalyzeExpression with search_path = path; nullptr when it fails (the
 // error is discarded with the subtransaction).
-Node* ParseWithPath(unsigned int relid, const char* text, ExprRole role, const char* path) {
+Node* ParseWithPath(Oid relid, const char* text, ExprRole role, const char* path) {
   MemoryContext oldcontext = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
   Node* volatile node = nullptr;
@@ -354,7 +353,7 @@ Node* ParseWithPath(unsigned int relid, const char* text, ExprRole role, const c
 
 }  // namespace
 
-AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, ExprRole role,
+AnalyzedExpression AnalyzeUserExpression(Oid relid, const char* text, ExprRole role,
                                          const ExpressionOwners* owners) {
   AnalyzedExpression out = AnalyzeExpression(relid, text, role);
   if (role == ExprRole::kExpiresAt) CheckExpiryIsOfTheRow(&out, get_rel_name(relid));
@@ -363,17 +362,16 @@ AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, E
   if (unsafe != nullptr) {
     Node* safe = ParseWithPath(relid, text, role, safe_path);
     if (safe == nullptr || !equal(safe, out.node))
-      ereport(ERROR,
-              (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-               errmsg("%s resolves names through schema \"%s\", in which other roles can "
-                      "create objects",
-                      RoleName(role), unsafe),
-               errdetail("The policy's code runs as the owner of the table; a name another "
-                         "role can define there could run that role's code instead."),
-               errhint("Qualify the names with their schema, such as "
-                       "\"pg_catalog.make_interval(...)\", or leave schema \"%s\" out of "
-                       "search_path.",
-                       unsafe)));
+      ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                      errmsg("%s resolves names through schema \"%s\", in which other roles can "
+                             "create objects",
+                             RoleName(role), unsafe),
+                      errdetail("The policy's code runs as the owner of the table; a name another "
+                                "role can define there could run that role's code instead."),
+                      errhint("Qualify the names with their schema, such as "
+                              "\"pg_catalog.make_interval(...)\", or leave schema \"%s\" out of "
+                              "search_path.",
+                              unsafe)));
   }
   CheckExpressionObjects(&out, owners->table_owner, RoleName(role));
   out.canonical = Deparse(relid, static_cast<Node*>(out.node), owners->timezone);
@@ -382,16 +380,15 @@ AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, E
   // the caller's text meant.
   AnalyzedExpression back = AnalyzeStoredExpression(relid, out.canonical, role, owners);
   if (!equal(back.node, out.node))
-    ereport(ERROR,
-            (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-             errmsg("%s cannot be stored so that it means the same in every session",
-                    RoleName(role)),
-             errdetail("Stored as: %s", out.canonical),
-             errhint("Write it with explicit casts and schema-qualified names.")));
+    ereport(ERROR, (errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+                    errmsg("%s cannot be stored so that it means the same in every session",
+                           RoleName(role)),
+                    errdetail("Stored as: %s", out.canonical),
+                    errhint("Write it with explicit casts and schema-qualified names.")));
   return out;
 }
 
-void CheckExpressionObjects(const AnalyzedExpression* expr, unsigned int table_owner,
+void CheckExpressionObjects(const AnalyzedExpression* expr, Oid table_owner,
                             const char* role_name) {
   ObjectCheck check = {table_owner, InvalidOid, InvalidOid};
   if (!FindUntrustedObject(static_cast<Node*>(expr->node), &check)) return;
@@ -412,7 +409,7 @@ void CheckExpressionObjects(const AnalyzedExpression* expr, unsigned int table_o
                      "constraint would run with that role's rights.")));
 }
 
-AnalyzedExpression AnalyzeStoredExpression(unsigned int relid, const char* text, ExprRole role,
+AnalyzedExpression AnalyzeStoredExpression(Oid relid, const char* text, ExprRole role,
                                            const ExpressionOwners* owners) {
   Sandbox sandbox;
   BeginSandbox(owners->table_owner, owners->timezone, &sandbox);

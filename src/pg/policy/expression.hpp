@@ -9,28 +9,30 @@
 
 #include <cstdint>
 
+#include "pg/module/pg_fwd.hpp"
+
 namespace pg_retention::pg {
 
 enum class ExprRole { kExpiresAt, kFilter };
 
 struct AnalyzedExpression {
-  char* canonical;        // deparsed text, palloc'd
-  unsigned int type_oid;  // result type
-  void* node;             // the analyzed Node*, for index matching
+  char* canonical;  // deparsed text, palloc'd
+  Oid type_oid;     // result type
+  void* node;       // the analyzed Node*, for index matching
   int nattnums;
-  int16_t* attnums;       // sorted user attribute numbers it reads
+  int16_t* attnums;  // sorted user attribute numbers it reads
 };
 
 // Parses and checks text against relid with the current settings; raises a
 // PostgreSQL error for anything the contract above rejects. canonical is
 // left nullptr. Runs no user function.
-AnalyzedExpression AnalyzeExpression(unsigned int relid, const char* text, ExprRole role);
+AnalyzedExpression AnalyzeExpression(Oid relid, const char* text, ExprRole role);
 
 // Who an expression is for: names may only resolve through schemas in which
 // nobody but these roles (and superusers) can create objects.
 struct ExpressionOwners {
-  unsigned int table_owner;
-  unsigned int policy_owner;
+  Oid table_owner;
+  Oid policy_owner;
   const char* timezone;  // the policy's TimeZone
 };
 
@@ -38,7 +40,7 @@ struct ExpressionOwners {
 // with the caller's settings and search_path, refused when an unsafe schema
 // of that path takes part in its meaning, deparsed under the pinned settings
 // into canonical, and read back in the sandbox to check it means the same.
-AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, ExprRole role,
+AnalyzedExpression AnalyzeUserExpression(Oid relid, const char* text, ExprRole role,
                                          const ExpressionOwners* owners);
 
 // Refuses (42501) an expression that calls a function or operator, or
@@ -47,12 +49,11 @@ AnalyzedExpression AnalyzeUserExpression(unsigned int relid, const char* text, E
 // would run with the table owner's rights. Also refuses objects of a
 // temporary schema. Checked at add, alter and every run, so a change of the
 // table's owner is caught too.
-void CheckExpressionObjects(const AnalyzedExpression* expr, unsigned int table_owner,
-                            const char* role_name);
+void CheckExpressionObjects(const AnalyzedExpression* expr, Oid table_owner, const char* role_name);
 
 // A stored (canonical) expression, parsed in the sandbox as the table's
 // owner under the pinned settings, as every run reads it.
-AnalyzedExpression AnalyzeStoredExpression(unsigned int relid, const char* text, ExprRole role,
+AnalyzedExpression AnalyzeStoredExpression(Oid relid, const char* text, ExprRole role,
                                            const ExpressionOwners* owners);
 
 // Sorted union of the attribute numbers of two expressions; *count receives

@@ -39,8 +39,7 @@ PG_FUNCTION_INFO_V1(retention_pause);
 PG_FUNCTION_INFO_V1(retention_resume);
 }
 
-using namespace pg_retention;
-using namespace pg_retention::pg;
+namespace pg_retention::pg {
 
 namespace {
 
@@ -51,6 +50,7 @@ void PreventDuringRecovery() {
                     errhint("Change policies on the primary server.")));
 }
 
+// An interval argument as the core's plain value (outside any guard).
 core::IntervalValue ToCore(Datum interval) {
   Interval* iv = DatumGetIntervalP(interval);
   core::IntervalValue v;
@@ -66,59 +66,48 @@ bool IsZeroInterval(Datum interval) {
   return iv->month == 0 && iv->day == 0 && iv->time == 0;
 }
 
-// The settings a caller asks for, as plain values the core can check.
-struct Settings {
+// What the caller asked for beside the settings that go straight into the
+// PolicyRecord: the mode as written, and which optional arguments were given.
+struct Request {
+  const char* name;  // may be too long for PolicyRecord::name until checked
   const char* mode_text;
-  Datum retain;
-  Datum schedule;
-  int64_t batch_size;  // 0 = engine chooses
   bool archive_given;
-  const char* name;
+  bool has_max_rows_per_second;
   bool in_alter;
-  Datum max_runtime;  // 0: none
-  int64_t max_rows_per_second;  // 0: none
-  Datum target_batch_time;  // 0: follow retention.target_batch_time
 };
 
-void CheckSettings(const Settings* s) {
+// Converts every setting to a core value first; the core checks them all.
+void CheckSettings(const PolicyRecord* rec, const Request* req) {
+  core::PolicySettings in;
+  in.name = req->name;
+  in.mode_text = req->mode_text;
+  in.archive_given = req->archive_given;
+  in.retain = ToCore(rec->retain);
+  in.schedule = ToCore(rec->schedule);
+  in.batch_size = rec->batch_size;
+  in.has_max_runtime = rec->max_runtime != 0;
+  if (in.has_max_runtime) in.max_runtime = ToCore(rec->max_runtime);
+  in.has_max_rows_per_second = req->has_max_rows_per_second;
+  in.max_rows_per_second = rec->max_rows_per_second;
+  in.has_target_batch_time = rec->target_batch_time != 0;
+  if (in.has_target_batch_time) in.target_batch_time = ToCore(rec->target_batch_time);
+  in.in_alter = req->in_alter;
   CoreError err;
-  if (!CallCore(&err, [&]() {
-        core::Status st = core::ValidatePolicyName(s->name);
-        if (!st.ok()) return st;
-        st = core::ValidateModeText(s->mode_text);
-        if (!st.ok()) return st;
-        st = core::ValidateArchiveTableForMode(*core::ParseMode(s->mode_text), s->archive_given);
-        if (!st.ok()) return st;
-        st = core::ValidateRetain(ToCore(s->retain));
-        if (!st.ok()) return st;
-        st = core::ValidateSchedule(ToCore(s->schedule));
-        if (!st.ok()) return st;
-        if (s->batch_size != 0) st = core::ValidateBatchSize(s->batch_size, s->in_alter);
-        if (!st.ok()) return st;
-        if (s->max_runtime) st = core::ValidateMaxRuntime(ToCore(s->max_runtime));
-        if (!st.ok()) return st;
-        if (s->max_rows_per_second < 0)
-          st = core::Status::Error(core::ErrorKind::kInvalidParameterValue,
-                                   "max_rows_per_second must be greater than zero", "",
-                                   s->in_alter ? "Pass 0 to remove the limit."
-                                               : "Pass NULL for no limit.");
-        if (!st.ok()) return st;
-        if (s->target_batch_time)
-          st = core::ValidateTargetBatchTime(ToCore(s->target_batch_time), s->in_alter);
-        return st;
-      }))
-    RaiseCoreError(&err);
+  if (!CallCore(&err, core::ValidatePolicySettings, in)) RaiseCoreError(&err);
 }
 
 // retain => '30' means 30 seconds: say so, in case days were meant.
 void NoticeUnitlessRetain(Datum retain) {
-  core::IntervalValue value = ToCore(retain);  // converted before the guard
+  core::IntervalValue value = ToCore(retain);
   bool unitless = false;
   CoreError err;
-  if (!CallCore(&err, [&]() {
-        unitless = core::RetainLooksUnitless(value);
-        return core::Status::Ok();
-      }))
+  if (!CallCore(
+          &err,
+          [](const core::IntervalValue& v, bool* out) {
+            *out = core::RetainLooksUnitless(v);
+            return core::Status::Ok();
+          },
+          value, &unitless))
     RaiseCoreError(&err);
   if (unitless)
     ereport(NOTICE,
@@ -149,18 +138,20 @@ void RequirePolicyOwner(const PolicyRecord* rec) {
 void LockOwnerRole(Oid owner) {
   LockSharedObject(AuthIdRelationId, owner, 0, AccessShareLock);
   if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(owner)))
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_OBJECT),
-                    errmsg("role with OID %u does not exist", owner)));
+    ereport(ERROR,
+            (errcode(ERRCODE_UNDEFINED_OBJECT), errmsg("role with OID %u does not exist", owner)));
 }
 
 void CheckNameForTable(const char* name, Oid relid) {
   const char* default_name = DefaultPolicyName(relid);
   CoreError err;
-  if (!CallCore(&err, [&]() { return core::ValidatePolicyNameForTable(name, default_name); }))
+  if (!CallCore(
+          &err, [](const char* n, const char* d) { return core::ValidatePolicyNameForTable(n, d); },
+          name, default_name))
     RaiseCoreError(&err);
 }
 
-AnalyzedExpression Analyze(unsigned int relid, const char* text, ExprRole role, bool stored,
+AnalyzedExpression Analyze(Oid relid, const char* text, ExprRole role, bool stored,
                            const ExpressionOwners* owners) {
   return stored ? AnalyzeStoredExpression(relid, text, role, owners)
                 : AnalyzeUserExpression(relid, text, role, owners);
@@ -194,15 +185,14 @@ void PreparePolicy(PolicyRecord* rec, const char* expires_text, bool stored_expi
   rec->ncolumns = count;
   rec->column_attnums = attnums;
   rec->column_names = static_cast<char**>(palloc0(sizeof(char*) * (count + 1)));
-  for (int i = 0; i < count; ++i)
-    rec->column_names[i] = get_attname(rec->relid, attnums[i], false);
+  for (int i = 0; i < count; ++i) rec->column_names[i] = get_attname(rec->relid, attnums[i], false);
 
   Sandbox sandbox;
   BeginSandbox(owners.table_owner, owners.timezone, &sandbox);
   SourceInfo* source = DescribeSource(rec->relid, &expires);
   EndSandbox(&sandbox);
-  CheckReferencingForeignKeys(rec->relid, rec->mode == 1);
-  if (rec->mode == 1) {
+  CheckReferencingForeignKeys(rec->relid, rec->mode == core::Mode::kArchive);
+  if (rec->mode == core::Mode::kArchive) {
     if (rec->archive_relid == InvalidOid)
       rec->archive_relid = CreateDefaultArchiveTable(source, owners.table_owner);
     else
@@ -210,69 +200,65 @@ void PreparePolicy(PolicyRecord* rec, const char* expires_text, bool stored_expi
   }
 }
 
-}  // namespace
+Datum IntervalIn(const char* text) {
+  return DirectFunctionCall3(interval_in, CStringGetDatum(text), ObjectIdGetDatum(InvalidOid),
+                             Int32GetDatum(-1));
+}
 
-Datum retention_add_policy(PG_FUNCTION_ARGS) {
+// add_policy's settings, straight into rec (name and mode stay in req until
+// they are checked).
+void ReadAddArguments(FunctionCallInfo fcinfo, PolicyRecord* rec, Request* req) {
+  memset(rec, 0, sizeof(*rec));
+  req->in_alter = false;
+  rec->relid = PG_GETARG_OID(0);
+  rec->retain = PG_ARGISNULL(2) ? IntervalIn("0") : PG_GETARG_DATUM(2);
+  req->mode_text = PG_ARGISNULL(3) ? "delete" : text_to_cstring(PG_GETARG_TEXT_PP(3));
+  req->archive_given = !PG_ARGISNULL(4);
+  rec->archive_relid = req->archive_given ? PG_GETARG_OID(4) : InvalidOid;
+  if (get_rel_name(rec->relid) == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("relation with OID %u does not exist", rec->relid)));
+  req->name =
+      PG_ARGISNULL(6) ? DefaultPolicyName(rec->relid) : text_to_cstring(PG_GETARG_TEXT_PP(6));
+  rec->schedule = PG_ARGISNULL(7) ? IntervalIn("1 hour") : PG_GETARG_DATUM(7);
+  rec->batch_size = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
+  if (!PG_ARGISNULL(8) && rec->batch_size == 0) rec->batch_size = -1;  // 0 is invalid here
+  rec->enabled = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
+  rec->max_runtime = PG_ARGISNULL(10) ? 0 : PG_GETARG_DATUM(10);
+  req->has_max_rows_per_second = !PG_ARGISNULL(11);
+  rec->max_rows_per_second = PG_ARGISNULL(11) ? 0 : PG_GETARG_INT32(11);
+  rec->target_batch_time = PG_ARGISNULL(12) ? 0 : PG_GETARG_DATUM(12);
+}
+
+Datum AddPolicy(FunctionCallInfo fcinfo) {
   PreventDuringRecovery();
   RequireArgument(fcinfo, 0, "relation");
   RequireArgument(fcinfo, 1, "expires_at");
 
-  Oid relid = PG_GETARG_OID(0);
   char* expires_text = text_to_cstring(PG_GETARG_TEXT_PP(1));
-  Settings s;
-  s.in_alter = false;
-  s.retain = PG_ARGISNULL(2) ? DirectFunctionCall3(interval_in, CStringGetDatum("0"),
-                                                   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
-                             : PG_GETARG_DATUM(2);
-  s.mode_text = PG_ARGISNULL(3) ? "delete" : text_to_cstring(PG_GETARG_TEXT_PP(3));
-  s.archive_given = !PG_ARGISNULL(4);
   char* filter_text = PG_ARGISNULL(5) ? nullptr : text_to_cstring(PG_GETARG_TEXT_PP(5));
-  if (get_rel_name(relid) == nullptr)
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                    errmsg("relation with OID %u does not exist", relid)));
-  s.name = PG_ARGISNULL(6) ? DefaultPolicyName(relid) : text_to_cstring(PG_GETARG_TEXT_PP(6));
-  s.schedule = PG_ARGISNULL(7)
-                   ? DirectFunctionCall3(interval_in, CStringGetDatum("1 hour"),
-                                         ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))
-                   : PG_GETARG_DATUM(7);
-  s.batch_size = PG_ARGISNULL(8) ? 0 : PG_GETARG_INT32(8);
-  if (!PG_ARGISNULL(8) && s.batch_size == 0) s.batch_size = -1;  // 0 is invalid here
-  bool enabled = PG_ARGISNULL(9) ? true : PG_GETARG_BOOL(9);
-  s.max_runtime = PG_ARGISNULL(10) ? 0 : PG_GETARG_DATUM(10);
-  s.max_rows_per_second = PG_ARGISNULL(11) ? 0 : PG_GETARG_INT32(11);
-  if (!PG_ARGISNULL(11) && s.max_rows_per_second == 0) s.max_rows_per_second = -1;
-  s.target_batch_time = PG_ARGISNULL(12) ? 0 : PG_GETARG_DATUM(12);
+  if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
+  PolicyRecord rec;
+  Request req;
+  ReadAddArguments(fcinfo, &rec, &req);
   bool replicate_deletes = PG_NARGS() <= 13 || PG_ARGISNULL(13) || PG_GETARG_BOOL(13);
   if (!replicate_deletes) RequireOriginFiltering();
-  if (filter_text != nullptr && filter_text[0] == '\0') filter_text = nullptr;
 
-  CheckSettings(&s);
-  CheckNameForTable(s.name, relid);
-  if (!PG_ARGISNULL(2)) NoticeUnitlessRetain(s.retain);
+  CheckSettings(&rec, &req);
+  CheckNameForTable(req.name, rec.relid);
+  if (!PG_ARGISNULL(2)) NoticeUnitlessRetain(rec.retain);
 
   SPI_connect();
-  if (PolicyNameExists(s.name))
+  if (PolicyNameExists(req.name))
     ereport(ERROR,
             (errcode(ERRCODE_DUPLICATE_OBJECT),
-             errmsg("retention policy \"%s\" already exists", s.name),
-             PG_ARGISNULL(6)
-                 ? errhint("Give the new policy its own name with name => '...'.")
-                 : errhint("Choose another name, or change the existing policy with "
-                           "retention.alter_policy().")));
+             errmsg("retention policy \"%s\" already exists", req.name),
+             PG_ARGISNULL(6) ? errhint("Give the new policy its own name with name => '...'.")
+                             : errhint("Choose another name, or change the existing policy with "
+                                       "retention.alter_policy().")));
 
-  PolicyRecord rec;
-  memset(&rec, 0, sizeof(rec));
-  strlcpy(rec.name, s.name, sizeof(rec.name));
-  rec.relid = relid;
-  rec.retain = s.retain;
-  rec.schedule = s.schedule;
-  rec.mode = strcmp(s.mode_text, "archive") == 0 ? 1 : 0;
-  rec.archive_relid = s.archive_given ? PG_GETARG_OID(4) : InvalidOid;
-  rec.batch_size = static_cast<int32_t>(s.batch_size);
-  rec.enabled = enabled;
-  rec.max_runtime = s.max_runtime;
-  rec.max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
-  rec.target_batch_time = s.target_batch_time;
+  strlcpy(rec.name, req.name, sizeof(rec.name));
+  rec.mode = ModeFromText(req.mode_text);
   rec.owner = GetUserId();
   LockOwnerRole(rec.owner);
   rec.timezone = pstrdup(GetConfigOption("TimeZone", false, false));
@@ -285,10 +271,29 @@ Datum retention_add_policy(PG_FUNCTION_ARGS) {
   }
   SPI_finish();
 
-  PG_RETURN_TEXT_P(cstring_to_text(s.name));
+  PG_RETURN_TEXT_P(cstring_to_text(rec.name));
 }
 
-Datum retention_alter_policy(PG_FUNCTION_ARGS) {
+// alter_policy's settings over the stored ones in rec ('0' removes an
+// interval limit); the mode stays in req until it is checked.
+void ReadAlterArguments(FunctionCallInfo fcinfo, PolicyRecord* rec, Request* req) {
+  req->in_alter = true;
+  req->name = rec->name;
+  if (!PG_ARGISNULL(2)) rec->retain = PG_GETARG_DATUM(2);
+  req->mode_text = PG_ARGISNULL(3) ? ModeText(rec->mode) : text_to_cstring(PG_GETARG_TEXT_PP(3));
+  req->archive_given = !PG_ARGISNULL(4);
+  if (!PG_ARGISNULL(6)) rec->schedule = PG_GETARG_DATUM(6);
+  if (!PG_ARGISNULL(7)) rec->batch_size = PG_GETARG_INT32(7);
+  if (!PG_ARGISNULL(8)) rec->enabled = PG_GETARG_BOOL(8);
+  if (!PG_ARGISNULL(9))
+    rec->max_runtime = IsZeroInterval(PG_GETARG_DATUM(9)) ? 0 : PG_GETARG_DATUM(9);
+  req->has_max_rows_per_second = true;  // the stored limit, or the new one
+  if (!PG_ARGISNULL(10)) rec->max_rows_per_second = PG_GETARG_INT32(10);
+  if (!PG_ARGISNULL(11))
+    rec->target_batch_time = IsZeroInterval(PG_GETARG_DATUM(11)) ? 0 : PG_GETARG_DATUM(11);
+}
+
+Datum AlterPolicy(FunctionCallInfo fcinfo) {
   PreventDuringRecovery();
   RequireArgument(fcinfo, 0, "name");
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -302,38 +307,16 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   char* expires_text = new_expires ? text_to_cstring(PG_GETARG_TEXT_PP(1)) : rec->expires_at;
   char* filter_text = new_filter ? text_to_cstring(PG_GETARG_TEXT_PP(5)) : rec->filter;
 
-  Settings s;
-  s.in_alter = true;
-  s.name = rec->name;
-  s.retain = PG_ARGISNULL(2) ? rec->retain : PG_GETARG_DATUM(2);
-  s.mode_text = PG_ARGISNULL(3) ? (rec->mode == 1 ? "archive" : "delete")
-                                : text_to_cstring(PG_GETARG_TEXT_PP(3));
-  s.archive_given = !PG_ARGISNULL(4);
-  s.schedule = PG_ARGISNULL(6) ? rec->schedule : PG_GETARG_DATUM(6);
-  s.batch_size = PG_ARGISNULL(7) ? rec->batch_size : PG_GETARG_INT32(7);
-  s.max_runtime = rec->max_runtime;
-  // '0' removes the limit.
-  if (!PG_ARGISNULL(9)) s.max_runtime = IsZeroInterval(PG_GETARG_DATUM(9)) ? 0 : PG_GETARG_DATUM(9);
-  s.max_rows_per_second = PG_ARGISNULL(10) ? rec->max_rows_per_second : PG_GETARG_INT32(10);
-  s.target_batch_time = rec->target_batch_time;
-  if (!PG_ARGISNULL(11))
-    s.target_batch_time = IsZeroInterval(PG_GETARG_DATUM(11)) ? 0 : PG_GETARG_DATUM(11);
-  CheckSettings(&s);
-  if (!PG_ARGISNULL(2)) NoticeUnitlessRetain(s.retain);
-  rec->max_runtime = s.max_runtime;
-  rec->max_rows_per_second = static_cast<int32_t>(s.max_rows_per_second);
-  rec->target_batch_time = s.target_batch_time;
+  Request req;
+  ReadAlterArguments(fcinfo, rec, &req);
+  CheckSettings(rec, &req);
+  if (!PG_ARGISNULL(2)) NoticeUnitlessRetain(rec->retain);
 
-  int new_mode = strcmp(s.mode_text, "archive") == 0 ? 1 : 0;
-  if (s.archive_given)
+  rec->mode = ModeFromText(req.mode_text);
+  if (req.archive_given)
     rec->archive_relid = PG_GETARG_OID(4);
-  else if (new_mode == 0)
+  else if (rec->mode == core::Mode::kDelete)
     rec->archive_relid = InvalidOid;
-  rec->mode = new_mode;
-  rec->retain = s.retain;
-  rec->schedule = s.schedule;
-  rec->batch_size = static_cast<int32_t>(s.batch_size);
-  if (!PG_ARGISNULL(8)) rec->enabled = PG_GETARG_BOOL(8);
 
   // The table's owner takes over a policy that is not (or no longer) theirs.
   if (!CurrentUserActsAs(rec->owner)) rec->owner = GetUserId();
@@ -356,7 +339,7 @@ Datum retention_alter_policy(PG_FUNCTION_ARGS) {
   PG_RETURN_VOID();
 }
 
-Datum retention_drop_policy(PG_FUNCTION_ARGS) {
+Datum DropPolicy(FunctionCallInfo fcinfo) {
   PreventDuringRecovery();
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
   SPI_connect();
@@ -367,7 +350,7 @@ Datum retention_drop_policy(PG_FUNCTION_ARGS) {
   PG_RETURN_VOID();
 }
 
-static Datum SetPaused(FunctionCallInfo fcinfo, bool paused) {
+Datum SetPaused(FunctionCallInfo fcinfo, bool paused) {
   PreventDuringRecovery();
   char* name = text_to_cstring(PG_GETARG_TEXT_PP(0));
   SPI_connect();
@@ -378,6 +361,16 @@ static Datum SetPaused(FunctionCallInfo fcinfo, bool paused) {
   PG_RETURN_VOID();
 }
 
-Datum retention_pause(PG_FUNCTION_ARGS) { return SetPaused(fcinfo, true); }
+}  // namespace
 
-Datum retention_resume(PG_FUNCTION_ARGS) { return SetPaused(fcinfo, false); }
+}  // namespace pg_retention::pg
+
+Datum retention_add_policy(PG_FUNCTION_ARGS) { return pg_retention::pg::AddPolicy(fcinfo); }
+
+Datum retention_alter_policy(PG_FUNCTION_ARGS) { return pg_retention::pg::AlterPolicy(fcinfo); }
+
+Datum retention_drop_policy(PG_FUNCTION_ARGS) { return pg_retention::pg::DropPolicy(fcinfo); }
+
+Datum retention_pause(PG_FUNCTION_ARGS) { return pg_retention::pg::SetPaused(fcinfo, true); }
+
+Datum retention_resume(PG_FUNCTION_ARGS) { return pg_retention::pg::SetPaused(fcinfo, false); }

@@ -67,8 +67,7 @@ void DescribePrimaryKey(Relation rel, SourceInfo* info) {
     Oid type = idx->rd_opcintype[i];
     char* lt = StrategyOperatorSchema(idx->rd_opfamily[i], type, BTLessStrategyNumber, "<");
     char* gt = StrategyOperatorSchema(idx->rd_opfamily[i], type, BTGreaterStrategyNumber, ">");
-    char* le =
-        StrategyOperatorSchema(idx->rd_opfamily[i], type, BTLessEqualStrategyNumber, "<=");
+    char* le = StrategyOperatorSchema(idx->rd_opfamily[i], type, BTLessEqualStrategyNumber, "<=");
     if (!lt || !gt || !le || strcmp(lt, gt) != 0 || strcmp(lt, le) != 0 ||
         (i > 0 && strcmp(lt, keys[0].op_schema) != 0)) {
       usable = false;
@@ -122,7 +121,7 @@ void FindExpiryIndex(Relation rel, const AnalyzedExpression* expires, SourceInfo
 
 }  // namespace
 
-void CheckPolicySourceTable(unsigned int relid) {
+void CheckPolicySourceTable(Oid relid) {
   Relation rel = relation_open(relid, AccessShareLock);
   const char* name = RelationGetRelationName(rel);
   char kind = rel->rd_rel->relkind;
@@ -131,8 +130,7 @@ void CheckPolicySourceTable(unsigned int relid) {
                     errmsg("cannot add a retention policy to partitioned table \"%s\"", name),
                     errhint("Add a policy to each partition, or drop whole partitions instead.")));
   if (kind != RELKIND_RELATION)
-    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
-                    errmsg("\"%s\" is not a table", name),
+    ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE), errmsg("\"%s\" is not a table", name),
                     errdetail("Retention policies can only be added to ordinary tables.")));
   if (rel->rd_rel->relpersistence == RELPERSISTENCE_TEMP)
     ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -152,7 +150,7 @@ void CheckPolicySourceTable(unsigned int relid) {
   relation_close(rel, AccessShareLock);
 }
 
-char* DefaultPolicyName(unsigned int relid) {
+char* DefaultPolicyName(Oid relid) {
   char* table = get_rel_name(relid);
   if (table == nullptr)
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -160,30 +158,27 @@ char* DefaultPolicyName(unsigned int relid) {
   return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), table);
 }
 
-void CheckPolicyOwnerOwnsTable(const char* policy_name, unsigned int policy_owner,
-                               unsigned int relid) {
+void CheckPolicyOwnerOwnsTable(const char* policy_name, Oid policy_owner, Oid relid) {
   Oid table_owner = RelationOwner(relid);
   char* owner_name = GetUserNameFromId(policy_owner, true);
   if (owner_name != nullptr && RoleActsAs(policy_owner, table_owner)) return;
   const char* table = get_rel_name(relid);
   if (owner_name == nullptr)
-    ereport(ERROR,
-            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-             errmsg("owner of retention policy \"%s\" no longer exists", policy_name),
-             errhint("The owner of table \"%s\" can take the policy over with "
-                     "retention.alter_policy(), or drop it with retention.drop_policy().",
-                     table)));
-  ereport(ERROR,
-          (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-           errmsg("owner of retention policy \"%s\" no longer owns table \"%s\"", policy_name,
-                  table),
-           errdetail("Role \"%s\" owns the policy; role \"%s\" owns the table.", owner_name,
-                     GetUserNameFromId(table_owner, false)),
-           errhint("The owner of the table can take the policy over with "
-                   "retention.alter_policy(), or drop it with retention.drop_policy().")));
+    ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                    errmsg("owner of retention policy \"%s\" no longer exists", policy_name),
+                    errhint("The owner of table \"%s\" can take the policy over with "
+                            "retention.alter_policy(), or drop it with retention.drop_policy().",
+                            table)));
+  ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+                  errmsg("owner of retention policy \"%s\" no longer owns table \"%s\"",
+                         policy_name, table),
+                  errdetail("Role \"%s\" owns the policy; role \"%s\" owns the table.", owner_name,
+                            GetUserNameFromId(table_owner, false)),
+                  errhint("The owner of the table can take the policy over with "
+                          "retention.alter_policy(), or drop it with retention.drop_policy().")));
 }
 
-SourceInfo* DescribeSource(unsigned int relid, const AnalyzedExpression* expires) {
+SourceInfo* DescribeSource(Oid relid, const AnalyzedExpression* expires) {
   SourceInfo* info = static_cast<SourceInfo*>(palloc0(sizeof(SourceInfo)));
   Relation rel = relation_open(relid, AccessShareLock);
   info->relid = relid;
@@ -194,8 +189,7 @@ SourceInfo* DescribeSource(unsigned int relid, const AnalyzedExpression* expires
   TupleDesc desc = RelationGetDescr(rel);
   info->column_names = static_cast<char**>(palloc0(sizeof(char*) * (desc->natts + 1)));
   info->column_quoted = static_cast<char**>(palloc0(sizeof(char*) * (desc->natts + 1)));
-  info->column_types =
-      static_cast<unsigned int*>(palloc0(sizeof(unsigned int) * (desc->natts + 1)));
+  info->column_types = static_cast<Oid*>(palloc0(sizeof(Oid) * (desc->natts + 1)));
   info->column_typmods = static_cast<int*>(palloc0(sizeof(int) * (desc->natts + 1)));
   for (int i = 0; i < desc->natts; ++i) {
     Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -214,7 +208,7 @@ SourceInfo* DescribeSource(unsigned int relid, const AnalyzedExpression* expires
   return info;
 }
 
-void CheckReferencingForeignKeys(unsigned int relid, bool archive_mode) {
+void CheckReferencingForeignKeys(Oid relid, bool archive_mode) {
   Oid types[1] = {OIDOID};
   Datum values[1] = {ObjectIdGetDatum(relid)};
   int nest = PinSearchPath();
@@ -228,7 +222,8 @@ void CheckReferencingForeignKeys(unsigned int relid, bool archive_mode) {
       " ORDER BY c.conname",
       1, types, values, NULL, false, 0);
   RestoreSettings(nest);
-  if (rc != SPI_OK_SELECT) elog(ERROR, "could not read foreign keys: %s", SPI_result_code_string(rc));
+  if (rc != SPI_OK_SELECT)
+    elog(ERROR, "could not read foreign keys: %s", SPI_result_code_string(rc));
   const char* table = get_rel_name(relid);
   for (uint64 i = 0; i < SPI_processed; ++i) {
     HeapTuple tup = SPI_tuptable->vals[i];
@@ -249,15 +244,19 @@ void CheckReferencingForeignKeys(unsigned int relid, bool archive_mode) {
 }
 
 const char* DescribeAccessPath(const SourceInfo* info) {
-  core::AccessPath path = info->expiry_index ? core::AccessPath::kIndex
-                          : info->nkeys > 0  ? core::AccessPath::kPrimaryKeyWalk
-                                             : core::AccessPath::kBlockRange;
-  CoreError err;
+  bool has_index = info->expiry_index != nullptr;
+  bool has_key = info->nkeys > 0;
+  core::AccessPath path = core::AccessPath::kBlockRange;
   const char* name = nullptr;  // a static string of the core
-  if (!CallCore(&err, [&]() {
-        name = core::AccessPathName(path);
-        return core::Status::Ok();
-      }))
+  CoreError err;
+  if (!CallCore(
+          &err,
+          [](bool index, bool key, core::AccessPath* chosen, const char** out) {
+            *chosen = core::ChooseAccessPath(index, key);
+            *out = core::AccessPathName(*chosen);
+            return core::Status::Ok();
+          },
+          has_index, has_key, &path, &name))
     RaiseCoreError(&err);
   if (path == core::AccessPath::kIndex)
     return psprintf("%s %s", name, quote_identifier(info->expiry_index));

@@ -64,11 +64,6 @@ extern "C" {
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-
-static void RoleUtilityHook(PlannedStmt* pstmt, const char* query_string, bool read_only_tree,
-                            ProcessUtilityContext context, ParamListInfo params,
-                            QueryEnvironment* query_env, DestReceiver* dest,
-                            QueryCompletion* qc);
 }
 
 namespace pg_retention::pg {
@@ -129,9 +124,8 @@ void RefuseDropOfPolicyOwners(const NamedRole* roles, int count) {
   for (int i = 0; i < count; ++i) {
     Oid types[1] = {OIDOID};
     Datum values[1] = {ObjectIdGetDatum(roles[i].oid)};
-    ExecCatalog(
-        "SELECT name FROM retention.policy WHERE owner::pg_catalog.oid = $1 ORDER BY name", 1,
-        types, values, NULL, 0);
+    ExecCatalog("SELECT name FROM retention.policy WHERE owner::pg_catalog.oid = $1 ORDER BY name",
+                1, types, values, NULL, 0);
     uint64 n = SPI_processed;
     if (n == 0) continue;
     StringInfoData detail;
@@ -150,13 +144,12 @@ void RefuseDropOfPolicyOwners(const NamedRole* roles, int count) {
                        more == 1 ? "\nand %llu other object (see server log for list)"
                                  : "\nand %llu other objects (see server log for list)",
                        static_cast<unsigned long long>(more));
-    ereport(ERROR,
-            (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
-             errmsg("role \"%s\" cannot be dropped because some objects depend on it",
-                    roles[i].name),
-             errdetail_internal("%s", detail.data),
-             more > 0 ? errdetail_log("%s", detail_log.data) : 0,
-             errhint("Use retention.drop_policy(), DROP OWNED or REASSIGN OWNED first.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+         errmsg("role \"%s\" cannot be dropped because some objects depend on it", roles[i].name),
+         errdetail_internal("%s", detail.data), more > 0 ? errdetail_log("%s", detail_log.data) : 0,
+         errhint("Use retention.drop_policy(), DROP OWNED or REASSIGN OWNED first.")));
   }
   SPI_finish();
 }
@@ -184,23 +177,11 @@ void DropOwnedPolicies(const DropOwnedStmt* stmt) {
   SPI_finish();
 }
 
-}  // namespace
-
-void InstallRoleHooks() {
-  prev_process_utility = ProcessUtility_hook;
-  ProcessUtility_hook = RoleUtilityHook;
-}
-
-}  // namespace pg_retention::pg
-
-using namespace pg_retention::pg;
-
 // The hook: PostgreSQL (or the previous hook) first, then our part; see the
 // banner for why in that order.
-static void RoleUtilityHook(PlannedStmt* pstmt, const char* query_string, bool read_only_tree,
-                            ProcessUtilityContext context, ParamListInfo params,
-                            QueryEnvironment* query_env, DestReceiver* dest,
-                            QueryCompletion* qc) {
+void RoleUtilityHook(PlannedStmt* pstmt, const char* query_string, bool read_only_tree,
+                     ProcessUtilityContext context, ParamListInfo params,
+                     QueryEnvironment* query_env, DestReceiver* dest, QueryCompletion* qc) {
   Node* stmt = pstmt->utilityStmt;
   NamedRole* dropped = nullptr;
   int ndropped = 0;
@@ -210,11 +191,10 @@ static void RoleUtilityHook(PlannedStmt* pstmt, const char* query_string, bool r
   HoldDatabaseFor(stmt);
 
   if (prev_process_utility)
-    prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
-                         qc);
+    prev_process_utility(pstmt, query_string, read_only_tree, context, params, query_env, dest, qc);
   else
-    standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env,
-                            dest, qc);
+    standard_ProcessUtility(pstmt, query_string, read_only_tree, context, params, query_env, dest,
+                            qc);
 
   // The statement is unchanged: with read_only_tree PostgreSQL works on a
   // copy, and none of these three statements is modified in any case.
@@ -228,7 +208,15 @@ static void RoleUtilityHook(PlannedStmt* pstmt, const char* query_string, bool r
     case T_DropOwnedStmt:
       if (PoliciesLiveHere()) DropOwnedPolicies(castNode(DropOwnedStmt, stmt));
       break;
-    default:
-      break;
+    default: break;
   }
 }
+
+}  // namespace
+
+void InstallRoleHooks() {
+  prev_process_utility = ProcessUtility_hook;
+  ProcessUtility_hook = RoleUtilityHook;
+}
+
+}  // namespace pg_retention::pg

@@ -41,7 +41,7 @@ struct PlainSpec {
   const char* source;
   const char* expires_at;
   const char* filter;
-  int mode;
+  core::Mode mode;
   const char* archive;
   int ncolumns;
   char** columns;
@@ -69,38 +69,39 @@ BuiltSql BuildStatements(const PlainSpec* p) {
   char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr,
                               nullptr, nullptr, nullptr, nullptr};
   bool row_count_is_deleted = false;
-  bool ok = CallCore(&err, [&]() {
+  bool ok = CallCore(&err, [](const PlainSpec* in, char** strings, bool* deleted_out) {
     core::BatchStatementSpec spec;
-    spec.source = p->source;
-    spec.expires_at = p->expires_at;
-    spec.filter = p->filter ? p->filter : "";
-    spec.mode = p->mode == 1 ? core::Mode::kArchive : core::Mode::kDelete;
-    spec.archive = p->archive ? p->archive : "";
-    for (int i = 0; i < p->ncolumns; ++i) spec.columns.emplace_back(p->columns[i]);
-    spec.path = static_cast<core::AccessPath>(p->path);
-    for (int i = 0; i < p->nkeys; ++i) spec.key.push_back({p->keys[i].name, p->keys[i].op_schema});
+    spec.source = in->source;
+    spec.expires_at = in->expires_at;
+    spec.filter = in->filter ? in->filter : "";
+    spec.mode = in->mode;
+    spec.archive = in->archive ? in->archive : "";
+    for (int i = 0; i < in->ncolumns; ++i) spec.columns.emplace_back(in->columns[i]);
+    spec.path = static_cast<core::AccessPath>(in->path);
+    for (int i = 0; i < in->nkeys; ++i)
+      spec.key.push_back({in->keys[i].name, in->keys[i].op_schema});
     if (spec.path == core::AccessPath::kPrimaryKeyWalk) {
       for (int lower = 0; lower < 2; ++lower) {
         core::BatchStatement st = core::BuildBatchStatement(spec, lower);
         if (!st.status.ok()) return st.status;
-        out[2 + lower] = CoreStrdup(st.sql);
-        row_count_is_deleted = st.row_count_is_deleted;
-        out[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
-        out[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
+        strings[2 + lower] = CoreStrdup(st.sql);
+        *deleted_out = st.row_count_is_deleted;
+        strings[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
+        strings[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
       }
     } else {
       if (spec.path == core::AccessPath::kIndex) {
         core::BatchStatement st = core::BuildBatchStatement(spec, false);
         if (!st.status.ok()) return st.status;
-        out[0] = CoreStrdup(st.sql);
+        strings[0] = CoreStrdup(st.sql);
       }
       core::BatchStatement st = core::BuildBatchStatement(spec, true);
       if (!st.status.ok()) return st.status;
-      out[1] = CoreStrdup(st.sql);
+      strings[1] = CoreStrdup(st.sql);
     }
-    out[8] = CoreStrdup(core::BuildPreviewStatement(spec));
+    strings[8] = CoreStrdup(core::BuildPreviewStatement(spec));
     return core::Status::Ok();
-  });
+  }, p, out, &row_count_is_deleted);
   if (!ok) {
     for (char* s : out) free(s);
     RaiseCoreError(&err);
@@ -204,7 +205,7 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   if (policy->filter) CheckExpressionObjects(&filter, table_owner, "filter");
 
   SourceInfo* source = DescribeSource(policy->relid, &expires);
-  if (policy->mode == 1) {
+  if (policy->mode == core::Mode::kArchive) {
     if (policy->archive_relid == InvalidOid || get_rel_name(policy->archive_relid) == nullptr)
       ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
                       errmsg("archive table of retention policy \"%s\" no longer exists",
@@ -534,7 +535,7 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
     SPI_freetuptable(SPI_tuptable);  // one per batch: do not let them pile up in the run
   }
 
-  if (plan->policy->mode == 1 && result->archived != result->deleted)
+  if (plan->policy->mode == core::Mode::kArchive && result->archived != result->deleted)
     ereport(ERROR,
             (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
              errmsg("archive table %s stored " INT64_FORMAT " of " INT64_FORMAT " rows",

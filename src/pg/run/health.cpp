@@ -102,6 +102,20 @@ Readings Read(Oid relid) {
   return r;
 }
 
+// The health settings as plain values, read before the guard.
+struct Bounds {
+  int64_t max_replication_lag_kb;
+  int64_t max_replication_delay_ms;
+  int64_t max_archive_backlog;
+  bool pause_for_autovacuum;
+  int64_t xmin_horizon_warning_ms;
+};
+
+Bounds SettingsNow() {
+  return Bounds{guc_max_replication_lag_kb, guc_max_replication_delay_ms, guc_max_archive_backlog,
+                guc_pause_for_autovacuum, guc_xmin_horizon_warning_ms};
+}
+
 }  // namespace
 
 HealthReport CheckHealth(unsigned int relid) {
@@ -109,29 +123,30 @@ HealthReport CheckHealth(unsigned int relid) {
   CoreError err;
   char* reason = nullptr;
   char* warning = nullptr;
-  if (!CallCore(&err, [&]() {
+  Bounds bounds = SettingsNow();  // before the guard
+  if (!CallCore(&err, [](const Readings& rd, const Bounds& bd, char** reason_out,
+                         char** warning_out) {
         core::HealthBounds b;
-        b.max_replication_lag_bytes = static_cast<int64_t>(guc_max_replication_lag_kb) * 1024;
-        b.max_replication_lag_us = static_cast<int64_t>(guc_max_replication_delay_ms) * 1000;
-        b.max_archive_backlog = guc_max_archive_backlog;
-        b.pause_for_autovacuum = guc_pause_for_autovacuum;
+        b.max_replication_lag_bytes = bd.max_replication_lag_kb * 1024;
+        b.max_replication_lag_us = bd.max_replication_delay_ms * 1000;
+        b.max_archive_backlog = bd.max_archive_backlog;
+        b.pause_for_autovacuum = bd.pause_for_autovacuum;
         core::HealthSignals s;
-        s.replication_lag_bytes = r.lag_bytes;
-        s.replication_lag_us = r.lag_us;
-        s.archive_backlog = r.archive_backlog;
-        s.autovacuum_on_table = r.autovacuum;
+        s.replication_lag_bytes = rd.lag_bytes;
+        s.replication_lag_us = rd.lag_us;
+        s.archive_backlog = rd.archive_backlog;
+        s.autovacuum_on_table = rd.autovacuum;
         std::string why = core::ThrottleReason(b, s);
-        if (!why.empty()) reason = CoreStrdup(why);
+        if (!why.empty()) *reason_out = CoreStrdup(why);
         core::HorizonHolder h;
-        h.age_us = r.horizon_age_us;
-        h.pid = r.horizon_pid;
-        if (r.horizon_state) h.state = r.horizon_state;
-        if (r.horizon_gid) h.prepared_gid = r.horizon_gid;
-        std::string note =
-            core::HorizonWarning(static_cast<int64_t>(guc_xmin_horizon_warning_ms) * 1000, h);
-        if (!note.empty()) warning = CoreStrdup(note);
+        h.age_us = rd.horizon_age_us;
+        h.pid = rd.horizon_pid;
+        if (rd.horizon_state) h.state = rd.horizon_state;
+        if (rd.horizon_gid) h.prepared_gid = rd.horizon_gid;
+        std::string note = core::HorizonWarning(bd.xmin_horizon_warning_ms * 1000, h);
+        if (!note.empty()) *warning_out = CoreStrdup(note);
         return core::Status::Ok();
-      }))
+      }, r, bounds, &reason, &warning))
     RaiseCoreError(&err);
   HealthReport report;
   report.check_every_batch = r.lag_bytes >= 0 || r.lag_us >= 0;

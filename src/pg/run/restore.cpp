@@ -127,23 +127,27 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
   const char* archive = plan->archive_name;
   char* out[2] = {nullptr, nullptr};
   CoreError err;
-  if (!CallCore(&err, [&]() {
-        core::RestoreStatementSpec spec;
-        spec.source = source->qualified;
-        spec.archive = archive;
-        for (int i = 0; i < ncolumns; ++i) spec.columns.emplace_back(columns[i]);
-        for (int i = 0; i < source->nkeys; ++i)
-          spec.key.push_back({source->keys[i].name, source->keys[i].op_schema});
-        spec.filter = filter ? filter : "";
-        spec.archive_has_archived_at = has_archived_at;
-        core::RestoreStatement batch = core::BuildRestoreBatch(spec);
-        if (!batch.status.ok()) return batch.status;
-        core::RestoreStatement count = core::BuildRestoreCount(spec);
-        if (!count.status.ok()) return count.status;
-        out[0] = CoreStrdup(batch.sql);
-        out[1] = CoreStrdup(count.sql);
-        return core::Status::Ok();
-      })) {
+  if (!CallCore(
+          &err,
+          [](const SourceInfo* src, char** cols, int ncols, const char* archive_name,
+             const char* filter_sql, bool archived_at, char** sql) {
+            core::RestoreStatementSpec spec;
+            spec.source = src->qualified;
+            spec.archive = archive_name;
+            for (int i = 0; i < ncols; ++i) spec.columns.emplace_back(cols[i]);
+            for (int i = 0; i < src->nkeys; ++i)
+              spec.key.push_back({src->keys[i].name, src->keys[i].op_schema});
+            spec.filter = filter_sql ? filter_sql : "";
+            spec.archive_has_archived_at = archived_at;
+            core::RestoreStatement batch = core::BuildRestoreBatch(spec);
+            if (!batch.status.ok()) return batch.status;
+            core::RestoreStatement count = core::BuildRestoreCount(spec);
+            if (!count.status.ok()) return count.status;
+            sql[0] = CoreStrdup(batch.sql);
+            sql[1] = CoreStrdup(count.sql);
+            return core::Status::Ok();
+          },
+          source, columns, ncolumns, archive, filter, has_archived_at, out          )) {
     free(out[0]);
     free(out[1]);
     RaiseCoreError(&err);
@@ -156,7 +160,7 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
 // is parsed like a policy's filter (AnalyzeUserExpression), against the
 // archive table, for the table's owner.
 RestorePlan* BuildRestorePlan(PolicyRecord* policy, const char* filter_text) {
-  if (policy->mode != 1)
+  if (policy->mode != core::Mode::kArchive)
     ereport(ERROR,
             (errcode(ERRCODE_WRONG_OBJECT_TYPE),
              errmsg("retention policy \"%s\" does not archive rows", policy->name),
@@ -403,12 +407,12 @@ RestoreTotals RestorePolicy(const char* name, const char* filter, int64_t max_ro
 
 }  // namespace pg_retention::pg
 
-using namespace pg_retention;
-using namespace pg_retention::pg;
 
 // CALL retention.restore(policy, filter, max_rows, dry_run, ...): every batch
 // commits, so only the dry run works inside a transaction block.
 Datum retention_restore(PG_FUNCTION_ARGS) {
+  using namespace pg_retention;
+  using namespace pg_retention::pg;
   if (PG_ARGISNULL(0))
     ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                     errmsg("retention.restore() needs a policy name")));
@@ -430,7 +434,7 @@ Datum retention_restore(PG_FUNCTION_ARGS) {
   int64_t max_rows = PG_ARGISNULL(2) ? 0 : PG_GETARG_INT64(2);
   if (!PG_ARGISNULL(2)) {
     CoreError err;
-    if (!CallCore(&err, [&]() { return core::ValidateMaxRows(max_rows); })) RaiseCoreError(&err);
+    if (!CallCore(&err, core::ValidateMaxRows, max_rows)) RaiseCoreError(&err);
   }
 
   MemoryContext call_context = CurrentMemoryContext;

@@ -56,7 +56,7 @@ void RequireNonAtomicCall(FunctionCallInfo fcinfo) {
 
 void CheckMaxRows(int64_t max_rows) {
   CoreError err;
-  if (!CallCore(&err, [&]() { return core::ValidateMaxRows(max_rows); })) RaiseCoreError(&err);
+  if (!CallCore(&err, core::ValidateMaxRows, max_rows)) RaiseCoreError(&err);
 }
 
 // Combines the outcome of several policies: an error wins, then partial,
@@ -160,7 +160,7 @@ Datum retention_preview(PG_FUNCTION_ARGS) {
   values[2] = CStringGetTextDatum(plan->access_path);
   values[3] = TimestampTzGetDatum(policy->cutoff);
   values[4] = Int32GetDatum(plan->batch_size);
-  values[5] = CStringGetTextDatum(policy->mode == 1 ? "archive" : "delete");
+  values[5] = CStringGetTextDatum(ModeText(policy->mode));
   tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
   SPI_finish();
   return (Datum) 0;

@@ -115,11 +115,13 @@ int64_t BackoffMs(int failures) {
   CoreError err;
   int64_t delay = 0;
   double draw = pg_prng_double(&pg_global_prng_state);
-  if (!CallCore(&err, [&]() {
-        core::BackoffSettings settings;
-        delay = core::BackoffDelayMs(settings, failures, draw);
-        return core::Status::Ok();
-      }))
+  if (!CallCore(
+          &err,
+          [](int n, double d, int64_t* out) {
+            *out = core::BackoffDelayMs(core::BackoffSettings(), n, d);
+            return core::Status::Ok();
+          },
+          failures, draw, &delay))
     RaiseCoreError(&err);
   return delay;
 }
@@ -218,10 +220,14 @@ core::BatchSizerSettings SizerSettings(uintptr_t target_batch_time) {
 core::BatchSizerState SizerStart(uintptr_t target_batch_time, int64_t initial) {
   CoreError err;
   core::BatchSizerState st;
-  if (!CallCore(&err, [&]() {
-        st = core::StartBatchSizer(SizerSettings(target_batch_time), initial);
-        return core::Status::Ok();
-      }))
+  core::BatchSizerSettings settings = SizerSettings(target_batch_time);  // before the guard
+  if (!CallCore(
+          &err,
+          [](const core::BatchSizerSettings& s, int64_t n, core::BatchSizerState* out) {
+            *out = core::StartBatchSizer(s, n);
+            return core::Status::Ok();
+          },
+          settings, initial, &st))
     RaiseCoreError(&err);
   return st;
 }
@@ -230,12 +236,15 @@ core::BatchSizerState SizerAfter(uintptr_t target_batch_time, const core::BatchS
                                  bool timed_out, int64_t rows, int64_t elapsed_us) {
   CoreError err;
   core::BatchSizerState next;
-  if (!CallCore(&err, [&]() {
-        core::BatchSizerSettings settings = SizerSettings(target_batch_time);
-        next = timed_out ? core::AfterTimeout(settings, st)
-                         : core::AfterBatch(settings, st, rows, elapsed_us);
-        return core::Status::Ok();
-      }))
+  core::BatchSizerSettings settings = SizerSettings(target_batch_time);  // before the guard
+  if (!CallCore(
+          &err,
+          [](const core::BatchSizerSettings& s, const core::BatchSizerState& cur, bool timeout,
+             int64_t n, int64_t us, core::BatchSizerState* out) {
+            *out = timeout ? core::AfterTimeout(s, cur) : core::AfterBatch(s, cur, n, us);
+            return core::Status::Ok();
+          },
+          settings, st, timed_out, rows, elapsed_us, &next))
     RaiseCoreError(&err);
   return next;
 }
@@ -244,10 +253,13 @@ core::BatchSizerState SizerAfter(uintptr_t target_batch_time, const core::BatchS
 core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_t rate) {
   CoreError err;
   core::RateReservation r;
-  if (!CallCore(&err, [&]() {
-        r = core::ReserveRows(next_at, now, rows, rate);
-        return core::Status::Ok();
-      }))
+  if (!CallCore(
+          &err,
+          [](int64_t next, int64_t at, int64_t n, int64_t per_s, core::RateReservation* out) {
+            *out = core::ReserveRows(next, at, n, per_s);
+            return core::Status::Ok();
+          },
+          next_at, now, rows, rate, &r))
     RaiseCoreError(&err);
   return r;
 }

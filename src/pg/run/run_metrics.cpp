@@ -160,10 +160,13 @@ int64_t EstimatedFreeBytes(int64_t run_id, unsigned int relid) {
                           DatumGetFloat8(SPI_getbinval(tup, desc, 5, &isnull))};
   int64_t bytes = core::kUnknown;
   CoreError err;
-  if (!CallCore(&err, [&]() {
-        bytes = core::EstimateFreeBytes(in);
-        return core::Status::Ok();
-      }))
+  if (!CallCore(
+          &err,
+          [](const core::FreeSpaceInput& input, int64_t* result) {
+            *result = core::EstimateFreeBytes(input);
+            return core::Status::Ok();
+          },
+          in, &bytes))
     RaiseCoreError(&err);
   return bytes;
 }
@@ -202,10 +205,13 @@ void RecordRunMetrics(RunPlan* plan, const PolicyRecord* policy, int64_t run_id,
       !complete_pass && !failed && plan != nullptr && PlannerBacklog(plan, &estimate);
   int64_t backlog = core::kUnknown;
   CoreError err;
-  if (!CallCore(&err, [&]() {
-        backlog = core::BacklogAfterRun(complete_pass, have_estimate, estimate);
-        return core::Status::Ok();
-      }))
+  if (!CallCore(
+          &err,
+          [](bool complete, bool have, double planner_rows, int64_t* result) {
+            *result = core::BacklogAfterRun(complete, have, planner_rows);
+            return core::Status::Ok();
+          },
+          complete_pass, have_estimate, estimate, &backlog))
     RaiseCoreError(&err);
 
   int64_t free_bytes = core::kUnknown;

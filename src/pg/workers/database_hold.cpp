@@ -54,8 +54,7 @@ const char* OptionValue(List* options, const char* name) {
 // The database a database-wide command needs alone, or nullptr.
 const char* TargetDatabase(Node* stmt) {
   switch (nodeTag(stmt)) {
-    case T_DropdbStmt:
-      return castNode(DropdbStmt, stmt)->dbname;
+    case T_DropdbStmt: return castNode(DropdbStmt, stmt)->dbname;
     case T_CreatedbStmt:  // without TEMPLATE: template1, which has no scheduler
       return OptionValue(castNode(CreatedbStmt, stmt)->options, "template");
     case T_RenameStmt: {
@@ -66,8 +65,7 @@ const char* TargetDatabase(Node* stmt) {
       AlterDatabaseStmt* alter = castNode(AlterDatabaseStmt, stmt);
       return OptionValue(alter->options, "tablespace") ? alter->dbname : nullptr;
     }
-    default:
-      return nullptr;
+    default: return nullptr;
   }
 }
 
@@ -91,7 +89,7 @@ void HoldDatabaseFor(Node* stmt) {
   const char* name = TargetDatabase(stmt);
   if (name == nullptr) return;
   Oid dbid = get_database_oid(name, true);
-  if (!OidIsValid(dbid) || dbid == MyDatabaseId) return;  // PostgreSQL reports these
+  if (!OidIsValid(dbid) || dbid == MyDatabaseId) return;   // PostgreSQL reports these
   if (!pg_database_ownercheck(dbid, GetUserId())) return;  // nor stop anything for others
 
   if (!callback_registered) {

@@ -47,12 +47,16 @@ core::HistoryPrune CurrentPlan(int32_t max_batches) {
   core::HistoryPrune plan{};
   CoreError err;
   int64_t now = GetCurrentTimestamp();
-  if (!CallCore(&err, [&]() {
-        plan = core::PlanHistoryPrune(now, static_cast<int64_t>(guc_history_retention_s) *
-                                               USECS_PER_SEC,
-                                      guc_history_max_rows, max_batches);
-        return core::Status::Ok();
-      }))
+  int64_t retention_us = static_cast<int64_t>(guc_history_retention_s) * USECS_PER_SEC;
+  int32_t max_rows = guc_history_max_rows;
+  if (!CallCore(
+          &err,
+          [](int64_t now_us, int64_t keep_us, int32_t rows, int32_t batches,
+             core::HistoryPrune* out) {
+            *out = core::PlanHistoryPrune(now_us, keep_us, rows, batches);
+            return core::Status::Ok();
+          },
+          now, retention_us, max_rows, max_batches, &plan))
     RaiseCoreError(&err);
   return plan;
 }
@@ -60,10 +64,13 @@ core::HistoryPrune CurrentPlan(int32_t max_batches) {
 bool Continues(const core::HistoryPrune& plan, int32_t done, int64_t last) {
   bool more = false;
   CoreError err;
-  if (!CallCore(&err, [&]() {
-        more = core::PruneContinues(plan, done, last);
-        return core::Status::Ok();
-      }))
+  if (!CallCore(
+          &err,
+          [](const core::HistoryPrune& p, int32_t batches, int64_t rows, bool* out) {
+            *out = core::PruneContinues(p, batches, rows);
+            return core::Status::Ok();
+          },
+          plan, done, last, &more))
     RaiseCoreError(&err);
   return more;
 }
@@ -108,11 +115,11 @@ void PruneHistoryStep() {
 
 }  // namespace pg_retention::pg
 
-using namespace pg_retention::pg;
 
 // retention.prune_history(max_batches): the scheduler's prune, by hand, in
 // the caller's transaction. Rows removed.
 Datum retention_prune_history(PG_FUNCTION_ARGS) {
+  using namespace pg_retention::pg;
   pg_retention::core::HistoryPrune plan = CurrentPlan(PG_GETARG_INT32(0));
   int64_t total = 0;
   int32_t done = 0;

@@ -6,6 +6,8 @@
 // cannot cause a restart loop.
 #include "pg/workers/launcher.hpp"
 
+#include "core/launcher_decision.hpp"
+#include "pg/module/guard.hpp"
 #include "pg/module/gucs.hpp"
 #include "pg/workers/shared_state.hpp"
 
@@ -60,10 +62,13 @@ struct LastStart {
 LastStart last_starts[kMaxSchedulers];
 int nlast_starts = 0;
 
-bool StartedRecently(Oid dbid, TimestampTz now) {
+// When the launcher last started a scheduler for dbid; false if never.
+bool LastStart(Oid dbid, TimestampTz* at) {
   for (int i = 0; i < nlast_starts; ++i)
-    if (last_starts[i].dbid == dbid)
-      return now < TimestampTzPlusMilliseconds(last_starts[i].at, guc_naptime_ms);
+    if (last_starts[i].dbid == dbid) {
+      *at = last_starts[i].at;
+      return true;
+    }
   return false;
 }
 
@@ -133,6 +138,34 @@ bool StartScheduler(Oid dbid, BackgroundWorkerHandle** handle) {
   return ok;
 }
 
+// What the launcher knows of dbid, as plain values; the core decides.
+core::SchedulerStart DecideStart(Oid dbid, TimestampTz now, int probing) {
+  core::SchedulerStartInput in;
+  for (int i = 0; i < nschedulers && !in.running; ++i) in.running = schedulers[i].dbid == dbid;
+  in.no_free_entry = nschedulers >= kMaxSchedulers;
+  in.registered_elsewhere = SchedulerRegistered(dbid);
+  in.held = DatabaseHeld(dbid);
+  in.state = GetDatabaseState(dbid);
+  TimestampTz last = 0;
+  in.started_before = LastStart(dbid, &last);
+  in.last_start_us = last;
+  in.now_us = now;
+  in.naptime_us = static_cast<int64_t>(guc_naptime_ms) * 1000;
+  in.probing = probing;
+  in.max_probes = kMaxConcurrentProbes;
+  core::SchedulerStart start = core::SchedulerStart::kNo;
+  CoreError err;
+  if (!CallCore(
+          &err,
+          [](const core::SchedulerStartInput& i, core::SchedulerStart* out) {
+            *out = core::DecideSchedulerStart(i);
+            return core::Status::Ok();
+          },
+          in, &start))
+    RaiseCoreError(&err);
+  return start;
+}
+
 // One pass: reap stopped schedulers, start missing ones.
 void LauncherPass() {
   Oid databases[kMaxSchedulers];
@@ -158,15 +191,9 @@ void LauncherPass() {
   static bool warned_no_slot = false;
   TimestampTz now = GetCurrentTimestamp();
   for (int d = 0; d < ndatabases; ++d) {
-    bool running = false;
-    for (int i = 0; i < nschedulers && !running; ++i) running = schedulers[i].dbid == databases[d];
-    if (running || nschedulers >= kMaxSchedulers || StartedRecently(databases[d], now)) continue;
-    if (SchedulerRegistered(databases[d])) continue;  // one an earlier launcher started
-    if (DatabaseHeld(databases[d])) continue;  // a database-wide command needs it alone
-    DatabaseState state = GetDatabaseState(databases[d]);
-    if (state == DatabaseState::kNoExtension) continue;
-    bool probe = state == DatabaseState::kUnknown;
-    if (probe && probing >= kMaxConcurrentProbes) continue;
+    core::SchedulerStart start = DecideStart(databases[d], now, probing);
+    if (start == core::SchedulerStart::kNo) continue;
+    bool probe = start == core::SchedulerStart::kProbe;
     BackgroundWorkerHandle* handle;
     if (!StartScheduler(databases[d], &handle)) {
       if (!warned_no_slot)
@@ -203,9 +230,8 @@ void RegisterLauncher() {
 
 }  // namespace pg_retention::pg
 
-using namespace pg_retention::pg;
-
 void retention_launcher_main(Datum arg) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
   BackgroundWorkerUnblockSignals();

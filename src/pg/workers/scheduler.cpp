@@ -156,9 +156,8 @@ void RunDuePolicies(MemoryContext pass_context) {
 
 }  // namespace pg_retention::pg
 
-using namespace pg_retention::pg;
-
 void retention_scheduler_main(Datum arg) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   Oid dbid = DatumGetObjectId(arg);
   pqsignal(SIGHUP, SignalHandlerForConfigReload);
   pqsignal(SIGTERM, die);
@@ -171,9 +170,11 @@ void retention_scheduler_main(Datum arg) {
   if (!ClaimScheduler(dbid)) proc_exit(0);  // this database already has one
   before_shmem_exit(SchedulerExit, ObjectIdGetDatum(dbid));
 
-  MemoryContext pass_context =
-      AllocSetContextCreate(TopMemoryContext, "pg_retention scheduler pass", ALLOCSET_DEFAULT_SIZES);
-  bool closed_stale_runs = false;
+  MemoryContext pass_context = AllocSetContextCreate(
+      TopMemoryContext, "pg_retention scheduler pass", ALLOCSET_DEFAULT_SIZES);
+  // Set inside PG_TRY and read after it (the next pass): volatile, so that a
+  // longjmp back to PG_CATCH cannot leave a stale register copy.
+  volatile bool closed_stale_runs = false;
   for (;;) {
     CHECK_FOR_INTERRUPTS();
     ReloadConfigIfAsked();
@@ -190,9 +191,10 @@ void retention_scheduler_main(Datum arg) {
         InTransaction([]() {
           int closed = CloseInterruptedRuns();
           if (closed > 0)
-            ereport(LOG, (errmsg_plural("pg_retention closed %d interrupted run in database \"%s\"",
-                                        "pg_retention closed %d interrupted runs in database \"%s\"",
-                                        closed, closed, get_database_name(MyDatabaseId))));
+            ereport(LOG,
+                    (errmsg_plural("pg_retention closed %d interrupted run in database \"%s\"",
+                                   "pg_retention closed %d interrupted runs in database \"%s\"",
+                                   closed, closed, get_database_name(MyDatabaseId))));
         });
         closed_stale_runs = true;
       }

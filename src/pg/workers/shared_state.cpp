@@ -28,15 +28,15 @@ constexpr int kMaxDatabases = 256;
 constexpr int kMaxProgress = 256;
 
 struct DatabaseSlot {
-  Oid dbid;                 // InvalidOid: free
-  uint8 state;              // DatabaseState
-  uint32 generation;        // bumped by every state change
-  int scheduler_procno;     // -1: none
-  int32 hold_pid;           // a backend running a database-wide command; 0: none
+  Oid dbid;              // InvalidOid: free
+  uint8 state;           // DatabaseState
+  uint32 generation;     // bumped by every state change
+  int scheduler_procno;  // -1: none
+  int32 hold_pid;        // a backend running a database-wide command; 0: none
 };
 
 struct ProgressSlot {
-  Oid dbid;                 // InvalidOid: free
+  Oid dbid;  // InvalidOid: free
   int32 policy_id;
   int32 pid;
   int64 rows_deleted;
@@ -48,9 +48,9 @@ struct ProgressSlot {
 
 struct SharedState {
   LWLock* lock;
-  int launcher_procno;      // -1: not running
+  int launcher_procno;  // -1: not running
   int running_policies;
-  int64 rate_next_at;       // earliest start of the next batch, cluster-wide
+  int64 rate_next_at;  // earliest start of the next batch, cluster-wide
   DatabaseSlot databases[kMaxDatabases];
   ProgressSlot progress[kMaxProgress];
 };
@@ -134,7 +134,7 @@ void RequestSharedState() {
 
 bool SharedStateAvailable() { return shared != nullptr; }
 
-void SetDatabaseState(unsigned int dbid, DatabaseState state) {
+void SetDatabaseState(Oid dbid, DatabaseState state) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, true);
@@ -145,7 +145,7 @@ void SetDatabaseState(unsigned int dbid, DatabaseState state) {
   LWLockRelease(shared->lock);
 }
 
-uint32_t GetDatabaseGeneration(unsigned int dbid) {
+uint32_t GetDatabaseGeneration(Oid dbid) {
   if (!shared) return 0;
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindDatabase(dbid, false);
@@ -154,7 +154,7 @@ uint32_t GetDatabaseGeneration(unsigned int dbid) {
   return generation;
 }
 
-void SetDatabaseStateIf(unsigned int dbid, DatabaseState state, uint32_t generation) {
+void SetDatabaseStateIf(Oid dbid, DatabaseState state, uint32_t generation) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, true);
@@ -165,7 +165,7 @@ void SetDatabaseStateIf(unsigned int dbid, DatabaseState state, uint32_t generat
   LWLockRelease(shared->lock);
 }
 
-DatabaseState GetDatabaseState(unsigned int dbid) {
+DatabaseState GetDatabaseState(Oid dbid) {
   if (!shared) return DatabaseState::kUnknown;
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindDatabase(dbid, false);
@@ -174,7 +174,7 @@ DatabaseState GetDatabaseState(unsigned int dbid) {
   return state;
 }
 
-void ForgetDatabasesExcept(const unsigned int* keep, int nkeep) {
+void ForgetDatabasesExcept(const Oid* keep, int nkeep) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   for (int i = 0; i < kMaxDatabases; ++i) {
@@ -191,7 +191,7 @@ void ForgetDatabasesExcept(const unsigned int* keep, int nkeep) {
   LWLockRelease(shared->lock);
 }
 
-int HoldDatabase(unsigned int dbid) {
+int HoldDatabase(Oid dbid) {
   if (!shared) return 0;
   EnsureCleanup();
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
@@ -221,7 +221,7 @@ void ReleaseDatabaseHolds() {
   if (released) WakeLauncher();
 }
 
-bool DatabaseHeld(unsigned int dbid) {
+bool DatabaseHeld(Oid dbid) {
   if (!shared) return false;
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindDatabase(dbid, false);
@@ -246,7 +246,7 @@ void WakeLauncher() {
   LWLockRelease(shared->lock);
 }
 
-bool ClaimScheduler(unsigned int dbid) {
+bool ClaimScheduler(Oid dbid) {
   if (!shared) return true;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, true);
@@ -257,7 +257,7 @@ bool ClaimScheduler(unsigned int dbid) {
   return claimed;
 }
 
-void ReleaseScheduler(unsigned int dbid) {
+void ReleaseScheduler(Oid dbid) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   DatabaseSlot* slot = FindDatabase(dbid, false);
@@ -265,7 +265,7 @@ void ReleaseScheduler(unsigned int dbid) {
   LWLockRelease(shared->lock);
 }
 
-bool SchedulerRegistered(unsigned int dbid) {
+bool SchedulerRegistered(Oid dbid) {
   if (!shared) return false;
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindDatabase(dbid, false);
@@ -274,7 +274,7 @@ bool SchedulerRegistered(unsigned int dbid) {
   return registered;
 }
 
-void WakeSchedulers(unsigned int dbid) {
+void WakeSchedulers(Oid dbid) {
   if (!shared) return;
   LWLockAcquire(shared->lock, LW_SHARED);
   DatabaseSlot* slot = FindDatabase(dbid, false);
@@ -282,7 +282,7 @@ void WakeSchedulers(unsigned int dbid) {
   LWLockRelease(shared->lock);
 }
 
-int ProgressBegin(unsigned int dbid, int32_t policy_id) {
+int ProgressBegin(Oid dbid, int32_t policy_id) {
   if (!shared) return -1;
   EnsureCleanup();
   int found = -1;
@@ -312,14 +312,18 @@ void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32
   LWLockRelease(shared->lock);
 }
 
+namespace {
+
 // Copies src (nullptr: "") into dst of size bytes, cut at a character
 // boundary: a prepared transaction's gid in a warning can be multibyte.
-static void CopyWholeCharacters(char* dst, const char* src, int size) {
+void CopyWholeCharacters(char* dst, const char* src, int size) {
   if (src == nullptr) src = "";
   int len = pg_mbcliplen(src, strlen(src), size - 1);
   memcpy(dst, src, len);
   dst[len] = '\0';
 }
+
+}  // namespace
 
 void ProgressThrottle(int slot, const char* reason) {
   if (!shared || slot < 0) return;
@@ -342,7 +346,7 @@ void ProgressEnd(int slot) {
   LWLockRelease(shared->lock);
 }
 
-int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max) {
+int ProgressSnapshot(Oid dbid, ProgressRow* rows, int max) {
   if (!shared) return 0;
   int n = 0;
   LWLockAcquire(shared->lock, LW_SHARED);
@@ -368,10 +372,13 @@ int64_t ReserveClusterRows(int64_t rows, int64_t rows_per_second, int64_t now) {
   core::RateReservation r;
   LWLockAcquire(shared->lock, LW_EXCLUSIVE);
   int64_t next_at = shared->rate_next_at;
-  bool ok = CallCore(&err, [&]() {  // plain arithmetic; cannot fail in practice
-    r = core::ReserveRows(next_at, now, rows, rows_per_second);
-    return core::Status::Ok();
-  });
+  bool ok = CallCore(  // plain arithmetic; cannot fail in practice
+      &err,
+      [](int64_t next, int64_t at, int64_t n, int64_t rate, core::RateReservation* out) {
+        *out = core::ReserveRows(next, at, n, rate);
+        return core::Status::Ok();
+      },
+      next_at, now, rows, rows_per_second, &r);
   if (ok) shared->rate_next_at = r.next_at_us;
   LWLockRelease(shared->lock);
   if (!ok) RaiseCoreError(&err);

@@ -10,6 +10,9 @@
 
 #include <cstdint>
 
+#include "core/launcher_decision.hpp"
+#include "pg/module/pg_fwd.hpp"
+
 namespace pg_retention::pg {
 
 // _PG_init, while shared_preload_libraries is processed.
@@ -17,15 +20,15 @@ void RequestSharedState();
 bool SharedStateAvailable();
 
 // Databases.
-enum class DatabaseState : uint8_t { kUnknown = 0, kHasExtension = 1, kNoExtension = 2 };
-void SetDatabaseState(unsigned int dbid, DatabaseState state);
+using DatabaseState = core::DatabaseState;  // core/launcher_decision.hpp
+void SetDatabaseState(Oid dbid, DatabaseState state);
 // Each SetDatabaseState bumps the database's generation. A scheduler reads
 // it before looking for the extension and records "no extension" only if
 // no CREATE EXTENSION has committed since (SetDatabaseStateIf).
-uint32_t GetDatabaseGeneration(unsigned int dbid);
-void SetDatabaseStateIf(unsigned int dbid, DatabaseState state, uint32_t generation);
-DatabaseState GetDatabaseState(unsigned int dbid);
-void ForgetDatabasesExcept(const unsigned int* keep, int nkeep);
+uint32_t GetDatabaseGeneration(Oid dbid);
+void SetDatabaseStateIf(Oid dbid, DatabaseState state, uint32_t generation);
+DatabaseState GetDatabaseState(Oid dbid);
+void ForgetDatabasesExcept(const Oid* keep, int nkeep);
 
 // Database-wide commands (DROP DATABASE, CREATE DATABASE ... TEMPLATE,
 // ALTER DATABASE ... RENAME / SET TABLESPACE) need the database to
@@ -34,9 +37,9 @@ void ForgetDatabasesExcept(const unsigned int* keep, int nkeep);
 // (0: none). The launcher starts no scheduler for a held database while the
 // holder lives. ReleaseDatabaseHolds drops this backend's holds (at the end
 // of its transaction, or when it exits) and wakes the launcher.
-int HoldDatabase(unsigned int dbid);
+int HoldDatabase(Oid dbid);
 void ReleaseDatabaseHolds();
-bool DatabaseHeld(unsigned int dbid);
+bool DatabaseHeld(Oid dbid);
 
 // The launcher's wake-up call (CREATE EXTENSION, retention.wakeup()).
 void SetLauncherProc(bool running);
@@ -45,13 +48,13 @@ void WakeLauncher();
 // database's scheduler (to be woken by retention.wakeup()) and fails when
 // another live one holds the claim, e.g. one a restarted launcher did not
 // know about. ReleaseScheduler drops the claim.
-bool ClaimScheduler(unsigned int dbid);
-void ReleaseScheduler(unsigned int dbid);
-bool SchedulerRegistered(unsigned int dbid);
-void WakeSchedulers(unsigned int dbid);
+bool ClaimScheduler(Oid dbid);
+void ReleaseScheduler(Oid dbid);
+bool SchedulerRegistered(Oid dbid);
+void WakeSchedulers(Oid dbid);
 
 // Run progress. Returns a slot number or -1 when none is free.
-int ProgressBegin(unsigned int dbid, int32_t policy_id);
+int ProgressBegin(Oid dbid, int32_t policy_id);
 void ProgressUpdate(int slot, int64_t rows_deleted, int64_t rows_archived, int32_t batches);
 void ProgressEnd(int slot);
 // Why the run waits before its next batch; nullptr or "" when it does not.
@@ -72,7 +75,7 @@ struct ProgressRow {
   char horizon_warning[kHorizonWarningBytes];
 };
 // Copies the runs in flight of database dbid into rows (capacity max).
-int ProgressSnapshot(unsigned int dbid, ProgressRow* rows, int max);
+int ProgressSnapshot(Oid dbid, ProgressRow* rows, int max);
 
 // The cluster-wide rows-per-second limiter: reserves `rows` and returns the
 // TimestampTz at which the batch may start (now, without preloading).

@@ -25,9 +25,8 @@ PG_FUNCTION_INFO_V1(retention_notify_launcher);
 PG_FUNCTION_INFO_V1(retention_running_progress);
 }
 
-using namespace pg_retention::pg;
-
 Datum retention_wakeup(PG_FUNCTION_ARGS) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   if (!superuser())
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("must be superuser to wake the retention scheduler")));
@@ -44,6 +43,7 @@ bool callback_registered = false;
 // The launcher may act only once CREATE EXTENSION has committed: a scheduler
 // started earlier would not see the extension and would leave for good.
 void NotifyAtCommit(XactEvent event, void* arg) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   if (!notify_pending) return;
   if (event == XACT_EVENT_COMMIT) {
     SetDatabaseState(MyDatabaseId, DatabaseState::kHasExtension);
@@ -55,6 +55,7 @@ void NotifyAtCommit(XactEvent event, void* arg) {
 }  // namespace
 
 Datum retention_notify_launcher(PG_FUNCTION_ARGS) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   if (!SharedStateAvailable()) PG_RETURN_VOID();
   if (!callback_registered) {
     RegisterXactCallback(NotifyAtCommit, NULL);
@@ -65,6 +66,7 @@ Datum retention_notify_launcher(PG_FUNCTION_ARGS) {
 }
 
 Datum retention_running_progress(PG_FUNCTION_ARGS) {
+  using namespace pg_retention::pg;  // block scope only (scripts/lint.py)
   InitMaterializedSRF(fcinfo, 0);
   ReturnSetInfo* rsinfo = reinterpret_cast<ReturnSetInfo*>(fcinfo->resultinfo);
   constexpr int kMax = 256;
@@ -77,8 +79,10 @@ Datum retention_running_progress(PG_FUNCTION_ARGS) {
     if (!CurrentUserSeesPolicy(rows[i].policy_id)) continue;
     bool throttled = rows[i].throttle_reason[0] != '\0';
     bool horizon = rows[i].horizon_warning[0] != '\0';
-    Datum values[7] = {Int32GetDatum(rows[i].policy_id), Int32GetDatum(rows[i].pid),
-                       Int64GetDatum(rows[i].rows_deleted), Int64GetDatum(rows[i].rows_archived),
+    Datum values[7] = {Int32GetDatum(rows[i].policy_id),
+                       Int32GetDatum(rows[i].pid),
+                       Int64GetDatum(rows[i].rows_deleted),
+                       Int64GetDatum(rows[i].rows_archived),
                        Int32GetDatum(rows[i].batches),
                        throttled ? CStringGetTextDatum(rows[i].throttle_reason) : (Datum) 0,
                        horizon ? CStringGetTextDatum(rows[i].horizon_warning) : (Datum) 0};
