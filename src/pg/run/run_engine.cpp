@@ -231,7 +231,7 @@ core::BatchSizerState SizerAfter(uintptr_t target_batch_time, const core::BatchS
   if (!CallCore(&err, [&]() {
         core::BatchSizerSettings settings = SizerSettings(target_batch_time);
         next = timed_out ? core::AfterTimeout(settings, st)
-                         : core::AfterBatch(settings, st, rows, elapsed_us);
+                         : core::AfterBatch(settings, st, {rows, rows, elapsed_us});
         return core::Status::Ok();
       }))
     RaiseCoreError(&err);
