@@ -104,7 +104,7 @@ Readings Read(Oid relid) {
 
 }  // namespace
 
-HealthReport CheckHealth(unsigned int relid) {
+HealthReport CheckHealth(Oid relid) {
   Readings r = Read(relid);
   CoreError err;
   char* reason = nullptr;
