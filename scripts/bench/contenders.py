@@ -114,6 +114,15 @@ def purge_authgate(conn, progress):
     return Purge(rows=total, batches=batches)
 
 
+def analyze_cost(conn):
+    """Seconds an ANALYZE of the table takes right after a purge. Measured
+    apart from the purge: a run leaves ANALYZE to autovacuum (it publishes
+    its statistics) unless autovacuum is off for the table or busy."""
+    t0 = time.monotonic()
+    db.execute(conn, f'ANALYZE {TABLE}')
+    return round(time.monotonic() - t0, 3)
+
+
 def purge_retention(conn, progress):
     """CALL retention.run(); PROGRESS only gets the end points here, the
     sampler reads the live progress from retention.status meanwhile."""

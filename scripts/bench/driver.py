@@ -201,6 +201,7 @@ def run_contender(args, server, tmpl, name, rawroot):
             lsn0, tp0 = db.current_lsn(conn), time.monotonic()
             result = contenders.purge(conn, name, progress)
             tp1, lsn1 = time.monotonic(), db.current_lsn(conn)
+            result.detail['analyze_s'] = contenders.analyze_cost(conn)
             lag_at_end = db.scalar(conn, load.REPLAY_LAG_SQL) if standby else None
             time.sleep(args.tail)
             tend = time.monotonic()
@@ -452,6 +453,12 @@ def main(argv):
             json.dump([{'name': r['name'], 'seconds': r['seconds'], 'rows_per_s': r['rows_per_s'],
                         'timeline': r['timeline']} for r in results], f)
         report.write_results(os.path.join(args.out, 'results.md'), info, results, idle)
+        by = {r['name']: r for r in results}
+        if by.get('delete') and by.get('retention_delete'):
+            d, rd = by['delete'], by['retention_delete']
+            log(f"pg_retention delete vs the single DELETE, same run: "
+                f"{(rd['rows_per_s'] or 0) / (d['rows_per_s'] or 1):.2f}x (target 0.95x); "
+                f"ANALYZE after the purge, timed apart: {rd['detail'].get('analyze_s')} s")
         title = (f"pg_retention benchmark: {args.rows:,} tokens, {tmpl.purgeable.count:,} purged; "
                  f"pgbench {args.clients} clients at {args.rate} tps"
                  + (', with a standby' if server.standby_port else ''))

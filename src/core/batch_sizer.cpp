@@ -25,8 +25,10 @@ BatchSizerState StartBatchSizer(const BatchSizerSettings& s, int64_t initial) {
 }
 
 BatchSizerState AfterBatch(const BatchSizerSettings& s, const BatchSizerState& state,
-                           int64_t rows, int64_t elapsed_us) {
+                           const BatchObservation& seen) {
   BatchSizerState next = state;
+  const int64_t rows = seen.visited;
+  const int64_t elapsed_us = seen.elapsed_us;
   if (rows <= 0 || elapsed_us < 0) return next;
   const double observed = static_cast<double>(std::max<int64_t>(elapsed_us, 1)) /
                           static_cast<double>(rows);

@@ -28,9 +28,20 @@ struct BatchSizerState {
 // The first batch: `initial` clamped to the bounds.
 BatchSizerState StartBatchSizer(const BatchSizerSettings& s, int64_t initial);
 
-// After a batch of `rows` rows that took `elapsed_us`.
+// What a batch did: it asked for `limit` rows and visited `visited` of them
+// (candidates picked, or keys in its range) in `elapsed_us`. A batch near the
+// end of a walk visits fewer rows than it asked for; its cost per row is
+// elapsed / visited, never elapsed / limit.
+struct BatchObservation {
+  int64_t limit = 0;
+  int64_t visited = 0;
+  int64_t elapsed_us = 0;
+};
+
+// After a batch: learns the cost per row from the rows it visited. A batch
+// that visited nothing teaches nothing.
 BatchSizerState AfterBatch(const BatchSizerSettings& s, const BatchSizerState& state,
-                           int64_t rows, int64_t elapsed_us);
+                           const BatchObservation& seen);
 
 // After a batch that timed out (lock or statement timeout) and was rolled back.
 BatchSizerState AfterTimeout(const BatchSizerSettings& s, const BatchSizerState& state);

@@ -18,10 +18,18 @@ BatchSizerSettings Settings() {
   return s;
 }
 
+BatchObservation Seen(int64_t limit, int64_t visited, int64_t elapsed_us) {
+  BatchObservation seen;
+  seen.limit = limit;
+  seen.visited = visited;
+  seen.elapsed_us = elapsed_us;
+  return seen;
+}
+
 // A table where one row costs cost_us.
 BatchSizerState Drive(const BatchSizerSettings& s, BatchSizerState st, double cost_us, int steps) {
   for (int i = 0; i < steps; ++i)
-    st = AfterBatch(s, st, st.rows, static_cast<int64_t>(std::llround(cost_us * st.rows)));
+    st = AfterBatch(s, st, Seen(st.rows, st.rows, std::llround(cost_us * st.rows)));
   return st;
 }
 
@@ -49,10 +57,10 @@ TEST(BatchSizer, MovesAtMostOneStepPerBatch) {
   BatchSizerSettings s = Settings();
   BatchSizerState st = StartBatchSizer(s, 1000);
   // Extremely cheap rows would ask for the maximum at once.
-  BatchSizerState next = AfterBatch(s, st, 1000, 1000);
+  BatchSizerState next = AfterBatch(s, st, Seen(1000, 1000, 1000));
   EXPECT_EQ(next.rows, 2000);
   // Extremely expensive rows would ask for the minimum at once.
-  next = AfterBatch(s, st, 1000, 100000000);
+  next = AfterBatch(s, st, Seen(1000, 1000, 100000000));
   EXPECT_EQ(next.rows, 500);
 }
 
@@ -64,7 +72,7 @@ TEST(BatchSizer, DoesNotOscillateUnderNoise) {
   int64_t lo = st.rows, hi = st.rows;
   for (int i = 0; i < 40; ++i) {
     double cost = (i % 2 == 0) ? 12.0 : 8.0;
-    st = AfterBatch(s, st, st.rows, static_cast<int64_t>(std::llround(cost * st.rows)));
+    st = AfterBatch(s, st, Seen(st.rows, st.rows, std::llround(cost * st.rows)));
     lo = std::min(lo, st.rows);
     hi = std::max(hi, st.rows);
   }
@@ -101,5 +109,20 @@ TEST(BatchSizer, TimeoutHalvesAndForgets) {
 TEST(BatchSizer, IgnoresEmptyObservations) {
   BatchSizerSettings s = Settings();
   BatchSizerState st = StartBatchSizer(s, 1000);
-  EXPECT_EQ(AfterBatch(s, st, 0, 5000).rows, 1000);
+  EXPECT_EQ(AfterBatch(s, st, Seen(1000, 0, 5000)).rows, 1000);
+}
+
+// The cost per row is learned from the rows a batch visited, not from the
+// limit it asked for: a batch that asked for 10000 rows but found only 100
+// in 200 ms shows 2 ms per row (shrink), not 20 us per row (grow).
+TEST(BatchSizer, LearnsFromRowsVisitedNotTheLimit) {
+  BatchSizerSettings s = Settings();
+  BatchSizerState st = StartBatchSizer(s, 10000);
+  BatchSizerState next = AfterBatch(s, st, Seen(10000, 100, 200000));
+  EXPECT_DOUBLE_EQ(next.cost_us_per_row, 2000.0);
+  EXPECT_EQ(next.rows, 5000);  // one step down, toward 100 rows
+  // Every row visited: 20 us per row, one step up toward 10000 rows of 200 ms.
+  next = AfterBatch(s, st, Seen(10000, 10000, 200000));
+  EXPECT_DOUBLE_EQ(next.cost_us_per_row, 20.0);
+  EXPECT_EQ(next.rows, 10000);
 }

@@ -52,3 +52,30 @@ TEST(RateLimit, HugeBatchesDoNotOverflow) {
   RateReservation r = ReserveRows(0, 0, 4000000000LL, 1);
   EXPECT_EQ(r.next_at_us, 4000000000LL * kSec);
 }
+
+// A look (no rows) tells when the next batch may start and reserves nothing.
+TEST(RateLimit, LookingReservesNothing) {
+  RateReservation r = ReserveRows(12 * kSec, 10 * kSec, 0, 100);
+  EXPECT_EQ(r.start_at_us, 12 * kSec);
+  EXPECT_EQ(r.next_at_us, 12 * kSec);
+  r = ReserveRows(8 * kSec, 10 * kSec, 0, 100);
+  EXPECT_EQ(r.start_at_us, 10 * kSec);
+}
+
+// The run pays for rows removed: a walk over rows with nothing to purge is
+// never paced, however many rows its batches visit.
+TEST(RateLimit, PacesRowsRemovedNotRowsVisited) {
+  int64_t next = 0;
+  for (int i = 0; i < 100; ++i) {
+    const int64_t now = i * 1000;  // a batch every millisecond
+    EXPECT_EQ(ReserveRows(next, now, 0, 100).start_at_us, now);
+    next = PayForRemoved(next, now, 0, 100);
+  }
+  EXPECT_EQ(next, 0);
+  // 50 rows removed at 100 rows/s: the next batch waits half a second.
+  next = PayForRemoved(next, 200 * 1000, 50, 100);
+  EXPECT_EQ(next, 200 * 1000 + kSec / 2);
+  EXPECT_EQ(ReserveRows(next, 201 * 1000, 0, 100).start_at_us, 200 * 1000 + kSec / 2);
+  // No limit: nothing is paid.
+  EXPECT_EQ(PayForRemoved(5, 0, 1000, 0), 5);
+}

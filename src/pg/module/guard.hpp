@@ -64,6 +64,20 @@ bool CallCore(CoreError* err, Fn fn, In&&... in) noexcept {
   return false;
 }
 
+// The common case: *out = fn(in...) for a core function that cannot fail
+// (a decision that returns a value). The body is a captureless lambda that
+// sees only fn, out and the converted inputs.
+template <typename R, typename... P, typename... In>
+bool CallCoreInto(CoreError* err, R (*fn)(P...), R* out, In&&... in) noexcept {
+  return CallCore(
+      err,
+      [](R (*f)(P...), R* result, std::decay_t<In>... args) {
+        *result = f(args...);
+        return core::Status::Ok();
+      },
+      fn, out, std::forward<In>(in)...);
+}
+
 // A malloc'd copy of a core string for the caller to pstrdup and free; no
 // PostgreSQL call happens inside the guard.
 inline char* CoreStrdup(const std::string& s) {

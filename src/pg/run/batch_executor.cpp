@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/block_walk.hpp"
+#include "core/walk.hpp"
 #include "core/statement_builder.hpp"
 #include "pg/policy/archive_table.hpp"
 #include "pg/policy/expression.hpp"
@@ -45,7 +46,7 @@ struct PlainSpec {
   const char* archive;
   int ncolumns;
   char** columns;
-  int path;
+  core::AccessPath path;
   int nkeys;
   KeyColumnInfo* keys;
 };
@@ -69,37 +70,36 @@ BuiltSql BuildStatements(const PlainSpec* p) {
   char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr,
                               nullptr, nullptr, nullptr, nullptr};
   bool row_count_is_deleted = false;
-  bool ok = CallCore(&err, [](const PlainSpec* in, char** strings, bool* deleted_out) {
+  bool ok = CallCore(&err, [](const PlainSpec* p, char** out, bool* row_count_is_deleted) {
     core::BatchStatementSpec spec;
-    spec.source = in->source;
-    spec.expires_at = in->expires_at;
-    spec.filter = in->filter ? in->filter : "";
-    spec.mode = in->mode;
-    spec.archive = in->archive ? in->archive : "";
-    for (int i = 0; i < in->ncolumns; ++i) spec.columns.emplace_back(in->columns[i]);
-    spec.path = static_cast<core::AccessPath>(in->path);
-    for (int i = 0; i < in->nkeys; ++i)
-      spec.key.push_back({in->keys[i].name, in->keys[i].op_schema});
+    spec.source = p->source;
+    spec.expires_at = p->expires_at;
+    spec.filter = p->filter ? p->filter : "";
+    spec.mode = p->mode;
+    spec.archive = p->archive ? p->archive : "";
+    for (int i = 0; i < p->ncolumns; ++i) spec.columns.emplace_back(p->columns[i]);
+    spec.path = p->path;
+    for (int i = 0; i < p->nkeys; ++i) spec.key.push_back({p->keys[i].name, p->keys[i].op_schema});
     if (spec.path == core::AccessPath::kPrimaryKeyWalk) {
       for (int lower = 0; lower < 2; ++lower) {
         core::BatchStatement st = core::BuildBatchStatement(spec, lower);
         if (!st.status.ok()) return st.status;
-        strings[2 + lower] = CoreStrdup(st.sql);
-        *deleted_out = st.row_count_is_deleted;
-        strings[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
-        strings[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
+        out[2 + lower] = CoreStrdup(st.sql);
+        *row_count_is_deleted = st.row_count_is_deleted;
+        out[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
+        out[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
       }
     } else {
       if (spec.path == core::AccessPath::kIndex) {
         core::BatchStatement st = core::BuildBatchStatement(spec, false);
         if (!st.status.ok()) return st.status;
-        strings[0] = CoreStrdup(st.sql);
+        out[0] = CoreStrdup(st.sql);
       }
       core::BatchStatement st = core::BuildBatchStatement(spec, true);
       if (!st.status.ok()) return st.status;
-      strings[1] = CoreStrdup(st.sql);
+      out[1] = CoreStrdup(st.sql);
     }
-    strings[8] = CoreStrdup(core::BuildPreviewStatement(spec));
+    out[8] = CoreStrdup(core::BuildPreviewStatement(spec));
     return core::Status::Ok();
   }, p, out, &row_count_is_deleted);
   if (!ok) {
@@ -145,88 +145,42 @@ void ColumnChangedContext(void* arg) {
   errcontext("checking retention policy \"%s\" against its table", static_cast<char*>(arg));
 }
 
-// State of the per-batch statement timeout.
-bool outer_timeout_active = false;
-TimestampTz outer_timeout_at = 0;
-TimestampTz batch_timeout_at = 0;
-bool armed = false;
-
-}  // namespace
+bool IsArchive(const PolicyRecord* policy) {
+  return static_cast<core::Mode>(policy->mode) == core::Mode::kArchive;
+}
 
 // The bounds of a batch: the batch lock_timeout and the batch statement
 // timeout, around the sandbox in which its statements run. Returns the GUC
-// nest level for EndBatchBounds. for_run false (preview): none.
-static int BeginBatchBounds(bool for_run = true) {
+// nest level for EndBatchBounds. timeout nullptr (preview): none.
+int BeginBatchBounds(BatchTimeout* timeout) {
   int nest = NewGUCNestLevel();
-  if (for_run) {
-    char timeout[32];
-    snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
-    SetLocalSetting("lock_timeout", timeout);
-    ArmBatchTimeout();
+  if (timeout != nullptr) {
+    char lock_timeout[32];
+    snprintf(lock_timeout, sizeof(lock_timeout), "%d", guc_lock_timeout_ms);
+    SetLocalSetting("lock_timeout", lock_timeout);
+    ArmBatchTimeout(timeout);
   }
   return nest;
 }
 
-static void EndBatchBounds(int nest) {
-  DisarmBatchTimeout();
+void EndBatchBounds(BatchTimeout* timeout, int nest) {
+  if (timeout != nullptr) DisarmBatchTimeout(timeout);
   RestoreSettings(nest);
 }
 
-RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
-  RunPlan* plan = static_cast<RunPlan*>(palloc0(sizeof(RunPlan)));
-  plan->policy = policy;
-
-  if (get_rel_name(policy->relid) == nullptr)
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                    errmsg("table of retention policy \"%s\" no longer exists", policy->name)));
-
-  // Everything below runs as the table's owner: expression parsing, index
-  // matching (constant folding) and the key queries can reach user code.
-  CheckPolicyOwnerOwnsTable(policy->name, policy->owner, policy->relid);
-  int bounds = BeginBatchBounds(for_run);
-  Sandbox sandbox;
-  BeginSandbox(RelationOwner(policy->relid), policy->timezone, &sandbox);
-
-  ErrorContextCallback callback;
-  callback.callback = ColumnChangedContext;
-  callback.arg = policy->name;
-  callback.previous = error_context_stack;
-  error_context_stack = &callback;
-  AnalyzedExpression expires =
-      AnalyzeExpression(policy->relid, policy->expires_at, ExprRole::kExpiresAt);
-  AnalyzedExpression filter;
-  if (policy->filter) filter = AnalyzeExpression(policy->relid, policy->filter, ExprRole::kFilter);
-  error_context_stack = callback.previous;
-  CheckColumnsUnchanged(policy, &expires, policy->filter ? &filter : nullptr);
-  // The table may have changed owner since the policy was checked: the
-  // functions the expressions call must be trusted by its owner now.
-  Oid table_owner = RelationOwner(policy->relid);
-  CheckExpressionObjects(&expires, table_owner, "expires_at");
-  if (policy->filter) CheckExpressionObjects(&filter, table_owner, "filter");
-
-  SourceInfo* source = DescribeSource(policy->relid, &expires);
-  if (policy->mode == core::Mode::kArchive) {
-    if (policy->archive_relid == InvalidOid || get_rel_name(policy->archive_relid) == nullptr)
-      ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                      errmsg("archive table of retention policy \"%s\" no longer exists",
-                             policy->name)));
-    CheckArchiveTable(policy->archive_relid, source, RelationOwner(policy->relid));
-    CheckReferencingForeignKeys(policy->relid, true);
-    plan->archive_name = quote_qualified_identifier(
-        get_namespace_name(get_rel_namespace(policy->archive_relid)),
-        get_rel_name(policy->archive_relid));
-  }
-
+// The access path and the cursor's types, from the source's indexes.
+void PlanAccessPath(RunPlan* plan, const SourceInfo* source,
+                           const AnalyzedExpression* expires) {
   if (source->expiry_index) {
-    plan->path = static_cast<int>(core::AccessPath::kIndex);
+    plan->path = core::AccessPath::kIndex;
     plan->ncursor = 1;
-    plan->cursor_types[0] = expires.type_oid;
+    plan->cursor_types[0] = expires->type_oid;
   } else if (source->nkeys > 0) {
-    plan->path = static_cast<int>(core::AccessPath::kPrimaryKeyWalk);
+    plan->path = core::AccessPath::kPrimaryKeyWalk;
     plan->ncursor = source->nkeys;
     for (int i = 0; i < source->nkeys; ++i) plan->cursor_types[i] = source->keys[i].type_oid;
   } else {
-    plan->path = static_cast<int>(core::AccessPath::kBlockRange);
+    plan->path = core::AccessPath::kBlockRange;
     plan->ncursor = 0;
   }
   for (int i = 0; i < plan->ncursor; ++i) {
@@ -241,21 +195,25 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   plan->column_names = source->column_names;
   plan->column_types = source->column_types;
   plan->column_typmods = source->column_typmods;
-  plan->batch_size = policy->batch_size > 0 ? policy->batch_size : guc_default_batch_size;
-
-  if (plan->path == static_cast<int>(core::AccessPath::kBlockRange)) {
-    Relation rel = relation_open(policy->relid, AccessShareLock);
+  plan->batch_size = plan->policy->batch_size > 0 ? plan->policy->batch_size
+                                                  : guc_default_batch_size;
+  if (plan->path == core::AccessPath::kBlockRange) {
+    Relation rel = relation_open(plan->policy->relid, AccessShareLock);
     plan->end_block = RelationGetNumberOfBlocks(rel);
     relation_close(rel, AccessShareLock);
-    plan->blocks_per_batch =
-        core::BlocksPerBatch(plan->batch_size, source->reltuples, source->relpages);
+    plan->reltuples = source->reltuples;
+    plan->relpages = source->relpages;
   }
+}
 
+// The statements of every batch and of the preview, built by the core.
+void PlanStatements(RunPlan* plan, const SourceInfo* source) {
+  const PolicyRecord* policy = plan->policy;
   PlainSpec spec;
   spec.source = source->qualified;
   spec.expires_at = policy->expires_at;
   spec.filter = policy->filter;
-  spec.mode = policy->mode;
+  spec.mode = static_cast<core::Mode>(policy->mode);
   spec.archive = plan->archive_name;
   spec.ncolumns = source->ncolumns;
   spec.columns = source->column_quoted;
@@ -272,15 +230,80 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
   }
   plan->range_row_count_is_deleted = sql.range_row_count_is_deleted;
   plan->sql_preview = sql.preview;
-  if (for_run) RestoreCursor(plan);
+}
+
+// The expressions, parsed and checked against the table as it is now.
+AnalyzedExpression CheckExpressions(PolicyRecord* policy, AnalyzedExpression* filter) {
+  ErrorContextCallback callback;
+  callback.callback = ColumnChangedContext;
+  callback.arg = policy->name;
+  callback.previous = error_context_stack;
+  error_context_stack = &callback;
+  AnalyzedExpression expires =
+      AnalyzeExpression(policy->relid, policy->expires_at, ExprRole::kExpiresAt);
+  if (policy->filter) *filter = AnalyzeExpression(policy->relid, policy->filter, ExprRole::kFilter);
+  error_context_stack = callback.previous;
+  CheckColumnsUnchanged(policy, &expires, policy->filter ? filter : nullptr);
+  // The table may have changed owner since the policy was checked: the
+  // functions the expressions call must be trusted by its owner now.
+  Oid table_owner = RelationOwner(policy->relid);
+  CheckExpressionObjects(&expires, table_owner, "expires_at");
+  if (policy->filter) CheckExpressionObjects(filter, table_owner, "filter");
+  return expires;
+}
+
+// Archive mode: the archive table still fits; its quoted name.
+char* CheckArchive(const PolicyRecord* policy, SourceInfo* source) {
+  if (policy->archive_relid == InvalidOid || get_rel_name(policy->archive_relid) == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("archive table of retention policy \"%s\" no longer exists",
+                           policy->name)));
+  CheckArchiveTable(policy->archive_relid, source, RelationOwner(policy->relid));
+  CheckReferencingForeignKeys(policy->relid, true);
+  return quote_qualified_identifier(get_namespace_name(get_rel_namespace(policy->archive_relid)),
+                                    get_rel_name(policy->archive_relid));
+}
+
+}  // namespace
+
+RunPlan* BuildRunPlan(PolicyRecord* policy, BatchTimeout* timeout) {
+  RunPlan* plan = static_cast<RunPlan*>(palloc0(sizeof(RunPlan)));
+  plan->policy = policy;
+
+  if (get_rel_name(policy->relid) == nullptr)
+    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
+                    errmsg("table of retention policy \"%s\" no longer exists", policy->name)));
+
+  // Everything below runs as the table's owner: expression parsing, index
+  // matching (constant folding) and the key queries can reach user code.
+  CheckPolicyOwnerOwnsTable(policy->name, policy->owner, policy->relid);
+  int bounds = BeginBatchBounds(timeout);
+  Sandbox sandbox;
+  BeginSandbox(RelationOwner(policy->relid), policy->timezone, &sandbox);
+
+  AnalyzedExpression filter;
+  AnalyzedExpression expires = CheckExpressions(policy, &filter);
+  SourceInfo* source = DescribeSource(policy->relid, &expires);
+  if (IsArchive(policy)) plan->archive_name = CheckArchive(policy, source);
+  PlanAccessPath(plan, source, &expires);
+  PlanStatements(plan, source);
+  if (timeout != nullptr) RestoreCursor(plan);
 
   EndSandbox(&sandbox);
-  EndBatchBounds(bounds);
+  EndBatchBounds(timeout, bounds);
   return plan;
 }
 
+RunPlan* BuildRunPlan(PolicyRecord* policy, bool for_run) {
+  if (!for_run) return BuildRunPlan(policy, static_cast<BatchTimeout*>(nullptr));
+  BatchTimeout timeout = {};
+  return BuildRunPlan(policy, &timeout);
+}
+
+namespace {
+
 // "primary key walk:20", "index tokens_idx:1184", "block range walk".
-static char* CursorKind(const RunPlan* plan) {
+char* CursorKind(const RunPlan* plan) {
   StringInfoData kind;
   initStringInfo(&kind);
   appendStringInfoString(&kind, plan->access_path);
@@ -289,9 +312,11 @@ static char* CursorKind(const RunPlan* plan) {
   return kind.data;
 }
 
+}  // namespace
+
 int CursorAsText(const RunPlan* plan, const char** kind, char*** values) {
   *kind = CursorKind(plan);
-  if (static_cast<core::AccessPath>(plan->path) == core::AccessPath::kBlockRange) {
+  if (plan->path == core::AccessPath::kBlockRange) {
     if (plan->next_block == 0) return -1;
     *values = static_cast<char**>(palloc0(sizeof(char*) * 2));
     (*values)[0] = psprintf(INT64_FORMAT, static_cast<int64>(plan->next_block));
@@ -312,7 +337,7 @@ void RestoreCursor(RunPlan* plan) {
   const PolicyRecord* policy = plan->policy;
   if (policy->cursor_kind == nullptr || strcmp(policy->cursor_kind, CursorKind(plan)) != 0)
     return;  // none saved, or saved for another access path or key
-  if (static_cast<core::AccessPath>(plan->path) == core::AccessPath::kBlockRange) {
+  if (plan->path == core::AccessPath::kBlockRange) {
     if (policy->ncursor == 1 && policy->cursor[0])
       plan->next_block = strtoll(policy->cursor[0], nullptr, 10);
     return;
@@ -327,33 +352,35 @@ void RestoreCursor(RunPlan* plan) {
   plan->have_cursor = true;
 }
 
-void ArmBatchTimeout() {
-  outer_timeout_active = get_timeout_active(STATEMENT_TIMEOUT);
-  outer_timeout_at = outer_timeout_active ? get_timeout_finish_time(STATEMENT_TIMEOUT) : 0;
-  batch_timeout_at = 0;
+void ArmBatchTimeout(BatchTimeout* t) {
+  t->outer_active = get_timeout_active(STATEMENT_TIMEOUT);
+  t->outer_at = t->outer_active ? get_timeout_finish_time(STATEMENT_TIMEOUT) : 0;
+  t->batch_at = 0;
   if (guc_statement_timeout_ms <= 0) return;
-  batch_timeout_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), guc_statement_timeout_ms);
-  if (!outer_timeout_active || batch_timeout_at < outer_timeout_at)
-    enable_timeout_at(STATEMENT_TIMEOUT, batch_timeout_at);
-  armed = true;
+  t->batch_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), guc_statement_timeout_ms);
+  if (!t->outer_active || t->batch_at < t->outer_at)
+    enable_timeout_at(STATEMENT_TIMEOUT, t->batch_at);
+  t->armed = true;
 }
 
-void DisarmBatchTimeout() {
-  if (batch_timeout_at == 0 || !armed) return;
-  armed = false;
+void DisarmBatchTimeout(BatchTimeout* t) {
+  if (t->batch_at == 0 || !t->armed) return;
+  t->armed = false;
   disable_timeout(STATEMENT_TIMEOUT, false);
-  if (outer_timeout_active) enable_timeout_at(STATEMENT_TIMEOUT, outer_timeout_at);
+  if (t->outer_active) enable_timeout_at(STATEMENT_TIMEOUT, t->outer_at);
 }
 
-bool OurStatementTimeoutExpired() {
-  if (batch_timeout_at == 0) return false;
+bool OurStatementTimeoutExpired(const BatchTimeout* t) {
+  if (t->batch_at == 0) return false;
   TimestampTz now = GetCurrentTimestamp();
-  return now >= batch_timeout_at && (!outer_timeout_active || now < outer_timeout_at);
+  return now >= t->batch_at && (!t->outer_active || now < t->outer_at);
 }
+
+namespace {
 
 // Keeps a copy of the key datums of row 0 of the last SPI result as the
 // walk's cursor, in the plan's memory.
-static void TakeCursor(RunPlan* plan, int first_column, bool* all_null, bool* changed) {
+void TakeCursor(RunPlan* plan, int first_column, bool* all_null, bool* changed) {
   HeapTuple tup = SPI_tuptable->vals[0];
   TupleDesc desc = SPI_tuptable->tupdesc;
   MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
@@ -378,7 +405,7 @@ static void TakeCursor(RunPlan* plan, int first_column, bool* all_null, bool* ch
 // the end of the transaction) and checks it still has the plan's columns
 // and that the policy's owner still owns it. Returns the table's owner, as
 // whom the batch runs.
-static Oid CheckSourceUnchanged(const RunPlan* plan) {
+Oid CheckSourceUnchanged(const RunPlan* plan) {
   Relation rel = try_relation_open(plan->policy->relid, RowExclusiveLock);
   if (rel == nullptr)
     ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
@@ -410,21 +437,221 @@ static Oid CheckSourceUnchanged(const RunPlan* plan) {
   return owner;
 }
 
-void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
-  memset(result, 0, sizeof(*result));
-  const core::AccessPath path = static_cast<core::AccessPath>(plan->path);
+}  // namespace
 
+// The arguments of one batch statement: $1 the cutoff, $2 the limit, then
+// those of its access path.
+struct BatchArgs {
+  const char* sql;
+  int nargs;
   Oid types[2 + 2 * kMaxCursorColumns];
   Datum values[2 + 2 * kMaxCursorColumns];
-  types[0] = TIMESTAMPTZOID;
-  values[0] = TimestampTzGetDatum(plan->policy->cutoff);
-  types[1] = INT8OID;
-  values[1] = Int64GetDatum(limit);
-  int nargs = 2;
-  const char* sql = plan->sql_next;
-  ItemPointerData range[2];
-  bool has_upper = false;
-  Datum upper[kMaxCursorColumns];
+};
+
+// What a binder leaves for the step after the statement.
+struct PathScratch {
+  bool last_range;                  // key walk: the range ends at the highest key
+  Datum upper[kMaxCursorColumns];   // key walk: the range's upper key
+  ItemPointerData range[2];         // block walk: [first, end) as tids
+  int64_t blocks;                   // block walk: blocks in the range
+};
+
+namespace {
+
+void AddArg(BatchArgs* args, Oid type, Datum value) {
+  args->types[args->nargs] = type;
+  args->values[args->nargs++] = value;
+}
+
+// Key walk: where does the range of the next `limit` keys end? Fewer keys
+// left: the last range ends at the highest key there is now. False when no
+// key follows the cursor.
+bool FindRangeEnd(RunPlan* plan, int64_t limit, PathScratch* scratch) {
+  BatchArgs bound;
+  bound.nargs = 0;
+  if (plan->have_cursor)
+    for (int i = 0; i < plan->ncursor; ++i) AddArg(&bound, plan->cursor_types[i], plan->cursor[i]);
+  const int ncursor_args = bound.nargs;
+  AddArg(&bound, INT8OID, Int64GetDatum(limit - 1));
+  int rc = SPI_execute_with_args(plan->sql_bound[plan->have_cursor], bound.nargs, bound.types,
+                                 bound.values, NULL, false, 1);
+  if (rc != SPI_OK_SELECT) elog(ERROR, "retention key bound query failed");
+  if (SPI_processed == 0) {
+    SPI_freetuptable(SPI_tuptable);
+    scratch->last_range = true;
+    rc = SPI_execute_with_args(plan->sql_last_key[plan->have_cursor], ncursor_args, bound.types,
+                               bound.values, NULL, false, 1);
+    if (rc != SPI_OK_SELECT) elog(ERROR, "retention last key query failed");
+  }
+  const bool found = SPI_processed == 1;
+  for (int i = 0; found && i < plan->ncursor; ++i) {
+    bool isnull;
+    Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
+    scratch->upper[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
+  }
+  SPI_freetuptable(SPI_tuptable);
+  return found;
+}
+
+// Key walk: the range (cursor, upper]. False: nothing after the cursor.
+bool BindKeyWalk(RunPlan* plan, int64_t limit, BatchArgs* args, PathScratch* scratch) {
+  if (!FindRangeEnd(plan, limit, scratch)) return false;
+  if (plan->have_cursor)
+    for (int i = 0; i < plan->ncursor; ++i) AddArg(args, plan->cursor_types[i], plan->cursor[i]);
+  for (int i = 0; i < plan->ncursor; ++i) AddArg(args, plan->cursor_types[i], scratch->upper[i]);
+  args->sql = plan->sql_range[plan->have_cursor];
+  return true;
+}
+
+// Index walk: from the lowest expiry left, once there is one.
+bool BindIndex(RunPlan* plan, int64_t limit, BatchArgs* args, PathScratch* scratch) {
+  if (!plan->have_cursor) {
+    args->sql = plan->sql_first;
+    return true;
+  }
+  AddArg(args, plan->cursor_types[0], plan->cursor[0]);
+  args->sql = plan->sql_next;
+  return true;
+}
+
+// Blocks per batch from the batch's own limit: the range follows the
+// adaptive size.
+int64_t BlocksFor(const RunPlan* plan, int64_t limit) {
+  CoreError err;
+  int64_t blocks = 1;
+  const double reltuples = plan->reltuples;
+  const int64_t relpages = plan->relpages;
+  if (!CallCoreInto(&err, core::BlocksPerBatch, &blocks, limit, reltuples, relpages))
+    RaiseCoreError(&err);
+  return blocks;
+}
+
+// Block walk: the range [next_block, next_block + blocks) as two tids.
+bool BindBlockRange(RunPlan* plan, int64_t limit, BatchArgs* args, PathScratch* scratch) {
+  scratch->blocks = BlocksFor(plan, limit);
+  int64_t end = plan->next_block + scratch->blocks;
+  ItemPointerSet(&scratch->range[0], static_cast<BlockNumber>(plan->next_block), 0);
+  ItemPointerSet(&scratch->range[1], static_cast<BlockNumber>(Min(end, (int64_t) MaxBlockNumber)), 0);
+  AddArg(args, TIDOID, PointerGetDatum(&scratch->range[0]));
+  AddArg(args, TIDOID, PointerGetDatum(&scratch->range[1]));
+  args->sql = plan->sql_next;
+  return true;
+}
+
+// Key walk: the next range starts after this one; none after the last.
+void AdvanceKeyWalk(RunPlan* plan, int64_t limit, PathScratch* scratch,
+                           BatchResult* result) {
+  MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
+  for (int i = 0; i < plan->ncursor; ++i) {
+    if (plan->have_cursor && !plan->cursor_byval[i]) pfree(DatumGetPointer(plan->cursor[i]));
+    plan->cursor[i] = datumCopy(scratch->upper[i], plan->cursor_byval[i], plan->cursor_len[i]);
+  }
+  MemoryContextSwitchTo(old);
+  plan->have_cursor = true;
+  // A range holds `limit` keys, the last one fewer (at least those deleted).
+  result->visited = scratch->last_range ? result->deleted : limit;
+  result->walk_finished = scratch->last_range;
+}
+
+bool WalkFinished(const core::IndexBatchSeen& seen) {
+  CoreError err;
+  bool finished = true;
+  if (!CallCoreInto(&err, core::IndexWalkFinished, &finished, seen))
+    RaiseCoreError(&err);
+  return finished;
+}
+
+// Index walk: the lowest expiry left becomes the cursor.
+void AdvanceIndex(RunPlan* plan, int64_t limit, PathScratch* scratch,
+                         BatchResult* result) {
+  core::IndexBatchSeen seen;
+  TakeCursor(plan, 4, &seen.cursor_all_null, &seen.cursor_changed);
+  plan->have_cursor = plan->have_cursor || !seen.cursor_all_null;
+  seen.limit = limit;
+  seen.candidates = result->visited;
+  seen.removed = result->deleted;
+  result->walk_finished = WalkFinished(seen);
+}
+
+// Block walk: on to the next range, or this one again (core/walk).
+void AdvanceBlockRange(RunPlan* plan, int64_t limit, PathScratch* scratch,
+                              BatchResult* result) {
+  core::BlockBatchSeen seen;
+  seen.next_block = plan->next_block;
+  seen.blocks = scratch->blocks;
+  seen.end_block = plan->end_block;
+  seen.limit = limit;
+  seen.candidates = result->visited;
+  seen.removed = result->deleted;
+  CoreError err;
+  core::BlockWalkNext next;
+  if (!CallCoreInto(&err, core::AdvanceBlockWalk, &next, seen))
+    RaiseCoreError(&err);
+  plan->next_block = next.next_block;
+  result->walk_finished = next.finished;
+}
+
+}  // namespace
+
+// One binder and one advancer per access path, in core::AccessPath's order.
+struct PathOps {
+  bool (*bind)(RunPlan*, int64_t, BatchArgs*, PathScratch*);
+  void (*advance)(RunPlan*, int64_t, PathScratch*, BatchResult*);
+};
+static_assert(static_cast<int>(core::AccessPath::kPrimaryKeyWalk) == 0 &&
+                  static_cast<int>(core::AccessPath::kIndex) == 1 &&
+                  static_cast<int>(core::AccessPath::kBlockRange) == 2,
+              "kPathOps follows core::AccessPath");
+namespace {
+
+const PathOps kPathOps[] = {
+    {BindKeyWalk, AdvanceKeyWalk},
+    {BindIndex, AdvanceIndex},
+    {BindBlockRange, AdvanceBlockRange},
+};
+
+// The batch statement's counts. A plain DELETE (key walk, delete mode)
+// reports its row count; the others one row (deleted, archived, candidates,
+// cursor...), which stays in SPI_tuptable for the advancer.
+void ReadCounts(const RunPlan* plan, int rc, BatchResult* result) {
+  if (plan->range_row_count_is_deleted && plan->path == core::AccessPath::kPrimaryKeyWalk) {
+    if (rc != SPI_OK_DELETE)
+      elog(ERROR, "retention batch returned an unexpected result: %s", SPI_result_code_string(rc));
+    result->deleted = static_cast<int64_t>(SPI_processed);
+    return;
+  }
+  if (rc != SPI_OK_SELECT || SPI_processed != 1)
+    elog(ERROR, "retention batch returned an unexpected result: %s", SPI_result_code_string(rc));
+  HeapTuple tup = SPI_tuptable->vals[0];
+  TupleDesc desc = SPI_tuptable->tupdesc;
+  bool isnull;
+  result->deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
+  result->archived = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
+  result->visited = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
+}
+
+void CheckArchivedAll(const RunPlan* plan, const BatchResult* result) {
+  if (!IsArchive(plan->policy) || result->archived == result->deleted) return;
+  ereport(ERROR,
+          (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
+           errmsg("archive table %s stored " INT64_FORMAT " of " INT64_FORMAT " rows",
+                  plan->archive_name, result->archived, result->deleted),
+           errdetail("A trigger or rule on the archive table changed the rows written; the "
+                     "batch was rolled back, so no row was deleted."),
+           errhint("Remove the trigger or rule, or let it write every row it is given.")));
+}
+
+}  // namespace
+
+void ExecuteBatch(RunPlan* plan, int64_t limit, BatchTimeout* timeout, BatchResult* result) {
+  memset(result, 0, sizeof(*result));
+  const PathOps& ops = kPathOps[static_cast<int>(plan->path)];
+  BatchArgs args;
+  args.nargs = 0;
+  AddArg(&args, TIMESTAMPTZOID, TimestampTzGetDatum(plan->policy->cutoff));
+  AddArg(&args, INT8OID, Int64GetDatum(limit));
+  PathScratch scratch;
+  memset(&scratch, 0, sizeof(scratch));
 
   // Deferred foreign keys would fire at commit, outside the owner's
   // restricted context, where PostgreSQL refuses them: check them with the
@@ -432,150 +659,31 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchResult* result) {
   if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
     elog(ERROR, "could not make constraints immediate");
 
-  int bounds = BeginBatchBounds();
+  int bounds = BeginBatchBounds(timeout);
   // Takes the batch's table lock, under lock_timeout; no user code runs yet.
   Oid table_owner = CheckSourceUnchanged(plan);
   Sandbox sandbox;
   BeginSandbox(table_owner, plan->policy->timezone, &sandbox);
-
-  bool last_range = false;
-  if (path == core::AccessPath::kPrimaryKeyWalk) {
-    // Where does the next range of `limit` keys end? Fewer keys left: the
-    // last range ends at the highest key there is now. No key: done.
-    Oid bound_types[kMaxCursorColumns + 1];
-    Datum bound_values[kMaxCursorColumns + 1];
-    int nbound = 0;
-    if (plan->have_cursor)
-      for (int i = 0; i < plan->ncursor; ++i) {
-        bound_types[nbound] = plan->cursor_types[i];
-        bound_values[nbound++] = plan->cursor[i];
-      }
-    bound_types[nbound] = INT8OID;
-    bound_values[nbound] = Int64GetDatum(limit - 1);
-    int rc = SPI_execute_with_args(plan->sql_bound[plan->have_cursor], nbound + 1, bound_types,
-                                   bound_values, NULL, false, 1);
-    if (rc != SPI_OK_SELECT) elog(ERROR, "retention key bound query failed");
-    if (SPI_processed == 0) {
-      SPI_freetuptable(SPI_tuptable);
-      last_range = true;
-      rc = SPI_execute_with_args(plan->sql_last_key[plan->have_cursor], nbound, bound_types,
-                                 bound_values, NULL, false, 1);
-      if (rc != SPI_OK_SELECT) elog(ERROR, "retention last key query failed");
-    }
-    has_upper = SPI_processed == 1;
-    if (has_upper) {
-      bool isnull;
-      for (int i = 0; i < plan->ncursor; ++i) {
-        Datum d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, i + 1, &isnull);
-        upper[i] = datumCopy(d, plan->cursor_byval[i], plan->cursor_len[i]);
-      }
-    }
-    SPI_freetuptable(SPI_tuptable);
-    if (!has_upper) {  // nothing after the cursor
-      EndSandbox(&sandbox);
-      EndBatchBounds(bounds);
-      result->walk_finished = true;
-      return;
-    }
-    if (plan->have_cursor)
-      for (int i = 0; i < plan->ncursor; ++i) {
-        types[nargs] = plan->cursor_types[i];
-        values[nargs++] = plan->cursor[i];
-      }
-    for (int i = 0; i < plan->ncursor; ++i) {
-      types[nargs] = plan->cursor_types[i];
-      values[nargs++] = upper[i];
-    }
-    sql = plan->sql_range[plan->have_cursor];
-  } else if (path == core::AccessPath::kBlockRange) {
-    ItemPointerSet(&range[0], static_cast<BlockNumber>(plan->next_block), 0);
-    int64_t end = plan->next_block + plan->blocks_per_batch;
-    ItemPointerSet(&range[1], static_cast<BlockNumber>(end > MaxBlockNumber ? MaxBlockNumber : end), 0);
-    types[2] = TIDOID;
-    values[2] = PointerGetDatum(&range[0]);
-    types[3] = TIDOID;
-    values[3] = PointerGetDatum(&range[1]);
-    nargs = 4;
-  } else if (plan->have_cursor) {
-    types[nargs] = plan->cursor_types[0];
-    values[nargs++] = plan->cursor[0];
-  } else {
-    sql = plan->sql_first;
-  }
-
-  int rc = SPI_execute_with_args(sql, nargs, types, values, NULL, false, 0);
+  const bool bound = ops.bind(plan, limit, &args, &scratch);
+  int rc = bound ? SPI_execute_with_args(args.sql, args.nargs, args.types, args.values, NULL,
+                                         false, 0)
+                 : SPI_OK_SELECT;
   EndSandbox(&sandbox);
-  EndBatchBounds(bounds);
+  EndBatchBounds(timeout, bounds);
+  if (!bound) {  // nothing left to visit
+    result->walk_finished = true;
+    return;
+  }
   // User code can catch query_canceled and go on: a batch that outlived its
   // statement timeout fails all the same (and is retried as a timeout).
-  if (OurStatementTimeoutExpired())
+  if (OurStatementTimeoutExpired(timeout))
     ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED),
                     errmsg("canceling retention batch due to statement timeout"),
                     errdetail("The batch ran past retention.statement_timeout.")));
-  bool index_all_null = true, index_changed = false;
-  if (path == core::AccessPath::kPrimaryKeyWalk && plan->range_row_count_is_deleted) {
-    // A plain DELETE: its row count is the rows deleted.
-    if (rc != SPI_OK_DELETE)
-      elog(ERROR, "retention batch returned an unexpected result: %s",
-           SPI_result_code_string(rc));
-    result->deleted = static_cast<int64_t>(SPI_processed);
-    result->archived = 0;
-    result->scanned = 0;
-  } else {
-    if (rc != SPI_OK_SELECT || SPI_processed != 1)
-      elog(ERROR, "retention batch returned an unexpected result: %s",
-           SPI_result_code_string(rc));
-    HeapTuple tup = SPI_tuptable->vals[0];
-    TupleDesc desc = SPI_tuptable->tupdesc;
-    bool isnull;
-    result->deleted = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-    result->archived = DatumGetInt64(SPI_getbinval(tup, desc, 2, &isnull));
-    result->scanned = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
-    if (path == core::AccessPath::kIndex) TakeCursor(plan, 4, &index_all_null, &index_changed);
-    SPI_freetuptable(SPI_tuptable);  // one per batch: do not let them pile up in the run
-  }
-
-  if (plan->policy->mode == core::Mode::kArchive && result->archived != result->deleted)
-    ereport(ERROR,
-            (errcode(ERRCODE_TRIGGERED_DATA_CHANGE_VIOLATION),
-             errmsg("archive table %s stored " INT64_FORMAT " of " INT64_FORMAT " rows",
-                    plan->archive_name, result->archived, result->deleted),
-             errdetail("A trigger or rule on the archive table changed the rows written; the "
-                       "batch was rolled back, so no row was deleted."),
-             errhint("Remove the trigger or rule, or let it write every row it is given.")));
-
-  // Advance the cursor.
-  switch (path) {
-    case core::AccessPath::kPrimaryKeyWalk: {
-      // The next range starts after this one; none after the last.
-      MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(plan));
-      for (int i = 0; i < plan->ncursor; ++i) {
-        if (plan->have_cursor && !plan->cursor_byval[i])
-          pfree(DatumGetPointer(plan->cursor[i]));
-        plan->cursor[i] = datumCopy(upper[i], plan->cursor_byval[i], plan->cursor_len[i]);
-        if (!plan->cursor_byval[i]) pfree(DatumGetPointer(upper[i]));
-      }
-      MemoryContextSwitchTo(old);
-      plan->have_cursor = true;
-      result->walk_finished = last_range;
-      break;
-    }
-    case core::AccessPath::kIndex: {
-      plan->have_cursor = plan->have_cursor || !index_all_null;
-      // A short batch reached the end; a full one that moved nothing and did
-      // not advance would only find the same rows again.
-      result->walk_finished = index_all_null || result->scanned < limit ||
-                              (result->deleted == 0 && !index_changed);
-      break;
-    }
-    case core::AccessPath::kBlockRange:
-      // A full batch may have left rows in its range: visit it again, unless
-      // it removed nothing.
-      if (result->scanned < limit || result->deleted == 0)
-        plan->next_block += plan->blocks_per_batch;
-      result->walk_finished = plan->next_block >= plan->end_block;
-      break;
-  }
+  ReadCounts(plan, rc, result);
+  CheckArchivedAll(plan, result);
+  ops.advance(plan, limit, &scratch, result);
+  if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);  // one per batch
 }
 
 void ExecutePreview(RunPlan* plan, int64_t* purgeable, bool* oldest_null, int64_t* oldest) {

@@ -118,7 +118,7 @@ Bounds SettingsNow() {
 
 }  // namespace
 
-HealthReport CheckHealth(unsigned int relid) {
+HealthReport CheckHealth(Oid relid) {
   Readings r = Read(relid);
   CoreError err;
   char* reason = nullptr;

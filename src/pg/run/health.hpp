@@ -5,6 +5,10 @@
 // waited for. The decisions themselves are core/throttle.cpp.
 #pragma once
 
+// PostgreSQL's Oid (postgres_ext.h), repeated so that this header needs no
+// server header; a repeated identical typedef is legal.
+typedef unsigned int Oid;
+
 namespace pg_retention::pg {
 
 struct HealthReport {
@@ -18,6 +22,6 @@ struct HealthReport {
 // Reads pg_stat_replication, the archiver's status directory,
 // pg_stat_progress_vacuum, pg_stat_activity and pg_prepared_xacts as the
 // extension owner, in one statement.
-HealthReport CheckHealth(unsigned int relid);
+HealthReport CheckHealth(Oid relid);
 
 }  // namespace pg_retention::pg

@@ -222,7 +222,7 @@ void LockForBatch(Oid relid, const PolicyRecord* policy) {
 
 // One batch of at most limit rows; returns the rows restored. Raises on any
 // failure, including a source that took fewer rows than left the archive.
-int64_t RestoreBatch(const RestorePlan* plan, int64_t limit) {
+int64_t RestoreBatch(const RestorePlan* plan, int64_t limit, BatchTimeout* batch_timeout) {
   const PolicyRecord* policy = plan->policy;
   // Deferred constraints would fire at commit, outside the sandbox.
   if (SPI_execute("SET CONSTRAINTS ALL IMMEDIATE", false, 0) != SPI_OK_UTILITY)
@@ -231,7 +231,7 @@ int64_t RestoreBatch(const RestorePlan* plan, int64_t limit) {
   char timeout[32];
   snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
   SetLocalSetting("lock_timeout", timeout);
-  ArmBatchTimeout();
+  ArmBatchTimeout(batch_timeout);
   LockForBatch(policy->archive_relid, policy);
   LockForBatch(policy->relid, policy);
   CheckPolicyOwnerOwnsTable(policy->name, policy->owner, policy->relid);
@@ -241,9 +241,9 @@ int64_t RestoreBatch(const RestorePlan* plan, int64_t limit) {
   Datum values[1] = {Int64GetDatum(limit)};
   int rc = SPI_execute_with_args(plan->batch_sql, 1, types, values, NULL, false, 0);
   EndSandbox(&sandbox);
-  DisarmBatchTimeout();
+  DisarmBatchTimeout(batch_timeout);
   RestoreSettings(nest);
-  if (OurStatementTimeoutExpired())
+  if (OurStatementTimeoutExpired(batch_timeout))
     ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED),
                     errmsg("canceling retention restore batch due to statement timeout"),
                     errdetail("The batch ran past retention.statement_timeout.")));
@@ -292,6 +292,7 @@ void RecordRestoreKept(int64_t run_id, int64_t kept) {
 // The batches; a failed one is recorded (the run ends 'error') and raised.
 void RestoreBatches(const RestorePlan* plan, int64_t run_id, int64_t max_rows,
                     RestoreTotals* totals) {
+  BatchTimeout timeout{};
   for (;;) {
     CHECK_FOR_INTERRUPTS();
     int64_t limit = plan->batch_size;
@@ -302,11 +303,11 @@ void RestoreBatches(const RestorePlan* plan, int64_t run_id, int64_t max_rows,
     }
     int64_t rows = 0;
     ErrorData* error = InSubtransaction([&]() {
-      rows = RestoreBatch(plan, limit);
+      rows = RestoreBatch(plan, limit, &timeout);
       if (rows > 0) RecordRestoreBatch(run_id, rows);
     });
     if (error != nullptr) {
-      DisarmBatchTimeout();
+      DisarmBatchTimeout(&timeout);
       FinishRun(run_id, "error", 0, 0, totals->batches, 0, unpack_sql_state(error->sqlerrcode),
                 error->message);
       CommitStep(false);

@@ -12,17 +12,21 @@
 // path out of RunPolicy, including an error, releases it.
 #include "pg/run/run_engine.hpp"
 
+#include <type_traits>
+
 #include "core/backoff.hpp"
 #include "core/batch_sizer.hpp"
 #include "core/rate_limit.hpp"
+#include "core/run_rules.hpp"
 #include "pg/run/batch_executor.hpp"
 #include "pg/policy/catalog.hpp"
 #include "pg/module/guard.hpp"
 #include "pg/module/gucs.hpp"
 #include "pg/run/health.hpp"
 #include "pg/run/policy_lock.hpp"
-#include "pg/run/run_metrics.hpp"
 #include "pg/run/replication_origin.hpp"
+#include "pg/run/run_metrics.hpp"
+#include "pg/run/run_record.hpp"
 #include "pg/module/session.hpp"
 #include "pg/workers/shared_state.hpp"
 #include "pg/module/waitpoint.hpp"
@@ -30,13 +34,16 @@
 extern "C" {
 #include "postgres.h"
 
+#include "access/relation.h"
 #include "access/xact.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "postmaster/autovacuum.h"
 #include "postmaster/interrupt.h"
+#include "storage/lmgr.h"
 #include "storage/latch.h"
 #include "access/htup_details.h"
 #include "catalog/pg_class.h"
@@ -117,8 +124,9 @@ int64_t BackoffMs(int failures) {
   double draw = pg_prng_double(&pg_global_prng_state);
   if (!CallCore(
           &err,
-          [](int n, double d, int64_t* out) {
-            *out = core::BackoffDelayMs(core::BackoffSettings(), n, d);
+          [](int n, double random, int64_t* out) {
+            core::BackoffSettings settings;
+            *out = core::BackoffDelayMs(settings, n, random);
             return core::Status::Ok();
           },
           failures, draw, &delay))
@@ -181,89 +189,6 @@ ErrorData* InSubtransaction(Fn&& f) {
   return error;
 }
 
-// After a failed, rolled-back attempt: true when it is worth another try (a
-// lock or batch statement timeout, deadlock or serialization failure, within
-// retention.max_batch_retries); then the failure is noted, the transaction
-// committed and the backoff slept. False for anything else, including a
-// cancel that was not our own timeout.
-bool RetryAfter(ErrorData* error, const PolicyRecord* policy, int* failures, int32_t* retries,
-                const char** retry_sqlstate, const char** retry_message) {
-  DisarmBatchTimeout();  // the failed attempt may have left it armed
-  bool batch_timeout = error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired();
-  if (!(IsTransient(error->sqlerrcode) || batch_timeout) || *failures >= guc_max_batch_retries)
-    return false;
-  (*failures)++;
-  (*retries)++;
-  *retry_sqlstate = pstrdup(unpack_sql_state(error->sqlerrcode));
-  *retry_message = pstrdup(error->message);
-  ereport(LOG, (errmsg("retention policy \"%s\": batch failed, retrying: %s", policy->name,
-                       error->message)));
-  FreeErrorData(error);
-  CommitStep(false);
-  Sleep(BackoffMs(*failures));
-  EnsureSnapshot();
-  return true;
-}
-
-// The adaptive batch size, through the guard. A policy with a fixed
-// batch_size never calls these. target_batch_time: the policy's own target
-// (an Interval datum), 0 to follow retention.target_batch_time.
-core::BatchSizerSettings SizerSettings(uintptr_t target_batch_time) {
-  core::BatchSizerSettings s;
-  s.target_us = target_batch_time ? IntervalMicroseconds(target_batch_time)
-                                  : static_cast<int64_t>(guc_target_batch_time_ms) * 1000;
-  s.min_rows = guc_min_batch_size;
-  s.max_rows = guc_max_batch_size;
-  return s;
-}
-
-core::BatchSizerState SizerStart(uintptr_t target_batch_time, int64_t initial) {
-  CoreError err;
-  core::BatchSizerState st;
-  core::BatchSizerSettings settings = SizerSettings(target_batch_time);  // before the guard
-  if (!CallCore(
-          &err,
-          [](const core::BatchSizerSettings& s, int64_t n, core::BatchSizerState* out) {
-            *out = core::StartBatchSizer(s, n);
-            return core::Status::Ok();
-          },
-          settings, initial, &st))
-    RaiseCoreError(&err);
-  return st;
-}
-
-core::BatchSizerState SizerAfter(uintptr_t target_batch_time, const core::BatchSizerState& st,
-                                 bool timed_out, int64_t rows, int64_t elapsed_us) {
-  CoreError err;
-  core::BatchSizerState next;
-  core::BatchSizerSettings settings = SizerSettings(target_batch_time);  // before the guard
-  if (!CallCore(
-          &err,
-          [](const core::BatchSizerSettings& s, const core::BatchSizerState& cur, bool timeout,
-             int64_t n, int64_t us, core::BatchSizerState* out) {
-            *out = timeout ? core::AfterTimeout(s, cur) : core::AfterBatch(s, cur, n, us);
-            return core::Status::Ok();
-          },
-          settings, st, timed_out, rows, elapsed_us, &next))
-    RaiseCoreError(&err);
-  return next;
-}
-
-// The policy's own rate limiter, through the guard.
-core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_t rate) {
-  CoreError err;
-  core::RateReservation r;
-  if (!CallCore(
-          &err,
-          [](int64_t next, int64_t at, int64_t n, int64_t per_s, core::RateReservation* out) {
-            *out = core::ReserveRows(next, at, n, per_s);
-            return core::Status::Ok();
-          },
-          next_at, now, rows, rate, &r))
-    RaiseCoreError(&err);
-  return r;
-}
-
 // The scheduler's kill switch, for worker runs: rereads the configuration if
 // asked, and tells whether retention.enabled is off or a database-wide
 // command (DROP DATABASE, ...) waits for this database.
@@ -284,276 +209,524 @@ void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
   pfree(activity);
 }
 
-// Everything after the lock is taken; the caller releases the lock and the
-// progress slot.
-RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
-                    int progress_slot) {
-  RunTotals totals = {0, 0, 0, RunStatus::kOk};
-  const bool worker = strcmp(trigger, "worker") == 0;
-  TimestampTz started_at = GetCurrentTimestamp();
-  CloseStaleRuns(policy->id);
-  int64_t run_id = InsertRun(policy, trigger, "running", started_at);
-  current_run_id = run_id;
-  RecordTableState(run_id, policy->relid, false);
-  double reltuples_before = 0;  // from the catalog cache: no lock, no wait
-  if (HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(policy->relid))) {
-    reltuples_before = ((Form_pg_class) GETSTRUCT(tup))->reltuples;
-    ReleaseSysCache(tup);
-  }
-  CommitStep(true);
-
-  RunPlan* plan = nullptr;
-  ErrorData* error = nullptr;
-  bool extension_dropped = false;
-  bool walk_finished = false;
-  bool out_of_time = false;
-  TimestampTz healthy_until = 0;
-  int64_t policy_rate_next = 0;  // this run's own rows-per-second limiter
-  // max_runtime: the run stops at the end of the batch in which it runs out.
-  TimestampTz deadline =
-      policy->max_runtime ? started_at + IntervalMicroseconds(policy->max_runtime) : 0;
-  const bool adaptive = policy->batch_size <= 0;
+// Everything a run carries from one step to the next: plain values, palloc'd
+// memory and PostgreSQL handles only (an error longjmps over this frame).
+struct Run {
+  PolicyRecord* policy;
+  int64_t max_rows;  // <= 0: no limit
+  bool worker;
+  int progress_slot;
+  RunRecord record;
+  RunPlan* plan;
+  BatchTimeout timeout;
+  MemoryContext batch_context;  // reset before every batch
+  bool adaptive;
+  core::BatchSizerSettings sizer_settings;
   core::BatchSizerState sizer;
-  int failures = 0;
-  int32_t retries = 0;
-  const char* retry_sqlstate = nullptr;
-  const char* retry_message = nullptr;
-  const char* horizon_warning = nullptr;  // the first one of this run
+  TimestampTz rate_next;  // this run's own rows-per-second limiter
+  TimestampTz deadline;   // max_runtime; 0: none
+  TimestampTz healthy_until;
+  int failures;           // consecutive
+  int32_t retries;
+  const char* retry_sqlstate;
+  const char* retry_message;
+  const char* horizon_warning;  // the first one of this run
+  int64_t visited;              // rows the batches visited
+  RunTotals totals;
+  ErrorData* error;             // the error that ended the run
+  bool extension_dropped;
+  bool walk_finished;
+  bool out_of_time;
+};
+
+static_assert(std::is_trivially_destructible<Run>::value, "an error longjmps over a Run");
+
+enum class Step { kGo, kRetry, kStop };
+
+// What a failed, rolled-back attempt leaves behind.
+struct RetryNote {
+  bool retry;
+  const char* sqlstate;
+  const char* message;
+};
+
+bool CoreShouldRetry(bool transient, int failures, int max_retries) {
+  CoreError err;
+  bool retry = false;
+  if (!CallCoreInto(&err, core::ShouldRetry, &retry, transient, failures, max_retries))
+    RaiseCoreError(&err);
+  return retry;
+}
+
+// Worth another try: a lock or batch statement timeout, deadlock or
+// serialization failure, within retention.max_batch_retries. Not a cancel
+// that was not our own timeout.
+RetryNote RetryAfter(Run* run, ErrorData* error) {
+  RetryNote note = {false, nullptr, nullptr};
+  DisarmBatchTimeout(&run->timeout);  // the failed attempt may have left it armed
+  const bool batch_timeout =
+      error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired(&run->timeout);
+  if (!CoreShouldRetry(IsTransient(error->sqlerrcode) || batch_timeout, run->failures,
+                       guc_max_batch_retries))
+    return note;
+  note.retry = true;
+  note.sqlstate = pstrdup(unpack_sql_state(error->sqlerrcode));
+  note.message = pstrdup(error->message);
+  ereport(LOG, (errmsg("retention policy \"%s\": batch failed, retrying: %s", run->policy->name,
+                       error->message)));
+  return note;
+}
+
+// After a failed attempt: commit, sleep the backoff and try again, or keep
+// the error and stop.
+Step Failed(Run* run, ErrorData* error) {
+  RetryNote note = RetryAfter(run, error);
+  if (!note.retry) {
+    run->error = error;
+    return Step::kStop;
+  }
+  FreeErrorData(error);
+  run->failures++;
+  run->retries++;
+  run->retry_sqlstate = note.sqlstate;
+  run->retry_message = note.message;
+  CommitStep(false);
+  Sleep(BackoffMs(run->failures));
+  EnsureSnapshot();
+  return Step::kRetry;
+}
+
+// The adaptive batch size's settings; the policy's Interval is converted
+// here, before any call into the core.
+core::BatchSizerSettings SizerSettingsFor(const PolicyRecord* policy) {
+  core::BatchSizerSettings s;
+  s.target_us = policy->target_batch_time ? IntervalMicroseconds(policy->target_batch_time)
+                                          : static_cast<int64_t>(guc_target_batch_time_ms) * 1000;
+  s.min_rows = guc_min_batch_size;
+  s.max_rows = guc_max_batch_size;
+  return s;
+}
+
+// The sizer, through the guard: start (seen nullptr), after a batch, or
+// after a failed one (timed_out).
+core::BatchSizerState Sizer(const Run* run, const core::BatchObservation* seen, bool timed_out) {
+  CoreError err;
+  core::BatchSizerState next;
+  const core::BatchSizerSettings settings = run->sizer_settings;
+  const core::BatchSizerState st = run->sizer;
+  const int64_t initial = run->plan->batch_size;
+  if (!CallCore(
+          &err,
+          [](const core::BatchSizerSettings& set, const core::BatchSizerState& state,
+             const core::BatchObservation* obs, bool timeout, int64_t first,
+             core::BatchSizerState* out) {
+            if (timeout)
+              *out = core::AfterTimeout(set, state);
+            else if (obs == nullptr)
+              *out = core::StartBatchSizer(set, first);
+            else
+              *out = core::AfterBatch(set, state, *obs);
+            return core::Status::Ok();
+          },
+          settings, st, seen, timed_out, initial, &next))
+    RaiseCoreError(&err);
+  return next;
+}
+
+// Step "plan": the statements, built in a subtransaction of their own, under
+// the batch bounds, and retried like a batch.
+Step PlanStep(Run* run) {
+  if (run->plan != nullptr) return Step::kGo;
+  RunPlan* plan = nullptr;
+  ErrorData* error = InSubtransaction([&]() { plan = BuildRunPlan(run->policy, &run->timeout); });
+  if (error != nullptr) return Failed(run, error);
+  run->plan = plan;
+  if (run->adaptive) run->sizer = Sizer(run, nullptr, false);
+  return Step::kGo;
+}
+
+// DROP EXTENSION or drop_policy() while the run sleeps between batches: the
+// batch that ran is done, nothing new starts.
+bool StillWanted(Run* run) {
+  if (run->totals.batches == 0) return true;
+  if (!OidIsValid(get_extension_oid("pg_retention", true))) {
+    run->extension_dropped = true;
+    return false;
+  }
+  if (!PolicyExists(run->policy->id)) {
+    run->totals.status = RunStatus::kPartial;
+    ereport(NOTICE, (errmsg("retention policy \"%s\" was dropped during its run; the run stops",
+                            run->policy->name)));
+    return false;
+  }
+  return true;
+}
+
+core::BatchLimit ComposeLimit(const core::BatchLimitInput& in) {
+  CoreError err;
+  core::BatchLimit limit;
+  if (!CallCoreInto(&err, core::ComposeBatchLimit, &limit, in))
+    RaiseCoreError(&err);
+  return limit;
+}
+
+// The policy's own rate limiter, through the guard: a look (removed 0) or
+// the payment for a batch's rows removed.
+core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_t rate) {
+  CoreError err;
+  core::RateReservation r;
+  if (!CallCore(
+          &err,
+          [](int64_t next, int64_t at, int64_t removed, int64_t per_second,
+             core::RateReservation* out) {
+            *out = core::ReserveRows(next, at, removed, per_second);
+            out->next_at_us = core::PayForRemoved(next, at, removed, per_second);
+            return core::Status::Ok();
+          },
+          next_at, now, rows, rate, &r))
+    RaiseCoreError(&err);
+  return r;
+}
+
+// Rate limits (the policy's and the cluster's) pace rows removed: wait,
+// holding no snapshot, for the time earlier batches paid for.
+void WaitForRate(Run* run) {
+  TimestampTz now = GetCurrentTimestamp();
+  TimestampTz start = Reserve(run->rate_next, now, 0, run->policy->max_rows_per_second).start_at_us;
+  start = Max(start, ReserveClusterRows(0, guc_max_rows_per_second, now));
+  if (start <= now) return;
+  CommitStep(false);
+  Sleep((start - now + 999) / 1000);
+  EnsureSnapshot();
+}
+
+// After a batch: pay for its rows removed, from when it started.
+void PayForBatch(Run* run, TimestampTz batch_start, int64_t removed) {
+  if (removed <= 0) return;
+  run->rate_next =
+      Reserve(run->rate_next, batch_start, removed, run->policy->max_rows_per_second).next_at_us;
+  (void) ReserveClusterRows(removed, guc_max_rows_per_second, batch_start);
+}
+
+void WarnHorizon(Run* run, const char* warning) {
+  if (warning == nullptr || run->horizon_warning != nullptr) return;
+  run->horizon_warning = warning;
+  ereport(WARNING, (errmsg("retention policy \"%s\": %s", run->policy->name, warning),
+                    errdetail("Rows this run deletes cannot be vacuumed away, and their space "
+                              "cannot be reused, until that transaction ends."),
+                    errhint("End the transaction, or look for it in pg_stat_activity or "
+                            "pg_prepared_xacts.")));
+}
+
+// The health throttle: wait, holding no snapshot, while a signal is over its
+// bound. False when the run gives up (max_runtime ran out, or the kill
+// switch). A healthy reading holds for 100 ms, so small batches do not pay
+// for one check each; not while a streaming standby's lag is watched, where
+// every batch looks again, so the lag overshoots its bound by at most one
+// batch's WAL.
+bool WaitUntilHealthy(Run* run) {
+  for (;;) {
+    if (run->healthy_until != 0 && GetCurrentTimestamp() < run->healthy_until) return true;
+    HealthReport health = CheckHealth(run->policy->relid);
+    char* reason = health.throttle_reason;
+    ProgressThrottle(run->progress_slot, reason);
+    ProgressHorizon(run->progress_slot, health.horizon_warning);
+    WarnHorizon(run, health.horizon_warning);
+    if (reason == nullptr) {
+      run->healthy_until = health.check_every_batch
+                               ? 0
+                               : TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
+      return true;
+    }
+    run->healthy_until = 0;
+    if ((run->deadline != 0 && GetCurrentTimestamp() >= run->deadline) || SwitchedOff(run->worker))
+      return false;
+    if (run->worker)
+      pgstat_report_activity(STATE_RUNNING, psprintf("retention policy \"%s\": waiting: %s",
+                                                     run->policy->name, reason));
+    CommitStep(false);
+    Sleep(Min(1000, guc_naptime_ms));
+    EnsureSnapshot();
+  }
+}
+
+// Step "admit": the batch's limit (core/run_rules), then the rate limits and
+// the health throttle. False: the run ends as partial.
+bool Admit(Run* run, int64_t* limit) {
+  core::BatchLimitInput in;
+  in.size = run->adaptive ? run->sizer.rows : run->plan->batch_size;
+  in.max_rows = run->max_rows;
+  in.rows_per_second = run->policy->max_rows_per_second;
+  in.removed_so_far = run->totals.rows_deleted;
+  in.visited_so_far = run->visited;
+  core::BatchLimit composed = ComposeLimit(in);
+  if (composed.stop) {
+    run->totals.status = RunStatus::kPartial;
+    return false;
+  }
+  *limit = composed.rows;
+  WaitForRate(run);
+  if (!WaitUntilHealthy(run)) {
+    ProgressThrottle(run->progress_slot, nullptr);
+    run->out_of_time = run->deadline != 0;
+    run->totals.status = RunStatus::kPartial;
+    return false;
+  }
+  return true;
+}
+
+// Step "execute": one batch in a subtransaction, its allocations in the
+// batch context.
+Step ExecuteStep(Run* run, int64_t limit, BatchResult* result, TimestampTz* batch_start) {
+  ReportActivity(run->worker, run->policy, run->totals.batches);
+  Waitpoint("before_batch");
+  MemoryContextReset(run->batch_context);
+  *batch_start = GetCurrentTimestamp();
+  const PolicyRecord* policy = run->policy;
+  ErrorData* error = InSubtransaction([&]() {
+    if (!policy->replicate_deletes) BeginOriginBatch();  // replication_origin.hpp
+    MemoryContext old = MemoryContextSwitchTo(run->batch_context);
+    ExecuteBatch(run->plan, limit, &run->timeout, result);
+    MemoryContextSwitchTo(old);
+    // Code the batch ran may have called pg_advisory_unlock_all(): then
+    // another executor could start, so this batch does not count.
+    if (!PolicyLockHeld(policy->id))
+      ereport(ERROR,
+              (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+               errmsg("retention policy \"%s\" lost its run lock during a batch", policy->name),
+               errdetail("Code that the batch ran released the session's advisory locks, "
+                         "for example with pg_advisory_unlock_all()."),
+               errhint("Remove that call from the table's triggers.")));
+    Waitpoint("after_delete_before_commit");
+  });
+  if (error != nullptr) {
+    EndOriginBatch();
+    if (run->adaptive) run->sizer = Sizer(run, nullptr, true);
+    return Failed(run, error);
+  }
+  run->failures = 0;
+  return Step::kGo;
+}
+
+// Step "learn": the sizer learns from the rows the batch visited.
+void Learn(Run* run, int64_t limit, const BatchResult* result, TimestampTz batch_start) {
+  run->visited += result->visited;
+  if (!run->adaptive) return;
+  core::BatchObservation seen;
+  seen.limit = limit;
+  seen.visited = result->visited;
+  seen.elapsed_us = static_cast<int64_t>(GetCurrentTimestamp() - batch_start);
+  run->sizer = Sizer(run, &seen, false);
+}
+
+// Step "record": the batch's rows into the run's history row, in the
+// batch's transaction, which commits now.
+void RecordStep(Run* run, const BatchResult* result) {
+  run->totals.rows_deleted += result->deleted;
+  run->totals.rows_archived += result->archived;
+  run->totals.batches++;
+  RecordRunBatch(&run->record, result->deleted, result->archived);
+  CommitStep(true, false);
+  EndOriginBatch();  // the commit carried the origin; the session's is reset
+  ProgressUpdate(run->progress_slot, run->totals.rows_deleted, run->totals.rows_archived,
+                 run->totals.batches);
+}
+
+// After a batch: on to the next one, unless the walk is finished, max_runtime
+// ran out, or the scheduler's kill switch is off.
+bool GoOn(Run* run, const BatchResult* result) {
+  if (result->walk_finished) {
+    run->walk_finished = true;
+    return false;
+  }
+  if ((run->deadline != 0 && GetCurrentTimestamp() >= run->deadline)) {
+    run->out_of_time = true;
+    run->totals.status = RunStatus::kPartial;
+    return false;
+  }
+  if (SwitchedOff(run->worker)) {
+    run->totals.status = RunStatus::kPartial;
+    return false;
+  }
+  return true;
+}
+
+// The batches: plan, admit, execute, learn, record, until one of them stops.
+void Batches(Run* run) {
   for (;;) {
     CHECK_FOR_INTERRUPTS();
-    // The plan is built in a subtransaction of its own, under the batch
-    // bounds, and retried like a batch.
-    if (plan == nullptr) {
-      error = InSubtransaction([&]() { plan = BuildRunPlan(policy); });
-      if (error != nullptr) {
-        if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
-          error = nullptr;
-          continue;
-        }
-        break;
-      }
-      if (adaptive) sizer = SizerStart(policy->target_batch_time, plan->batch_size);
-    }
-    // DROP EXTENSION or drop_policy() while the run sleeps between batches:
-    // the batch that ran is done, nothing new starts.
-    if (totals.batches > 0) {
-      if (!OidIsValid(get_extension_oid("pg_retention", true))) {
-        extension_dropped = true;
-        break;
-      }
-      if (!PolicyExists(policy->id)) {
-        totals.status = RunStatus::kPartial;
-        ereport(NOTICE, (errmsg("retention policy \"%s\" was dropped during its run; the run stops",
-                                policy->name)));
-        break;
-      }
-    }
-    int64_t limit = adaptive ? sizer.rows : plan->batch_size;
-    if (max_rows > 0) {
-      int64_t left = max_rows - totals.rows_deleted;
-      if (left <= 0) {
-        totals.status = RunStatus::kPartial;
-        break;
-      }
-      if (left < limit) limit = left;
-    }
-
-    // Rate limits: the policy's own, and the cluster's. A batch is never
-    // bigger than one second's worth of the policy's rate.
-    if (policy->max_rows_per_second > 0 && limit > policy->max_rows_per_second)
-      limit = policy->max_rows_per_second;
-    {
-      TimestampTz now = GetCurrentTimestamp();
-      core::RateReservation own =
-          Reserve(policy_rate_next, now, limit, policy->max_rows_per_second);
-      policy_rate_next = own.next_at_us;
-      TimestampTz start = Max(own.start_at_us,
-                              ReserveClusterRows(limit, guc_max_rows_per_second, now));
-      if (start > now) {
-        CommitStep(false);
-        Sleep((start - now + 999) / 1000);
-        EnsureSnapshot();
-      }
-    }
-
-    // The health throttle: wait, holding no snapshot, while a signal is over
-    // its bound. Running out of max_runtime meanwhile ends the run as partial.
-    // A healthy reading holds for 100 ms, so small batches do not pay for
-    // one check each; not while a streaming standby's lag is watched, where
-    // every batch looks again, so the lag overshoots its bound by at most
-    // one batch's WAL.
-    bool gave_up = false;
-    for (;;) {
-      if (healthy_until != 0 && GetCurrentTimestamp() < healthy_until) break;
-      HealthReport health = CheckHealth(policy->relid);
-      char* reason = health.throttle_reason;
-      ProgressThrottle(progress_slot, reason);
-      ProgressHorizon(progress_slot, health.horizon_warning);
-      if (health.horizon_warning != nullptr && horizon_warning == nullptr) {
-        horizon_warning = health.horizon_warning;
-        ereport(WARNING,
-                (errmsg("retention policy \"%s\": %s", policy->name, horizon_warning),
-                 errdetail("Rows this run deletes cannot be vacuumed away, and their space "
-                           "cannot be reused, until that transaction ends."),
-                 errhint("End the transaction, or look for it in pg_stat_activity or "
-                         "pg_prepared_xacts.")));
-      }
-      if (reason == nullptr) {
-        healthy_until = health.check_every_batch
-                            ? 0
-                            : TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 100);
-        break;
-      }
-      healthy_until = 0;
-      if ((deadline != 0 && GetCurrentTimestamp() >= deadline) || SwitchedOff(worker)) {
-        gave_up = true;
-        break;
-      }
-      if (worker) pgstat_report_activity(STATE_RUNNING, psprintf("retention policy \"%s\": waiting: %s",
-                                                                  policy->name, reason));
-      CommitStep(false);
-      Sleep(Min(1000, guc_naptime_ms));
-      EnsureSnapshot();
-    }
-    if (gave_up) {
-      ProgressThrottle(progress_slot, nullptr);
-      out_of_time = deadline != 0;
-      totals.status = RunStatus::kPartial;
-      break;
-    }
-
-    ReportActivity(worker, policy, totals.batches);
-    Waitpoint("before_batch");
+    Step step = PlanStep(run);
+    if (step == Step::kRetry) continue;
+    if (step == Step::kStop || !StillWanted(run)) return;
+    int64_t limit = 0;
+    if (!Admit(run, &limit)) return;
     BatchResult result;
-    TimestampTz batch_start = GetCurrentTimestamp();
-    error = InSubtransaction([&]() {
-      if (!policy->replicate_deletes) BeginOriginBatch();  // replication_origin.hpp
-      ExecuteBatch(plan, limit, &result);
-      // Code the batch ran may have called pg_advisory_unlock_all(): then
-      // another executor could start, so this batch does not count.
-      if (!PolicyLockHeld(policy->id))
-        ereport(ERROR,
-                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                 errmsg("retention policy \"%s\" lost its run lock during a batch",
-                        policy->name),
-                 errdetail("Code that the batch ran released the session's advisory locks, "
-                           "for example with pg_advisory_unlock_all()."),
-                 errhint("Remove that call from the table's triggers.")));
-      Waitpoint("after_delete_before_commit");
-    });
-    if (error != nullptr) {
-      EndOriginBatch();
-      if (adaptive) sizer = SizerAfter(policy->target_batch_time, sizer, true, 0, 0);
-      if (RetryAfter(error, policy, &failures, &retries, &retry_sqlstate, &retry_message)) {
-        error = nullptr;
-        continue;
-      }
-      break;
-    }
-    failures = 0;
-    if (adaptive)
-      sizer = SizerAfter(policy->target_batch_time, sizer, false, limit,
-                         static_cast<int64_t>(GetCurrentTimestamp() - batch_start));
-    totals.rows_deleted += result.deleted;
-    totals.rows_archived += result.archived;
-    totals.batches++;
-    RecordBatch(run_id, result.deleted, result.archived);
-    CommitStep(true, false);
-    EndOriginBatch();  // the commit carried the origin; the session's is reset
-    ProgressUpdate(progress_slot, totals.rows_deleted, totals.rows_archived, totals.batches);
-    if (result.walk_finished) {
-      walk_finished = true;
-      break;
-    }
-    if (deadline != 0 && GetCurrentTimestamp() >= deadline) {
-      out_of_time = true;
-      totals.status = RunStatus::kPartial;
-      break;
-    }
-    // The scheduler's kill switch: the batch that ran is done, nothing new.
-    if (SwitchedOff(worker)) {
-      totals.status = RunStatus::kPartial;
-      break;
-    }
+    TimestampTz batch_start = 0;
+    step = ExecuteStep(run, limit, &result, &batch_start);
+    if (step == Step::kRetry) continue;
+    if (step == Step::kStop) return;
+    Learn(run, limit, &result, batch_start);
+    PayForBatch(run, batch_start, result.deleted);
+    RecordStep(run, &result);
+    if (!GoOn(run, &result)) return;
   }
+}
 
-  if (extension_dropped) {
+// Whether autovacuum will look at the table: on, with statistics to go by,
+// and not switched off for the table. A table we cannot lock at once counts
+// as looked after.
+bool AutovacuumOn(Oid relid) {
+  if (!AutoVacuumingActive()) return false;
+  if (!ConditionalLockRelationOid(relid, AccessShareLock)) return true;
+  bool on = true;
+  Relation rel = try_relation_open(relid, NoLock);
+  if (rel != nullptr) {
+    if (rel->rd_options != nullptr && rel->rd_rel->relkind == RELKIND_RELATION)
+      on = reinterpret_cast<StdRdOptions*>(rel->rd_options)->autovacuum.enabled;
+    relation_close(rel, NoLock);
+  }
+  UnlockRelationOid(relid, AccessShareLock);
+  return on;
+}
+
+// Every autovacuum worker is taken: the table would wait for one.
+bool AutovacuumBusy() {
+  const char* sql =
+      "SELECT pg_catalog.count(*) OPERATOR(pg_catalog.>=) "
+      "pg_catalog.current_setting('autovacuum_max_workers')::pg_catalog.int8 "
+      "FROM pg_catalog.pg_stat_activity "
+      "WHERE backend_type OPERATOR(pg_catalog.=) 'autovacuum worker'";
+  if (SPI_execute(sql, true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+    elog(ERROR, "could not count autovacuum workers");
+  bool isnull;
+  bool busy = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+  SPI_freetuptable(SPI_tuptable);
+  return busy && !isnull;
+}
+
+bool CoreShouldAnalyze(const core::AnalyzeInput& in) {
+  CoreError err;
+  bool analyze = false;
+  if (!CallCoreInto(&err, core::ShouldAnalyzeAfterRun, &analyze, in))
+    RaiseCoreError(&err);
+  return analyze;
+}
+
+// ANALYZE as the table's owner, under the batch's bounded lock wait and
+// statement timeout (it evaluates the owner's index expressions). A failure
+// is only logged.
+bool Analyze(Run* run) {
+  const PolicyRecord* policy = run->policy;
+  ErrorData* error = InSubtransaction([&]() {
+    char* table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(policy->relid)),
+                                             get_rel_name(policy->relid));
+    Sandbox sandbox;
+    BeginSandbox(RelationOwner(policy->relid), policy->timezone, &sandbox);
+    char timeout[32];
+    snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
+    SetLocalSetting("lock_timeout", timeout);
+    ArmBatchTimeout(&run->timeout);
+    if (SPI_execute(psprintf("ANALYZE %s", table), false, 0) != SPI_OK_UTILITY)
+      elog(ERROR, "could not analyze %s", table);
+    DisarmBatchTimeout(&run->timeout);
+    EndSandbox(&sandbox);
+  });
+  if (error == nullptr) return true;
+  DisarmBatchTimeout(&run->timeout);
+  ereport(WARNING, (errmsg("retention policy \"%s\": ANALYZE after the run failed: %s",
+                           policy->name, error->message)));
+  FreeErrorData(error);
+  return false;
+}
+
+// Step "finish", first half: after a big purge the planner's statistics are
+// off. The run has published its counts (so n_live_tup is right now and
+// autovacuum sees the change); it runs ANALYZE itself only when autovacuum
+// will not (core/run_rules: off for the table, or every worker busy).
+bool AnalyzeIfWanted(Run* run) {
+  core::AnalyzeInput in;
+  in.threshold = guc_analyze_threshold;
+  in.reltuples_before = run->record.reltuples_before;
+  in.rows_removed = run->totals.rows_deleted;
+  in.run_failed = run->error != nullptr;
+  in.autovacuum_on = false;  // would it analyze at all? Look no further if not.
+  if (!CoreShouldAnalyze(in)) return false;
+  in.autovacuum_on = AutovacuumOn(run->policy->relid);
+  in.autovacuum_busy = in.autovacuum_on && AutovacuumBusy();
+  return CoreShouldAnalyze(in) && Analyze(run);
+}
+
+// The walk position for the next run: where this one stopped, or cleared
+// after a complete pass. Written as the next run reads it: under the
+// pinned settings.
+void EndingCursor(const Run* run, RunEnding* ending) {
+  ending->cursor_kind = nullptr;
+  ending->cursor_values = nullptr;
+  ending->ncursor = 0;
+  if (run->plan == nullptr) return;
+  if (run->walk_finished) {
+    ending->ncursor = -1;
+    return;
+  }
+  int nest = NewGUCNestLevel();
+  PinMeaningSettings(run->policy->timezone);
+  const char* kind = nullptr;
+  char** values = nullptr;
+  int n = CursorAsText(run->plan, &kind, &values);
+  RestoreSettings(nest);
+  if (n < 0) return;
+  ending->cursor_kind = kind;
+  ending->cursor_values = values;
+  ending->ncursor = n;
+}
+
+// Step "finish": ANALYZE if wanted, then the run's end in one write. A
+// cancel that arrives meanwhile (the caller's statement_timeout, re-armed
+// when the batch timeout was disarmed) must not cut the bookkeeping short: it
+// is processed once the run is recorded.
+RunTotals Finish(Run* run) {
+  const PolicyRecord* policy = run->policy;
+  if (run->extension_dropped) {
     // Nowhere left to record the run: the history went with the extension.
     CommitStep(false);
     ereport(LOG, (errmsg("retention policy \"%s\": extension pg_retention was dropped during "
                          "the run; the run stops",
                          policy->name)));
-    totals.status = RunStatus::kPartial;
-    return totals;
+    run->totals.status = RunStatus::kPartial;
+    return run->totals;
   }
-
-  // After a big purge the planner's statistics are off: ANALYZE the table
-  // (as its policy's owner) when the run removed more than
-  // retention.analyze_threshold of it. A failed ANALYZE is only logged.
-  bool analyzed = false;
-  if (error == nullptr && guc_analyze_threshold > 0 && reltuples_before > 0 &&
-      totals.rows_deleted >= guc_analyze_threshold * reltuples_before) {
-    ErrorData* analyze_error = InSubtransaction([&]() {
-      char* table = quote_qualified_identifier(get_namespace_name(get_rel_namespace(policy->relid)),
-                                               get_rel_name(policy->relid));
-      Sandbox sandbox;
-      BeginSandbox(RelationOwner(policy->relid), policy->timezone, &sandbox);
-      char timeout[32];  // the same bounded lock wait as a batch
-      snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
-      SetLocalSetting("lock_timeout", timeout);
-      ArmBatchTimeout();  // ANALYZE evaluates the owner's index expressions
-      if (SPI_execute(psprintf("ANALYZE %s", table), false, 0) != SPI_OK_UTILITY)
-        elog(ERROR, "could not analyze %s", table);
-      DisarmBatchTimeout();
-      EndSandbox(&sandbox);
-    });
-    if (analyze_error != nullptr) {
-      DisarmBatchTimeout();
-      ereport(WARNING, (errmsg("retention policy \"%s\": ANALYZE after the run failed: %s",
-                               policy->name, analyze_error->message)));
-      FreeErrorData(analyze_error);
-    } else {
-      analyzed = true;
-    }
-  }
-  // A cancel that arrives now (the caller's statement_timeout, re-armed when
-  // the batch timeout was disarmed) must not cut the bookkeeping short: it is
-  // processed once the run is recorded.
+  ReportStatCompat(true);  // before ANALYZE, whose counts ours must not undo
+  const bool analyzed = AnalyzeIfWanted(run);
   HOLD_INTERRUPTS();
   ReportStatCompat(true);
-  RecordTableState(run_id, policy->relid, true);
-  if (analyzed) RecordAnalyzed(run_id);
-  if (horizon_warning != nullptr) RecordHorizonWarning(run_id, horizon_warning);
-
-  const char* sqlstate = retry_sqlstate;
-  const char* message = retry_message;
+  ErrorData* error = run->error;
+  RunEnding ending;
+  ending.sqlstate = run->retry_sqlstate;
+  ending.message = run->retry_message;
   bool reraise = false;
   if (error != nullptr) {
-    totals.status = RunStatus::kError;
-    sqlstate = unpack_sql_state(error->sqlerrcode);
-    message = error->message;
-    reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired();
+    run->totals.status = RunStatus::kError;
+    ending.sqlstate = unpack_sql_state(error->sqlerrcode);
+    ending.message = error->message;
+    reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+              !OurStatementTimeoutExpired(&run->timeout);
   }
-  FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
-            totals.rows_archived, totals.batches, retries, sqlstate, message);
-  // A partial run that was cut short by max_runtime waits for its next
-  // regular run; one stopped otherwise (max_rows, the kill switch) is due now.
-  RecordRunOutcome(policy, run_id, error != nullptr,
-                   totals.status == RunStatus::kPartial && !out_of_time, started_at,
-                   GetCurrentTimestamp(), totals.rows_deleted, totals.rows_archived);
-  RecordRunMetrics(plan, policy, run_id, error == nullptr && totals.status == RunStatus::kOk,
-                   error != nullptr, started_at);
-  // The next run resumes where this one stopped; a complete pass resets.
-  if (plan != nullptr) {
-    const char* kind = nullptr;
-    char** values = nullptr;
-    // Written as the next run reads it: under the pinned settings.
-    int nest = NewGUCNestLevel();
-    PinMeaningSettings(policy->timezone);
-    int n = walk_finished ? -1 : CursorAsText(plan, &kind, &values);
-    RestoreSettings(nest);
-    if (walk_finished || n >= 0) SaveRunCursor(policy->id, kind, values, n);
-  }
+  ending.status = reraise ? "interrupted" : RunStatusName(run->totals.status);
+  ending.rows_deleted = run->totals.rows_deleted;
+  ending.rows_archived = run->totals.rows_archived;
+  ending.batches = run->totals.batches;
+  ending.retries = run->retries;
+  ending.horizon_warning = run->horizon_warning;
+  ending.analyzed = analyzed;
+  ending.failed = error != nullptr;
+  // A partial run cut short by max_runtime waits for its next regular run;
+  // one stopped otherwise (max_rows, the kill switch) is due now.
+  ending.due_again = run->totals.status == RunStatus::kPartial && !run->out_of_time;
+  EndingCursor(run, &ending);
+  RecordRunEnd(policy, &run->record, &ending);
+  RecordRunMetrics(run->plan, policy, run->record.run_id,
+                   error == nullptr && run->totals.status == RunStatus::kOk, error != nullptr,
+                   run->record.started_at);
   CommitStep(false);
   RESUME_INTERRUPTS();
   if (reraise) ReThrowError(error);
@@ -565,7 +738,45 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
              error->detail ? errdetail("%s", error->detail) : 0,
              errhint("The run was recorded in retention.runs; rows of failed batches are "
                      "still in place.")));
-  return totals;
+  return run->totals;
+}
+
+// Everything after the lock is taken; the caller releases the lock and the
+// progress slot. Step "start": the run's first record, committed durably.
+RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
+                    int progress_slot) {
+  Run run{};
+  run.policy = policy;
+  run.max_rows = max_rows;
+  run.worker = strcmp(trigger, "worker") == 0;
+  run.progress_slot = progress_slot;
+  run.totals.status = RunStatus::kOk;
+  run.adaptive = policy->batch_size <= 0;
+  run.sizer_settings = SizerSettingsFor(policy);
+  run.record = RecordRunStart(policy, trigger);
+  current_run_id = run.record.run_id;
+  // max_runtime: the run stops at the end of the batch in which it runs out.
+  run.deadline =
+      policy->max_runtime ? run.record.started_at + IntervalMicroseconds(policy->max_runtime) : 0;
+  // A child of the caller's context, which outlives the run's commits.
+  run.batch_context =
+      AllocSetContextCreate(CurrentMemoryContext, "retention batch", ALLOCSET_DEFAULT_SIZES);
+  CommitStep(true);
+  Batches(&run);
+  MemoryContextDelete(run.batch_context);
+  return Finish(&run);
+}
+
+// When a worker that found the policy running looks again (core/run_rules).
+TimestampTz LookAgainAfterSkip(TimestampTz now, int64_t schedule_us) {
+  CoreError err;
+  TimestampTz at = now;
+  int64_t look_at = now;
+  if (!CallCoreInto(&err, core::NextLookAfterSkip, &look_at, static_cast<int64_t>(now),
+                    schedule_us))
+    RaiseCoreError(&err);
+  at = look_at;
+  return at;
 }
 
 }  // namespace
@@ -597,8 +808,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
     // The scheduler looks again in a minute (or one schedule, if shorter),
     // not at every naptime while somebody else runs the policy.
     if (strcmp(trigger, "worker") == 0) {
-      int64 wait_us = Min(IntervalMicroseconds(policy->schedule), 60 * USECS_PER_SEC);
-      PostponeAfterSkip(policy->id, now + wait_us);
+      PostponeAfterSkip(policy->id, LookAgainAfterSkip(now, IntervalMicroseconds(policy->schedule)));
     }
     CommitStep(false);
     ereport(NOTICE, (errmsg("retention policy \"%s\" is already running; skipped", policy->name)));

@@ -38,7 +38,7 @@ namespace {
 // f armed it) is left pending, to be processed once the run is recorded, as
 // the engine does with every cancel that arrives during its bookkeeping.
 template <typename Fn>
-bool TrySubtransaction(bool with_timeout, Fn&& f) {
+bool TrySubtransaction(const BatchTimeout* with_timeout, Fn&& f) {
   MemoryContext oldcontext = CurrentMemoryContext;
   ResourceOwner oldowner = CurrentResourceOwner;
   const uint32 holdoff = InterruptHoldoffCount;
@@ -59,7 +59,7 @@ bool TrySubtransaction(bool with_timeout, Fn&& f) {
     ErrorData* error = CopyErrorData();
     FlushErrorState();
     bool callers_cancel = error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-                          !(with_timeout && OurStatementTimeoutExpired());
+                          !(with_timeout != nullptr && OurStatementTimeoutExpired(with_timeout));
     RollbackAndReleaseCurrentSubTransaction();
     ereport(DEBUG1, (errmsg("pg_retention: monitoring figure left unknown: %s", error->message)));
     FreeErrorData(error);
@@ -79,21 +79,22 @@ bool TrySubtransaction(bool with_timeout, Fn&& f) {
 // second "Plan Rows" of EXPLAIN (FORMAT JSON), with parallel plans off.
 bool PlannerBacklog(RunPlan* plan, double* estimate) {
   char* text = nullptr;
-  bool ok = TrySubtransaction(true, [&]() {
+  BatchTimeout timeout{};
+  bool ok = TrySubtransaction(&timeout, [&]() {
     Oid types[1] = {TIMESTAMPTZOID};
     Datum values[1] = {TimestampTzGetDatum(plan->policy->cutoff)};
     Sandbox sandbox;
     BeginSandbox(RelationOwner(plan->policy->relid), plan->policy->timezone, &sandbox);
     SetLocalSetting("max_parallel_workers_per_gather", "0");
-    ArmBatchTimeout();
+    ArmBatchTimeout(&timeout);
     int rc = SPI_execute_with_args(psprintf("EXPLAIN (FORMAT JSON) %s", plan->sql_preview), 1,
                                    types, values, NULL, false, 0);
-    DisarmBatchTimeout();
+    DisarmBatchTimeout(&timeout);
     EndSandbox(&sandbox);
     if (rc < 0 || SPI_processed < 1) elog(ERROR, "EXPLAIN failed");
     text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
   });
-  if (!ok) DisarmBatchTimeout();
+  if (!ok) DisarmBatchTimeout(&timeout);
   if (!ok || text == nullptr) return false;
   const char* key = "\"Plan Rows\": ";
   const char* first = strstr(text, key);
@@ -119,7 +120,7 @@ bool MeasuredFreeBytes(unsigned int relid, int64_t* bytes) {
   char* schema = PgstattupleSchema();
   if (schema == nullptr || !ConditionalLockRelationOid(relid, AccessShareLock)) return false;
   int64_t result = 0;
-  bool ok = TrySubtransaction(false, [&]() {
+  bool ok = TrySubtransaction(nullptr, [&]() {
     Oid types[1] = {REGCLASSOID};
     Datum values[1] = {ObjectIdGetDatum(relid)};
     ExecCatalog(psprintf("SELECT (s.approx_free_space + s.dead_tuple_len)::bigint"
