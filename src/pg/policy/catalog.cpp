@@ -575,7 +575,7 @@ int CloseInterruptedRuns() {
   ExecCatalog(
       "UPDATE retention.run_history r SET status = 'interrupted',"
       " finished_at = coalesce(r.finished_at, now())"
-      " WHERE r.status = 'running' AND NOT retention.run_is_live(r.policy_id, r.pid)",
+      " WHERE r.status = 'running' AND NOT retention_internal.run_is_live(r.policy_id, r.pid)",
       0, NULL, NULL, NULL, 0);
   return static_cast<int>(SPI_processed);
 }
