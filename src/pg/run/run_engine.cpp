@@ -250,11 +250,11 @@ core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_
   return r;
 }
 
-// The scheduler's kill switch, for worker runs: rereads the configuration if
+// The scheduler's kill switch, for runs that follow the schedule: rereads the configuration if
 // asked, and tells whether retention.enabled is off or a database-wide
 // command (DROP DATABASE, ...) waits for this database.
-bool SwitchedOff(bool worker) {
-  if (!worker) return false;
+bool SwitchedOff(bool scheduled) {
+  if (!scheduled) return false;
   if (ConfigReloadPending) {
     ConfigReloadPending = false;
     ProcessConfigFile(PGC_SIGHUP);
@@ -273,7 +273,7 @@ void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
 // Everything after the lock is taken; the caller releases the lock and the
 // progress slot.
 RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
-                    int progress_slot) {
+                    bool scheduled, int progress_slot) {
   RunTotals totals = {0, 0, 0, RunStatus::kOk};
   const bool worker = strcmp(trigger, "worker") == 0;
   TimestampTz started_at = GetCurrentTimestamp();
@@ -391,7 +391,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
         break;
       }
       healthy_until = 0;
-      if ((deadline != 0 && GetCurrentTimestamp() >= deadline) || SwitchedOff(worker)) {
+      if ((deadline != 0 && GetCurrentTimestamp() >= deadline) || SwitchedOff(scheduled)) {
         gave_up = true;
         break;
       }
@@ -454,7 +454,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
       break;
     }
     // The scheduler's kill switch: the batch that ran is done, nothing new.
-    if (SwitchedOff(worker)) {
+    if (SwitchedOff(scheduled)) {
       totals.status = RunStatus::kPartial;
       break;
     }
@@ -561,7 +561,8 @@ const char* RunStatusName(RunStatus status) {
   return "error";
 }
 
-RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
+RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger,
+                    bool follows_schedule) {
   pushed_snapshot = false;  // whatever an earlier, failed call left was released by its abort
   last_stats_flush = 0;
   current_run_id = 0;
@@ -577,7 +578,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
     (void) InsertRun(policy, trigger, "skipped", now);
     // The scheduler looks again in a minute (or one schedule, if shorter),
     // not at every naptime while somebody else runs the policy.
-    if (strcmp(trigger, "worker") == 0) {
+    if (follows_schedule) {
       int64 wait_us = Min(IntervalMicroseconds(policy->schedule), 60 * USECS_PER_SEC);
       PostponeAfterSkip(policy->id, now + wait_us);
     }
@@ -595,7 +596,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   int progress_slot = ProgressBegin(MyDatabaseId, policy_id);
   PG_TRY();
   {
-    totals = RunLocked(policy, max_rows, trigger, progress_slot);
+    totals = RunLocked(policy, max_rows, trigger, follows_schedule, progress_slot);
   }
   PG_CATCH();
   {

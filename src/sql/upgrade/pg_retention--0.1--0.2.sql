@@ -351,3 +351,46 @@ COMMENT ON COLUMN retention.status.next_run_at IS
 COMMENT ON COLUMN retention.status.total_rows_deleted IS 'rows removed by all its runs';
 COMMENT ON COLUMN retention.status.total_rows_archived IS 'rows archived by all its runs';
 COMMENT ON COLUMN retention.status.consecutive_failures IS 'runs in a row that ended in an error';
+
+-- ---------------------------------------------------------------------------
+-- pg_cron as a clock: retention.run_due(), run(raise_on_error => ...), and
+-- the trigger values pg_cron and run_due.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.run_history DROP CONSTRAINT run_history_trigger_check;
+ALTER TABLE retention.run_history ADD CONSTRAINT run_history_trigger_check
+    CHECK (trigger OPERATOR(pg_catalog.=) ANY (
+               ARRAY['manual', 'worker', 'pg_cron', 'run_due']));
+
+DROP PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text);
+CREATE PROCEDURE retention.run(
+    name                text    DEFAULT NULL,
+    max_rows            bigint  DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL,
+    raise_on_error      boolean DEFAULT false)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run';
+
+COMMENT ON PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text, boolean) IS
+  'run one policy (or every enabled one) now, one committed transaction per batch; '
+  'raise_on_error => true raises an error at the end if a policy ended in error';
+
+CREATE PROCEDURE retention.run_due(
+    INOUT policies      integer DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run_due';
+
+COMMENT ON PROCEDURE retention.run_due(integer, bigint, bigint, integer, text) IS
+  'run the due policies the caller manages, as the scheduler would; '
+  'raises an error naming those that ended in error';
+
+COMMENT ON COLUMN retention.runs.trigger IS
+  'manual (CALL retention.run), worker (the scheduler), pg_cron (a pg_cron job) '
+  'or run_due (CALL retention.run_due outside pg_cron)';
