@@ -21,6 +21,7 @@
 #include "pg/module/gucs.hpp"
 #include "pg/run/health.hpp"
 #include "pg/run/policy_lock.hpp"
+#include "pg/run/schedule_gate.hpp"
 #include "pg/module/session.hpp"
 #include "pg/workers/shared_state.hpp"
 #include "pg/module/waitpoint.hpp"
@@ -250,17 +251,10 @@ core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_
   return r;
 }
 
-// The scheduler's kill switch, for runs that follow the schedule: rereads the configuration if
-// asked, and tells whether retention.enabled is off or a database-wide
-// command (DROP DATABASE, ...) waits for this database.
-bool SwitchedOff(bool scheduled) {
-  if (!scheduled) return false;
-  if (ConfigReloadPending) {
-    ConfigReloadPending = false;
-    ProcessConfigFile(PGC_SIGHUP);
-  }
-  return !guc_enabled || DatabaseHeld(MyDatabaseId);
-}
+// The scheduler's kill switch, for runs that follow the schedule (the
+// scheduler's, run_due()'s): retention.enabled is off or a database-wide
+// command (DROP DATABASE, ...) waits for this database (schedule_gate).
+bool SwitchedOff(bool scheduled) { return scheduled && !ScheduledRunsAllowed(); }
 
 // pg_stat_activity.query of a background worker says what it is doing.
 void ReportActivity(bool worker, const PolicyRecord* policy, int32_t batch) {
