@@ -64,6 +64,31 @@ CALL retention.run(raise_on_error => true);
 CALL retention.run('good one', raise_on_error => true);
 RESET ROLE;
 
+-- A table owner's code that raises query_canceled itself is a failure of
+-- its own policy, not a cancel of the caller: the other policies still run.
+CREATE TABLE sly (id int PRIMARY KEY, expires timestamptz NOT NULL);
+INSERT INTO sly SELECT i, now() - interval '2 days' FROM generate_series(1, 10) AS i;
+ALTER TABLE sly OWNER TO regress_due_b;
+CREATE FUNCTION pretend_cancel() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN RAISE EXCEPTION 'canceling statement due to user request' USING ERRCODE = 'query_canceled'; END$$;
+ALTER FUNCTION pretend_cancel() OWNER TO regress_due_b;
+CREATE TRIGGER pretend_cancel BEFORE DELETE ON sly FOR EACH ROW EXECUTE FUNCTION pretend_cancel();
+SET ROLE regress_due_b;
+SELECT retention.pause('bad one');
+SELECT retention.add_policy('sly', 'expires', name => 'sly one');
+RESET ROLE;
+-- regress_due_a's policy comes after it in the list.
+CREATE TABLE victim (id int PRIMARY KEY, expires timestamptz NOT NULL);
+INSERT INTO victim SELECT i, now() - interval '2 days' FROM generate_series(1, 10) AS i;
+ALTER TABLE victim OWNER TO regress_due_a;
+SET ROLE regress_due_a;
+SELECT retention.add_policy('victim', 'expires', name => 'victim one');
+RESET ROLE;
+CALL retention.run(raise_on_error => true);
+SELECT count(*) AS victim_left FROM victim;
+SELECT policy, status, sqlstate, error FROM retention.runs
+ WHERE policy IN ('sly one', 'victim one') ORDER BY run_id;
+
 -- A run started from a pg_cron job records trigger pg_cron: pg_cron's libpq
 -- connections say application_name = 'pg_cron'.
 SET application_name = 'pg_cron';
@@ -74,7 +99,7 @@ SELECT trigger, status FROM retention.runs ORDER BY run_id DESC LIMIT 1;
 -- The trigger column takes only the known values.
 SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'run_history_trigger_check';
 
-DROP TABLE good, bad;
-DROP FUNCTION refuse();
+DROP TABLE good, bad, sly, victim;
+DROP FUNCTION refuse(), pretend_cancel();
 DROP EXTENSION pg_retention;
 DROP ROLE regress_due_a, regress_due_b;

@@ -251,6 +251,16 @@ core::RateReservation Reserve(int64_t next_at, int64_t now, int64_t rows, int64_
   return r;
 }
 
+// A cancel of the caller (pg_cancel_backend, statement_timeout): raised by
+// ProcessInterrupts, and not our own batch timeout. It ends the run as
+// interrupted and goes on to the caller. query_canceled that a table owner's
+// code raises itself is that policy's error like any other: it must not stop
+// the caller's other policies (run() without a name, run_due()).
+bool IsCancelOfThisSession(const ErrorData* error) {
+  return error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired() &&
+         error->funcname != nullptr && strcmp(error->funcname, "ProcessInterrupts") == 0;
+}
+
 // The scheduler's kill switch, for runs that follow the schedule (the
 // scheduler's, run_due()'s): retention.enabled is off or a database-wide
 // command (DROP DATABASE, ...) waits for this database (schedule_gate).
@@ -509,7 +519,7 @@ RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
     totals.status = RunStatus::kError;
     sqlstate = unpack_sql_state(error->sqlerrcode);
     message = error->message;
-    reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired();
+    reraise = IsCancelOfThisSession(error);
   }
   FinishRun(run_id, reraise ? "interrupted" : RunStatusName(totals.status), totals.rows_deleted,
             totals.rows_archived, totals.batches, retries, sqlstate, message);
