@@ -148,15 +148,12 @@ void Account(CallSummary* s, const char* name, const RunTotals& one) {
   MemoryContextSwitchTo(old);
 }
 
-// Runs the policy if the caller manages it (others are passed over without
-// a word: their names are not the caller's to see). True when it ran.
-bool RunIfManaged(CallSummary* s, const char* name, int64_t max_rows, const char* trigger,
-                  bool follows_schedule) {
+// Whether the caller may run the policy. Policies of others are passed over
+// without a word: their names, and whether they exist, are not the caller's
+// to see.
+bool CallerManages(const char* name) {
   PolicyRecord* rec = LoadPolicy(name, true);
-  if (rec == nullptr || !CurrentUserManages(rec->owner, rec->relid)) return false;
-  if (follows_schedule && !PolicyIsDue(name)) return false;  // another executor ran it since
-  Account(s, name, RunPolicy(name, max_rows, trigger, follows_schedule));
-  return true;
+  return rec != nullptr && CurrentUserManages(rec->owner, rec->relid);
 }
 
 // After every run has committed: an ERROR that names the policies that
@@ -218,6 +215,7 @@ void RunAllManaged(CallSummary* s, int64_t max_rows, const char* trigger) {
   int count;
   char** names = ListRunnablePolicies(&count);
   for (int i = 0; i < count; ++i) {
+    if (!CallerManages(names[i])) continue;
     int64_t left = 0;
     if (max_rows > 0) {
       left = max_rows - s->rows_deleted;
@@ -226,7 +224,7 @@ void RunAllManaged(CallSummary* s, int64_t max_rows, const char* trigger) {
         break;
       }
     }
-    (void) RunIfManaged(s, names[i], left, trigger, false);
+    Account(s, names[i], RunPolicy(names[i], left, trigger, false));
   }
 }
 
@@ -272,7 +270,10 @@ Datum retention_run_due(PG_FUNCTION_ARGS) {
     for (int i = 0; i < count; ++i) {
       CHECK_FOR_INTERRUPTS();
       if (!ScheduledRunsAllowed()) break;  // the kill switch, between policies
-      (void) RunIfManaged(&summary, names[i], 0, trigger, true);
+      // Asked again just before the run: another executor may have run it
+      // since the list was made.
+      if (!CallerManages(names[i]) || !PolicyIsDue(names[i])) continue;
+      Account(&summary, names[i], RunPolicy(names[i], 0, trigger, true));
     }
   }
   SPI_finish();
