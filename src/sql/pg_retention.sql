@@ -156,7 +156,7 @@ CREATE TABLE retention.run_history (
     policy        text        NOT NULL,
     trigger       text        NOT NULL
                               CHECK (trigger OPERATOR(pg_catalog.=) ANY (
-                                         ARRAY['manual', 'worker', 'restore'])),
+                                         ARRAY['manual', 'worker', 'restore', 'pg_cron', 'run_due'])),
     pid           integer     NOT NULL,
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
@@ -582,12 +582,30 @@ CREATE PROCEDURE retention.run(
     INOUT rows_deleted  bigint  DEFAULT NULL,
     INOUT rows_archived bigint  DEFAULT NULL,
     INOUT batches       integer DEFAULT NULL,
-    INOUT status        text    DEFAULT NULL)
+    INOUT status        text    DEFAULT NULL,
+    raise_on_error      boolean DEFAULT false)
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'retention_run';
 
-COMMENT ON PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text) IS
-  'run one policy (or every enabled one) now, one committed transaction per batch';
+COMMENT ON PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text, boolean) IS
+  'run one policy (or every enabled one) now, one committed transaction per batch; '
+  'raise_on_error => true raises an error at the end if a policy ended in error';
+
+-- What the background scheduler would run now (the same due list and kill
+-- switch), for pg_cron or cron + psql as the clock. Raises an error at the
+-- end, after every run has committed, if a policy ended in error.
+CREATE PROCEDURE retention.run_due(
+    INOUT policies      integer DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run_due';
+
+COMMENT ON PROCEDURE retention.run_due(integer, bigint, bigint, integer, text) IS
+  'run the due policies the caller manages, as the scheduler would; '
+  'raises an error naming those that ended in error';
 
 CREATE FUNCTION retention.preview(name text)
 RETURNS TABLE (purgeable_rows bigint,
@@ -1126,7 +1144,8 @@ COMMENT ON VIEW retention.runs IS 'runs of the retention policies the current ro
 COMMENT ON COLUMN retention.runs.run_id IS 'id of the run';
 COMMENT ON COLUMN retention.runs.policy IS 'name of the policy when it ran';
 COMMENT ON COLUMN retention.runs.trigger IS
-  'manual (CALL retention.run), worker (the scheduler) or restore (CALL retention.restore)';
+  'manual (CALL retention.run), worker (the scheduler), restore (CALL retention.restore), '
+  'pg_cron (a pg_cron job) or run_due (CALL retention.run_due outside pg_cron)';
 COMMENT ON COLUMN retention.runs.pid IS 'process that ran it';
 COMMENT ON COLUMN retention.runs.started_at IS 'when the run started';
 COMMENT ON COLUMN retention.runs.finished_at IS 'when the run ended, or NULL while it runs';

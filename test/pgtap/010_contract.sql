@@ -3,7 +3,7 @@
 -- catalog, comments, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(77);
+SELECT plan(79);
 
 -- The members of the extension, for the checks below.
 CREATE TEMPORARY TABLE members AS
@@ -40,14 +40,20 @@ SELECT has_function('retention', 'drop_policy', ARRAY['text']);
 SELECT has_function('retention', 'pause', ARRAY['text']);
 SELECT has_function('retention', 'resume', ARRAY['text']);
 SELECT has_function('retention', 'preview', ARRAY['text']);
-SELECT is((SELECT prokind FROM pg_proc WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
+SELECT is((SELECT prokind FROM pg_proc WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
           'p', 'run is a procedure');
 SELECT is((SELECT array_to_string(proargmodes, ',') FROM pg_proc
-           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
-          'i,i,b,b,b,b', 'run takes name and max_rows, and returns its results as INOUT');
+           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
+          'i,i,b,b,b,b,i', 'run takes name, max_rows and raise_on_error, and returns its results as INOUT');
 SELECT is((SELECT pronargdefaults FROM pg_proc
-           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
-          6::int2, 'every argument of run has a default');
+           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
+          7::int2, 'every argument of run has a default');
+SELECT is((SELECT prokind::text || ':' || array_to_string(proargmodes, ',') || ':' || pronargdefaults
+             FROM pg_proc WHERE oid = 'retention.run_due(integer, bigint, bigint, integer, text)'::regprocedure),
+          'p:b,b,b,b,b:5', 'run_due is a procedure that needs no argument and returns its results as INOUT');
+SELECT is((SELECT proconfig FROM pg_proc
+           WHERE oid = 'retention.run_due(integer, bigint, bigint, integer, text)'::regprocedure),
+          NULL, 'run_due has no SET clause (it commits after each batch)');
 SELECT is((SELECT pronargdefaults FROM pg_proc
            WHERE oid = 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean)'::regprocedure),
           12::int2, 'add_policy needs only relation and expires_at');
@@ -68,7 +74,7 @@ SELECT is((SELECT array_agg(p.proname::text ORDER BY p.proname)
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = 'retention'),
           ARRAY['add_policy', 'alter_policy', 'apply', 'drop_policy', 'pause', 'preset', 'preview',
-                'prune_history', 'restore', 'resume', 'run', 'wakeup'],
+                'prune_history', 'restore', 'resume', 'run', 'run_due', 'wakeup'],
           'schema retention holds the API functions and procedures only');
 SELECT ok(has_schema_privilege('public', 'retention_internal', 'USAGE')
           AND NOT has_schema_privilege('public', 'retention_internal', 'CREATE'),
@@ -102,7 +108,7 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
               AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
           NULL, 'every SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
 SELECT is((SELECT proconfig FROM pg_proc
-           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
+           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
           NULL, 'run has no SET clause (it commits after each batch)');
 -- No operator in a function body is looked up by name: each is written
 -- OPERATOR(pg_catalog.op), and no construct that resolves one implicitly

@@ -12,6 +12,7 @@
 #include "pg/workers/history_prune.hpp"
 #include "pg/workers/launcher.hpp"
 #include "pg/run/run_engine.hpp"
+#include "pg/run/schedule_gate.hpp"
 #include "pg/workers/shared_state.hpp"
 
 extern "C" {
@@ -108,7 +109,9 @@ void RunOne(const char* name) {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     SPI_connect_ext(SPI_OPT_NONATOMIC);
-    RunPolicy(name, 0, "worker");
+    // Due when the pass began, but a pg_cron job (run_due) may have run it
+    // since: ask again, as run_due() does, so it is not run twice in a row.
+    if (PolicyIsDue(name)) RunPolicy(name, 0, "worker", /*follows_schedule=*/true);
     SPI_finish();
     CommitTransactionCommand();
   }
@@ -144,8 +147,7 @@ void RunDuePolicies(MemoryContext pass_context) {
 
   for (int i = 0; i < count; ++i) {
     CHECK_FOR_INTERRUPTS();
-    ReloadConfigIfAsked();
-    if (!guc_enabled || DatabaseHeld(MyDatabaseId)) break;
+    if (!ScheduledRunsAllowed()) break;  // the same gate as run_due()
     if (!TryAcquireRunSlot(guc_max_workers)) break;  // retry at the next pass
     RunOne(names[i]);
     ReleaseRunSlot();

@@ -1267,3 +1267,46 @@ COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass,
 
 COMMENT ON COLUMN retention.policies.replicate_deletes IS
   'false: the policy''s batches carry the replication origin pg_retention, which subscribers with origin = none skip';
+
+-- ---------------------------------------------------------------------------
+-- pg_cron as a clock: retention.run_due(), run(raise_on_error => ...), and
+-- the trigger values pg_cron and run_due.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.run_history DROP CONSTRAINT run_history_trigger_check;
+ALTER TABLE retention.run_history ADD CONSTRAINT run_history_trigger_check
+    CHECK (trigger OPERATOR(pg_catalog.=) ANY (
+               ARRAY['manual', 'worker', 'restore', 'pg_cron', 'run_due']));
+
+DROP PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text);
+CREATE PROCEDURE retention.run(
+    name                text    DEFAULT NULL,
+    max_rows            bigint  DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL,
+    raise_on_error      boolean DEFAULT false)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run';
+
+COMMENT ON PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text, boolean) IS
+  'run one policy (or every enabled one) now, one committed transaction per batch; '
+  'raise_on_error => true raises an error at the end if a policy ended in error';
+
+CREATE PROCEDURE retention.run_due(
+    INOUT policies      integer DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run_due';
+
+COMMENT ON PROCEDURE retention.run_due(integer, bigint, bigint, integer, text) IS
+  'run the due policies the caller manages, as the scheduler would; '
+  'raises an error naming those that ended in error';
+
+COMMENT ON COLUMN retention.runs.trigger IS
+  'manual (CALL retention.run), worker (the scheduler), restore (CALL retention.restore), '
+  'pg_cron (a pg_cron job) or run_due (CALL retention.run_due outside pg_cron)';
