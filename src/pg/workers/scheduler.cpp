@@ -111,7 +111,10 @@ void RunOne(const char* name) {
     SPI_connect_ext(SPI_OPT_NONATOMIC);
     // Due when the pass began, but a pg_cron job (run_due) may have run it
     // since: ask again, as run_due() does, so it is not run twice in a row.
-    if (PolicyIsDue(name)) RunPolicy(name, 0, "worker", /*follows_schedule=*/true);
+    PushActiveSnapshot(GetTransactionSnapshot());
+    bool due = PolicyIsDue(name);
+    PopActiveSnapshot();
+    if (due) RunPolicy(name, 0, "worker", /*follows_schedule=*/true);
     SPI_finish();
     CommitTransactionCommand();
   }
