@@ -128,6 +128,9 @@ CREATE TABLE retention.policy (
     -- false: the batches carry the replication origin "pg_retention", so
     -- that subscribers with origin = none (16+) skip them (issue #11).
     replicate_deletes boolean NOT NULL DEFAULT true,
+    -- Archive mode: archived rows older than this (by archived_at) are
+    -- removed by the run's second stage; NULL keeps them forever.
+    archive_retain interval CHECK (archive_retain OPERATOR(pg_catalog.>) '0'),
     CHECK ((mode OPERATOR(pg_catalog.=) 'archive') OPERATOR(pg_catalog.=)
            (archive_table IS NOT NULL))
 );
@@ -185,7 +188,11 @@ CREATE TABLE retention.run_history (
     -- archive, and matching rows that stayed there (their key was in the
     -- table already); NULL for other runs.
     rows_restored bigint      NOT NULL DEFAULT 0,
-    rows_kept     bigint
+    rows_kept     bigint,
+    -- Which stage of a run: purge (the table) or archive (archived rows
+    -- older than archive_retain, a second row of the same run).
+    stage         text        NOT NULL DEFAULT 'purge'
+                              CHECK (stage OPERATOR(pg_catalog.=) ANY (ARRAY['purge', 'archive']))
 );
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
 CREATE INDEX run_history_policy_started_idx ON retention.run_history (policy_id, started_at);
@@ -212,7 +219,12 @@ CREATE TABLE retention.policy_state (
     last_success_at      timestamptz,
     caught_up_at         timestamptz,
     backlog_rows         bigint,
-    free_bytes           bigint
+    free_bytes           bigint,
+    -- The archive stage (archive_retain), counted apart from the purge.
+    archive_runs_total         bigint NOT NULL DEFAULT 0,
+    archive_failed_runs_total  bigint NOT NULL DEFAULT 0,
+    archive_rows_deleted_total bigint NOT NULL DEFAULT 0,
+    archive_last_success_at    timestamptz
 );
 
 -- Policies survive pg_dump/restore. The run history is operational data and
@@ -323,7 +335,8 @@ SELECT p.name,
        p.owner::text AS owner,
        p.timezone,
        p.created_at,
-       p.replicate_deletes
+       p.replicate_deletes,
+       p.archive_retain
   FROM retention.policy p
  WHERE retention.can_see(p.owner::pg_catalog.oid);
 
@@ -359,7 +372,8 @@ SELECT r.id AS run_id,
        r.free_bytes_after,
        r.free_bytes_source,
        r.rows_restored,
-       r.rows_kept
+       r.rows_kept,
+       r.stage
   FROM retention.run_history r
  WHERE retention.can_see(r.owner);
 
@@ -473,7 +487,14 @@ SELECT p.name AS policy,
                 AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
          AS repack_advised,
        coalesce(s.runs_total, 0) AS runs_total,
-       coalesce(s.failed_runs_total, 0) AS failed_runs_total
+       coalesce(s.failed_runs_total, 0) AS failed_runs_total,
+       arch.status AS archive_last_status,
+       arch.finished_at AS archive_last_finished_at,
+       arch.rows_deleted AS archive_last_rows_deleted,
+       coalesce(s.archive_rows_deleted_total, 0) AS archive_rows_deleted_total,
+       coalesce(s.archive_runs_total, 0) AS archive_runs_total,
+       coalesce(s.archive_failed_runs_total, 0) AS archive_failed_runs_total,
+       s.archive_last_success_at
   FROM retention.policy p
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
   LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
@@ -492,8 +513,19 @@ SELECT p.name AS policy,
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.status OPERATOR(pg_catalog.<>) 'skipped'
            AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
+           AND r.stage OPERATOR(pg_catalog.=) 'purge'
          ORDER BY r.id DESC
          LIMIT 1) last ON true
+  LEFT JOIN LATERAL (
+        SELECT r.finished_at, r.rows_deleted,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.stage OPERATOR(pg_catalog.=) 'archive'
+         ORDER BY r.id DESC
+         LIMIT 1) arch ON true
  WHERE retention.can_see(p.owner::pg_catalog.oid);
 
 GRANT USAGE ON SCHEMA retention TO PUBLIC;
@@ -518,14 +550,15 @@ CREATE FUNCTION retention.add_policy(
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
     target_batch_time interval DEFAULT NULL,
-    replicate_deletes boolean DEFAULT true)
+    replicate_deletes boolean DEFAULT true,
+    archive_retain interval DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
                                          interval, integer, boolean, interval, integer,
-                                         interval, boolean) IS
+                                         interval, boolean, interval) IS
   'declare a retention policy on a table; returns the policy name';
 
 -- NULL means "leave unchanged". filter => '' removes the filter,
@@ -545,7 +578,8 @@ CREATE FUNCTION retention.alter_policy(
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
     target_batch_time interval DEFAULT NULL,
-    replicate_deletes boolean  DEFAULT NULL)
+    replicate_deletes boolean  DEFAULT NULL,
+    archive_retain interval DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_alter_policy';
@@ -1065,7 +1099,7 @@ COMMENT ON FUNCTION retention.running_progress() IS
   'live progress of the retention runs in flight in this database';
 COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
                                            integer, boolean, interval, integer, interval,
-                                           boolean) IS
+                                           boolean, interval) IS
   'change a retention policy; arguments left NULL keep their setting';
 COMMENT ON FUNCTION retention.drop_policy(text) IS 'remove a retention policy';
 COMMENT ON FUNCTION retention.pause(text) IS
@@ -1198,7 +1232,12 @@ SELECT st.policy,
        pg_catalog.date_part('epoch', st.last_finished_at OPERATOR(pg_catalog.-) st.last_started_at)
          AS last_run_duration_seconds,
        st.reclaimable_bytes,
-       CASE WHEN st.repack_advised THEN 1 ELSE 0 END AS repack_advised
+       CASE WHEN st.repack_advised THEN 1 ELSE 0 END AS repack_advised,
+       st.archive_runs_total,
+       st.archive_failed_runs_total,
+       st.archive_rows_deleted_total,
+       pg_catalog.date_part('epoch', st.archive_last_success_at)
+         AS archive_last_success_timestamp_seconds
   FROM retention.status st;
 
 GRANT SELECT ON retention.metrics TO PUBLIC;
@@ -1260,3 +1299,31 @@ COMMENT ON COLUMN retention.metrics.reclaimable_bytes IS 'free space after the l
 COMMENT ON COLUMN retention.metrics.repack_advised IS '1 when a repack would pay';
 
 SELECT retention.notify_launcher();
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): the second stage, archive_retain.
+-- ---------------------------------------------------------------------------
+
+COMMENT ON COLUMN retention.policies.archive_retain IS
+  'archive mode: archived rows older than this (archived_at) are removed by the run''s archive stage; NULL keeps them';
+COMMENT ON COLUMN retention.runs.stage IS
+  'purge (rows of the table) or archive (archived rows older than archive_retain)';
+COMMENT ON COLUMN retention.status.archive_last_status IS
+  'how the last archive stage ended, or NULL when none ran';
+COMMENT ON COLUMN retention.status.archive_last_finished_at IS 'when the last archive stage ended';
+COMMENT ON COLUMN retention.status.archive_last_rows_deleted IS
+  'archived rows the last archive stage removed';
+COMMENT ON COLUMN retention.status.archive_rows_deleted_total IS
+  'archived rows removed by all archive stages';
+COMMENT ON COLUMN retention.status.archive_runs_total IS 'archive stages that ended';
+COMMENT ON COLUMN retention.status.archive_failed_runs_total IS
+  'archive stages that ended in an error';
+COMMENT ON COLUMN retention.status.archive_last_success_at IS
+  'when the last complete (ok) archive stage ended';
+COMMENT ON COLUMN retention.metrics.archive_runs_total IS 'archive stages that ended (counter)';
+COMMENT ON COLUMN retention.metrics.archive_failed_runs_total IS
+  'archive stages that ended in an error (counter)';
+COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
+  'archived rows removed by the archive stage (counter)';
+COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
+  'when the last complete archive stage ended, Unix time';

@@ -1248,3 +1248,266 @@ COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass,
 
 COMMENT ON COLUMN retention.policies.replicate_deletes IS
   'false: the policy''s batches carry the replication origin pg_retention, which subscribers with origin = none skip';
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): the second stage, archive_retain. The views
+-- below are the final ones, as in the install script.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.policy
+    ADD COLUMN archive_retain interval CHECK (archive_retain OPERATOR(pg_catalog.>) '0');
+ALTER TABLE retention.run_history
+    ADD COLUMN stage text NOT NULL DEFAULT 'purge'
+        CHECK (stage OPERATOR(pg_catalog.=) ANY (ARRAY['purge', 'archive']));
+ALTER TABLE retention.policy_state
+    ADD COLUMN archive_runs_total         bigint NOT NULL DEFAULT 0,
+    ADD COLUMN archive_failed_runs_total  bigint NOT NULL DEFAULT 0,
+    ADD COLUMN archive_rows_deleted_total bigint NOT NULL DEFAULT 0,
+    ADD COLUMN archive_last_success_at    timestamptz;
+
+CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
+SELECT p.name,
+       p.relation,
+       p.expires_at,
+       p.retain,
+       p.mode,
+       p.archive_table,
+       p.filter,
+       p.schedule,
+       p.batch_size,
+       p.max_runtime,
+       p.max_rows_per_second,
+       p.target_batch_time,
+       p.enabled,
+       p.paused,
+       p.owner::text AS owner,
+       p.timezone,
+       p.created_at,
+       p.replicate_deletes,
+       p.archive_retain
+  FROM retention.policy p
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+CREATE OR REPLACE VIEW retention.runs WITH (security_barrier) AS
+SELECT r.id AS run_id,
+       r.policy,
+       r.trigger,
+       r.pid,
+       r.started_at,
+       r.finished_at,
+       -- A run marked running whose process no longer holds the policy lock
+       -- was cut short (crash, kill -9, failover): report it as interrupted.
+       CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+             AND NOT retention.run_is_live(r.policy_id, r.pid)
+            THEN 'interrupted'
+            ELSE r.status END AS status,
+       r.cutoff,
+       r.rows_deleted,
+       r.rows_archived,
+       r.batches,
+       r.retries,
+       r.table_bytes_before,
+       r.table_bytes_after,
+       r.dead_rows_before,
+       r.dead_rows_after,
+       r.analyzed,
+       r.horizon_warning,
+       r.sqlstate,
+       r.error,
+       r.skipped_count,
+       r.last_skipped_at,
+       r.backlog_rows,
+       r.free_bytes_after,
+       r.free_bytes_source,
+       r.rows_restored,
+       r.rows_kept,
+       r.stage
+  FROM retention.run_history r
+ WHERE retention.can_see(r.owner);
+
+CREATE OR REPLACE VIEW retention.status WITH (security_barrier) AS
+SELECT p.name AS policy,
+       p.relation,
+       p.mode,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby'
+            WHEN lk.pid IS NOT NULL AND pr.throttle_reason IS NOT NULL THEN 'throttled'
+            WHEN lk.pid IS NOT NULL THEN 'running'
+            WHEN p.paused THEN 'paused'
+            WHEN NOT p.enabled THEN 'disabled'
+            WHEN s.consecutive_failures OPERATOR(pg_catalog.>) 0
+             AND s.next_run_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN 'backoff'
+            ELSE 'idle' END AS state,
+       lk.pid AS running_pid,
+       pr.rows_deleted AS current_rows,
+       pr.throttle_reason,
+       pr.horizon_warning,
+       last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at,
+       last.status AS last_status,
+       last.rows_deleted AS last_rows_deleted,
+       last.rows_archived AS last_rows_archived,
+       last.error AS last_error,
+       last.sqlstate AS last_sqlstate,
+       CASE WHEN p.enabled AND NOT p.paused
+            THEN coalesce(s.next_run_at, p.created_at) END AS next_run_at,
+       coalesce(s.total_rows_deleted, 0) AS total_rows_deleted,
+       coalesce(s.total_rows_archived, 0) AS total_rows_archived,
+       coalesce(s.consecutive_failures, 0) AS consecutive_failures,
+       -- Monitoring (0.2): read from what runs recorded; never from the table.
+       s.backlog_rows,
+       CASE WHEN s.backlog_rows OPERATOR(pg_catalog.=) 0
+            THEN GREATEST('0'::pg_catalog.interval,
+                                     pg_catalog.now() OPERATOR(pg_catalog.-)
+                                     coalesce(s.next_run_at, p.created_at))
+            ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
+       END AS behind_by,
+       s.last_success_at,
+       retention.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+                                p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
+         AS problem,
+       s.free_bytes AS reclaimable_bytes,
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention.repack_advice_bytes()
+                AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+         AS repack_advised,
+       coalesce(s.runs_total, 0) AS runs_total,
+       coalesce(s.failed_runs_total, 0) AS failed_runs_total,
+       arch.status AS archive_last_status,
+       arch.finished_at AS archive_last_finished_at,
+       arch.rows_deleted AS archive_last_rows_deleted,
+       coalesce(s.archive_rows_deleted_total, 0) AS archive_rows_deleted_total,
+       coalesce(s.archive_runs_total, 0) AS archive_runs_total,
+       coalesce(s.archive_failed_runs_total, 0) AS archive_failed_runs_total,
+       s.archive_last_success_at
+  FROM retention.policy p
+  LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
+  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (
+        SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
+          FROM retention.running_progress() g
+         WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
+           AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
+  LEFT JOIN LATERAL (
+        SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
+               r.sqlstate,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.status OPERATOR(pg_catalog.<>) 'skipped'
+           AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
+           AND r.stage OPERATOR(pg_catalog.=) 'purge'
+         ORDER BY r.id DESC
+         LIMIT 1) last ON true
+  LEFT JOIN LATERAL (
+        SELECT r.finished_at, r.rows_deleted,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.stage OPERATOR(pg_catalog.=) 'archive'
+         ORDER BY r.id DESC
+         LIMIT 1) arch ON true
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+CREATE OR REPLACE VIEW retention.metrics WITH (security_barrier) AS
+SELECT st.policy,
+       CASE WHEN st.state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'throttled'])
+            THEN 1 ELSE 0 END AS running,
+       CASE WHEN st.state OPERATOR(pg_catalog.=) 'paused' THEN 1 ELSE 0 END AS paused,
+       CASE WHEN st.problem IS NULL THEN 0 ELSE 1 END AS broken,
+       st.runs_total,
+       st.failed_runs_total,
+       st.total_rows_deleted AS rows_deleted_total,
+       st.total_rows_archived AS rows_archived_total,
+       st.consecutive_failures,
+       st.backlog_rows,
+       pg_catalog.date_part('epoch', st.behind_by) AS behind_by_seconds,
+       pg_catalog.date_part('epoch', st.last_success_at) AS last_success_timestamp_seconds,
+       pg_catalog.date_part('epoch', st.last_finished_at OPERATOR(pg_catalog.-) st.last_started_at)
+         AS last_run_duration_seconds,
+       st.reclaimable_bytes,
+       CASE WHEN st.repack_advised THEN 1 ELSE 0 END AS repack_advised,
+       st.archive_runs_total,
+       st.archive_failed_runs_total,
+       st.archive_rows_deleted_total,
+       pg_catalog.date_part('epoch', st.archive_last_success_at)
+         AS archive_last_success_timestamp_seconds
+  FROM retention.status st;
+
+DROP FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text, interval,
+                                   integer, boolean, interval, integer, interval, boolean);
+CREATE FUNCTION retention.add_policy(
+    relation      regclass,
+    expires_at    text,
+    retain        interval DEFAULT '0',
+    mode          text     DEFAULT 'delete',
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    name          text     DEFAULT NULL,
+    schedule      interval DEFAULT '1 hour',
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT true,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean DEFAULT true,
+    archive_retain interval DEFAULT NULL)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_add_policy';
+
+COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
+                                         interval, integer, boolean, interval, integer,
+                                         interval, boolean, interval) IS
+  'declare a retention policy on a table; returns the policy name';
+
+DROP FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval, integer,
+                                     boolean, interval, integer, interval, boolean);
+CREATE FUNCTION retention.alter_policy(
+    name          text,
+    expires_at    text     DEFAULT NULL,
+    retain        interval DEFAULT NULL,
+    mode          text     DEFAULT NULL,
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    schedule      interval DEFAULT NULL,
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT NULL,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean  DEFAULT NULL,
+    archive_retain interval DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_alter_policy';
+
+COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
+                                           integer, boolean, interval, integer, interval,
+                                           boolean, interval) IS
+  'change a retention policy; arguments left NULL keep their setting';
+COMMENT ON COLUMN retention.policies.archive_retain IS
+  'archive mode: archived rows older than this (archived_at) are removed by the run''s archive stage; NULL keeps them';
+COMMENT ON COLUMN retention.runs.stage IS
+  'purge (rows of the table) or archive (archived rows older than archive_retain)';
+COMMENT ON COLUMN retention.status.archive_last_status IS
+  'how the last archive stage ended, or NULL when none ran';
+COMMENT ON COLUMN retention.status.archive_last_finished_at IS 'when the last archive stage ended';
+COMMENT ON COLUMN retention.status.archive_last_rows_deleted IS
+  'archived rows the last archive stage removed';
+COMMENT ON COLUMN retention.status.archive_rows_deleted_total IS
+  'archived rows removed by all archive stages';
+COMMENT ON COLUMN retention.status.archive_runs_total IS 'archive stages that ended';
+COMMENT ON COLUMN retention.status.archive_failed_runs_total IS
+  'archive stages that ended in an error';
+COMMENT ON COLUMN retention.status.archive_last_success_at IS
+  'when the last complete (ok) archive stage ended';
+COMMENT ON COLUMN retention.metrics.archive_runs_total IS 'archive stages that ended (counter)';
+COMMENT ON COLUMN retention.metrics.archive_failed_runs_total IS
+  'archive stages that ended in an error (counter)';
+COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
+  'archived rows removed by the archive stage (counter)';
+COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
+  'when the last complete archive stage ended, Unix time';
