@@ -17,10 +17,10 @@ ArchiveRetainDecision DecideArchiveRetain(const ArchiveRetainRequest& r) {
     return d;
   }
   if (!r.archive_mode) {
-    d.status = Status::Error(ErrorKind::kInvalidParameterValue,
-                             "archive_retain needs mode => 'archive'",
-                             "A policy in delete mode keeps no archive.",
-                             "Leave archive_retain out, or use mode => 'archive'.");
+    d.status =
+        Status::Error(ErrorKind::kInvalidParameterValue, "archive_retain needs mode => 'archive'",
+                      "A policy in delete mode keeps no archive.",
+                      "Leave archive_retain out, or use mode => 'archive'.");
     return d;
   }
   if (zero || r.value_us <= 0) {

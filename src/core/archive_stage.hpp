@@ -15,12 +15,12 @@ namespace pg_retention::core {
 enum class ArchiveRetainAction { kKeep, kSet, kClear };
 
 struct ArchiveRetainRequest {
-  bool archive_mode = false;  // the policy's mode after this call
-  bool given = false;         // archive_retain was passed (not NULL)
-  int64_t value_us = 0;       // the value passed, months as 30 days
+  bool archive_mode = false;     // the policy's mode after this call
+  bool given = false;            // archive_retain was passed (not NULL)
+  int64_t value_us = 0;          // the value passed, months as 30 days
   bool value_has_parts = false;  // some field (month, day, time) is not zero
-  bool in_alter = false;      // alter_policy: '0' removes the setting
-  bool currently_set = false;  // the policy has one stored
+  bool in_alter = false;         // alter_policy: '0' removes the setting
+  bool currently_set = false;    // the policy has one stored
 };
 
 struct ArchiveRetainDecision {
@@ -39,7 +39,7 @@ struct PurgeStageOutcome {
   bool archive_retain_set = false;
   bool extension_dropped = false;  // nowhere to record a stage
   bool policy_dropped = false;
-  bool switched_off = false;       // the scheduler's kill switch (worker runs)
+  bool switched_off = false;  // the scheduler's kill switch (worker runs)
 };
 
 // Whether the run goes on with its archive stage. A purge stage that failed

@@ -73,30 +73,30 @@ void CheckArchiveStageTable(const char* policy_name, unsigned int policy_owner,
                             unsigned int archive_relid) {
   HeapTuple tup = SearchSysCache1(RELOID, ObjectIdGetDatum(archive_relid));
   if (!HeapTupleIsValid(tup))
-    ereport(ERROR, (errcode(ERRCODE_UNDEFINED_TABLE),
-                    errmsg("archive table of retention policy \"%s\" no longer exists",
-                           policy_name)));
+    ereport(ERROR,
+            (errcode(ERRCODE_UNDEFINED_TABLE),
+             errmsg("archive table of retention policy \"%s\" no longer exists", policy_name)));
   Form_pg_class form = (Form_pg_class) GETSTRUCT(tup);
   Oid archive_owner = form->relowner;
   char kind = form->relkind;
   char* name = pstrdup(NameStr(form->relname));
   ReleaseSysCache(tup);
   if (!RoleActsAs(policy_owner, archive_owner))
-    ereport(ERROR,
-            (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-             errmsg("archive_retain of retention policy \"%s\" cannot delete from archive table "
-                    "\"%s\"",
-                    policy_name, name),
-             errdetail("Role \"%s\" owns the archive table; the policy's owner \"%s\" does not "
-                       "have its privileges.",
-                       GetUserNameFromId(archive_owner, false),
-                       GetUserNameFromId(policy_owner, false)),
-             errhint("Give the archive table to the owner of the policy's table.")));
+    ereport(
+        ERROR,
+        (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+         errmsg("archive_retain of retention policy \"%s\" cannot delete from archive table "
+                "\"%s\"",
+                policy_name, name),
+         errdetail("Role \"%s\" owns the archive table; the policy's owner \"%s\" does not "
+                   "have its privileges.",
+                   GetUserNameFromId(archive_owner, false), GetUserNameFromId(policy_owner, false)),
+         errhint("Give the archive table to the owner of the policy's table.")));
   if (kind == RELKIND_PARTITIONED_TABLE)
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("archive_retain does not support the partitioned archive table \"%s\"",
-                           name),
-                    errhint("Drop expired partitions of \"%s\" yourself.", name)));
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("archive_retain does not support the partitioned archive table \"%s\"", name),
+             errhint("Drop expired partitions of \"%s\" yourself.", name)));
   CheckArchivedAtColumn(archive_relid);
 }
 
@@ -128,9 +128,7 @@ void ApplyArchiveRetain(const char* policy_name, bool given, uintptr_t interval,
       CheckArchiveStageTable(rec->name, rec->owner, rec->archive_relid);
       StoreArchiveRetain(rec->id, interval);
       break;
-    case core::ArchiveRetainAction::kClear:
-      StoreArchiveRetain(rec->id, 0);
-      break;
+    case core::ArchiveRetainAction::kClear: StoreArchiveRetain(rec->id, 0); break;
     case core::ArchiveRetainAction::kKeep:
       // A new archive table or owner must still allow the stage.
       if (request.currently_set) CheckArchiveStageTable(rec->name, rec->owner, rec->archive_relid);

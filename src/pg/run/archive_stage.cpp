@@ -91,10 +91,10 @@ void StageSleep(int64_t ms) {
   if (stage_run_id != 0 && InterruptPending && (QueryCancelPending || ProcDiePending)) {
     HOLD_INTERRUPTS();
     StageSnapshot();
-    MarkRunInterrupted(stage_run_id,
-                       unpack_sql_state(ProcDiePending ? ERRCODE_ADMIN_SHUTDOWN
-                                                       : ERRCODE_QUERY_CANCELED),
-                       "the archive stage was interrupted between batches");
+    MarkRunInterrupted(
+        stage_run_id,
+        unpack_sql_state(ProcDiePending ? ERRCODE_ADMIN_SHUTDOWN : ERRCODE_QUERY_CANCELED),
+        "the archive stage was interrupted between batches");
     StageCommit(false, true);
     RESUME_INTERRUPTS();
   }
@@ -136,8 +136,8 @@ struct Stage {
   int64_t max_rows;
   int progress_slot;
   bool worker;
-  TimestampTz deadline;   // the policy's max_runtime, from the stage's start
-  int64_t rate_next;      // the policy's own rows-per-second limiter
+  TimestampTz deadline;  // the policy's max_runtime, from the stage's start
+  int64_t rate_next;     // the policy's own rows-per-second limiter
   int64_t deleted;
   int32_t batches;
   int32_t retries;
@@ -145,7 +145,7 @@ struct Stage {
   const char* retry_sqlstate;
   const char* retry_message;
   ErrorData* error;
-  BatchTimeout timeout;   // the stage's batch statement timeout
+  BatchTimeout timeout;  // the stage's batch statement timeout
   bool partial;
   bool walk_finished;
 };
@@ -179,8 +179,8 @@ PolicyRecord* DerivedPolicy(const PolicyRecord* policy, Oid archive_relid, uintp
 void SetStage(int64_t run_id) {
   Oid types[1] = {INT8OID};
   Datum values[1] = {Int64GetDatum(run_id)};
-  ExecCatalog("UPDATE retention.run_history SET stage = 'archive' WHERE id = $1", 1, types,
-              values, NULL, 0);
+  ExecCatalog("UPDATE retention.run_history SET stage = 'archive' WHERE id = $1", 1, types, values,
+              NULL, 0);
 }
 
 // The stage's counters in policy_state, apart from the purge stage's.
@@ -202,7 +202,14 @@ int64_t StageBackoffMs(int failures) {
   CoreError err;
   int64_t delay = 0;
   double draw = pg_prng_double(&pg_global_prng_state);
-  if (!CallCoreInto(&err, core::BackoffDelayMs, &delay, core::BackoffSettings(), failures, draw))
+  if (!CallCore(
+          &err,
+          [](int n, double random, int64_t* out) {
+            core::BackoffSettings settings;
+            *out = core::BackoffDelayMs(settings, n, random);
+            return core::Status::Ok();
+          },
+          failures, draw, &delay))
     RaiseCoreError(&err);
   return delay;
 }
@@ -289,11 +296,11 @@ bool OneBatch(Stage* s, int64_t limit) {
     CheckArchiveStageTable(s->policy->name, s->policy->owner, s->derived->relid);
     ExecuteBatch(s->plan, limit, &s->timeout, &result);
     if (!PolicyLockHeld(s->policy->id))
-      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                      errmsg("retention policy \"%s\" lost its run lock during a batch",
-                             s->policy->name),
-                      errdetail("Code that the batch ran released the session's advisory "
-                                "locks, for example with pg_advisory_unlock_all().")));
+      ereport(ERROR,
+              (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+               errmsg("retention policy \"%s\" lost its run lock during a batch", s->policy->name),
+               errdetail("Code that the batch ran released the session's advisory "
+                         "locks, for example with pg_advisory_unlock_all().")));
     Waitpoint("archive_stage_before_commit");
   });
   if (s->error != nullptr) return StageRetry(s);
@@ -311,8 +318,8 @@ bool OneBatch(Stage* s, int64_t limit) {
 void StageLoop(Stage* s) {
   for (;;) {
     CHECK_FOR_INTERRUPTS();
-    if (s->batches > 0 && (!OidIsValid(get_extension_oid("pg_retention", true)) ||
-                           !PolicyExists(s->policy->id))) {
+    if (s->batches > 0 &&
+        (!OidIsValid(get_extension_oid("pg_retention", true)) || !PolicyExists(s->policy->id))) {
       s->partial = true;
       return;
     }
@@ -330,8 +337,7 @@ void StageLoop(Stage* s) {
       return;
     }
     if (!OneBatch(s, limit)) return;
-    if ((s->deadline != 0 && GetCurrentTimestamp() >= s->deadline) ||
-        StageSwitchedOff(s->worker)) {
+    if ((s->deadline != 0 && GetCurrentTimestamp() >= s->deadline) || StageSwitchedOff(s->worker)) {
       s->partial = true;
       return;
     }
@@ -350,8 +356,8 @@ void FinishStage(Stage* s) {
     status = "error";
     sqlstate = unpack_sql_state(s->error->sqlerrcode);
     message = s->error->message;
-    reraise = s->error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-              !OurStatementTimeoutExpired(&s->timeout);
+    reraise =
+        s->error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired(&s->timeout);
     if (reraise) status = "interrupted";
   }
   FinishRun(stage_run_id, status, s->deleted, 0, s->batches, s->retries, sqlstate, message);
@@ -388,7 +394,10 @@ void RunArchiveStage(const PolicyRecord* policy, int64_t max_rows, const char* t
       !outcome.extension_dropped && !outcome.policy_dropped &&
       LoadArchiveStage(policy->id, &archive_relid, &retain, &cutoff);
   outcome.switched_off = StageSwitchedOff(worker);
-  if (!core::ArchiveStageDue(outcome)) {
+  bool due = false;
+  CoreError err;
+  if (!CallCoreInto(&err, core::ArchiveStageDue, &due, outcome)) RaiseCoreError(&err);
+  if (!due) {
     StageCommit(false, true);
     return;
   }
