@@ -118,6 +118,24 @@ SET ROLE regress_aret_owner;
 SELECT retention.alter_policy('tokens', archive_table => 'own_archive');
 RESET ROLE;
 
+-- apply() takes archive_retain; preset('gitlab') keeps archived rows
+-- 3 months (the seed's "2 or 3 milestones").
+SET ROLE regress_aret_owner;
+SELECT action, policy, changes FROM retention.apply(
+  '[{"name": "tokens", "relation": "public.tokens", "expires_at": "revoked_at",
+     "mode": "archive", "archive_table": "retention_archive.tokens",
+     "archive_retain": "90 days"}]');
+SELECT archive_retain FROM retention.policies;
+SELECT action, policy, changes FROM retention.apply(
+  '[{"name": "tokens", "relation": "public.tokens", "expires_at": "revoked_at",
+     "mode": "archive", "archive_table": "retention_archive.tokens"}]');
+SELECT archive_retain FROM retention.policies;
+SELECT action FROM retention.apply('[{"name": "tokens", "relation": "public.tokens",
+     "expires_at": "revoked_at", "archive_retain": 90}]');
+RESET ROLE;
+SELECT e->>'name', e->>'mode', e->>'archive_retain'
+  FROM jsonb_array_elements(retention.preset('gitlab')) e ORDER BY 1;
+
 DROP TABLE tokens, own_archive, others_archive;
 DROP TABLE retention_archive.tokens;
 DROP SCHEMA retention_archive;

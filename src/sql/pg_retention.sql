@@ -723,7 +723,7 @@ AS $$
                'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
                'enabled', p.enabled, 'max_runtime', p.max_runtime,
                'max_rows_per_second', p.max_rows_per_second,
-               'target_batch_time', p.target_batch_time)
+               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain)
       FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) $1
 $$;
@@ -754,10 +754,10 @@ DECLARE
     known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
                                    'archive_table', 'filter', 'schedule', 'batch_size',
                                    'enabled', 'max_runtime', 'max_rows_per_second',
-                                   'target_batch_time'];
+                                   'target_batch_time', 'archive_retain'];
     kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
                                    'string', 'string', 'string', 'number',
-                                   'boolean', 'string', 'number', 'string'];
+                                   'boolean', 'string', 'number', 'string', 'string'];
     item jsonb;
     pos integer := 0;
     label text;
@@ -866,7 +866,8 @@ BEGIN
         max_rows_per_second =>
             pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
         target_batch_time =>
-            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval);
+            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
+        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval);
 END
 $$;
 
@@ -900,7 +901,9 @@ BEGIN
         max_rows_per_second =>
             coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer, 0),
         target_batch_time => coalesce(pg_catalog.jsonb_extract_path_text(item, 'target_batch_time'),
-                                      '0')::interval);
+                                      '0')::interval,
+        archive_retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'archive_retain'),
+                                   '0')::interval);
 END
 $$;
 
@@ -1023,33 +1026,35 @@ DECLARE
                                    'keycloak'];
     defs CONSTANT text[] := ARRAY[
         ['doorkeeper', 'doorkeeper_access_tokens', 'oauth_access_tokens', 'revoked_at',
-         '1 mon', 'delete'],
+         '1 mon', 'delete', NULL],
         ['doorkeeper', 'doorkeeper_access_grants', 'oauth_access_grants',
-         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'delete'],
-        ['gitlab', 'gitlab_access_tokens', 'oauth_access_tokens', 'revoked_at', '1 mon', 'archive'],
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'delete', NULL],
+        ['gitlab', 'gitlab_access_tokens', 'oauth_access_tokens', 'revoked_at', '1 mon', 'archive',
+         '3 mons'],
         ['gitlab', 'gitlab_access_grants', 'oauth_access_grants',
-         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'archive'],
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'archive',
+         '3 mons'],
         ['gitlab', 'gitlab_authentication_events', 'authentication_events', 'created_at',
-         '1 year', 'archive'],
-        ['hydra', 'hydra_access_tokens', 'hydra_oauth2_access', 'requested_at', '1 day', 'delete'],
+         '1 year', 'archive', '3 mons'],
+        ['hydra', 'hydra_access_tokens', 'hydra_oauth2_access', 'requested_at', '1 day', 'delete', NULL],
         ['hydra', 'hydra_refresh_tokens', 'hydra_oauth2_refresh', 'requested_at', '31 days',
-         'delete'],
+         'delete', NULL],
         ['hydra', 'hydra_authorization_codes', 'hydra_oauth2_code', 'requested_at', '1 day',
-         'delete'],
+         'delete', NULL],
         ['keycloak', 'keycloak_offline_user_sessions', 'offline_user_session',
-         'to_timestamp(last_session_refresh)', '30 days', 'delete'],
+         'to_timestamp(last_session_refresh)', '30 days', 'delete', NULL],
         ['keycloak', 'keycloak_offline_client_sessions', 'offline_client_session',
-         'to_timestamp("timestamp")', '30 days', 'delete'],
+         'to_timestamp("timestamp")', '30 days', 'delete', NULL],
         ['keycloak', 'keycloak_events', 'event_entity', 'to_timestamp(event_time / 1000.0)',
-         '90 days', 'delete'],
+         '90 days', 'delete', NULL],
         ['keycloak', 'keycloak_admin_events', 'admin_event_entity',
-         'to_timestamp(admin_event_time / 1000.0)', '90 days', 'delete'],
-        ['coder', 'coder_api_keys', 'api_keys', 'expires_at', '7 days', 'delete'],
-        ['authgate', 'authgate_access_tokens', 'access_tokens', 'expires_at', '1 day', 'delete'],
-        ['authgate', 'authgate_device_codes', 'device_codes', 'expires_at', '1 day', 'delete'],
+         'to_timestamp(admin_event_time / 1000.0)', '90 days', 'delete', NULL],
+        ['coder', 'coder_api_keys', 'api_keys', 'expires_at', '7 days', 'delete', NULL],
+        ['authgate', 'authgate_access_tokens', 'access_tokens', 'expires_at', '1 day', 'delete', NULL],
+        ['authgate', 'authgate_device_codes', 'device_codes', 'expires_at', '1 day', 'delete', NULL],
         ['authgate', 'authgate_authorization_codes', 'authorization_codes', 'expires_at', '1 day',
-         'delete'],
-        ['authgate', 'authgate_audit_logs', 'audit_logs', 'event_time', '90 days', 'delete']];
+         'delete', NULL],
+        ['authgate', 'authgate_audit_logs', 'audit_logs', 'event_time', '90 days', 'delete', NULL]];
     result jsonb := '[]';
     i integer;
 BEGIN
@@ -1067,7 +1072,10 @@ BEGIN
                 'relation', pg_catalog.format('%I.%I', schema, defs[i][3]),
                 'expires_at', defs[i][4],
                 'retain', defs[i][5],
-                'mode', defs[i][6]));
+                'mode', defs[i][6])
+            OPERATOR(pg_catalog.||)
+            CASE WHEN defs[i][7] IS NULL THEN '{}'::jsonb
+                 ELSE pg_catalog.jsonb_build_object('archive_retain', defs[i][7]) END);
     END LOOP;
     RETURN result;
 END

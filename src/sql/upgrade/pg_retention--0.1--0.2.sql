@@ -1511,3 +1511,215 @@ COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
   'archived rows removed by the archive stage (counter)';
 COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
   'when the last complete archive stage ended, Unix time';
+
+-- apply() and preset() know archive_retain (final definitions, as in the
+-- install script).
+CREATE OR REPLACE FUNCTION retention.apply_settings(policy_name text) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'relation', p.relation::text, 'expires_at', p.expires_at,
+               'retain', p.retain, 'mode', p.mode, 'archive_table', p.archive_table::text,
+               'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
+               'enabled', p.enabled, 'max_runtime', p.max_runtime,
+               'max_rows_per_second', p.max_rows_per_second,
+               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain)
+      FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) $1
+$$;
+
+CREATE OR REPLACE FUNCTION retention.apply_check(policies jsonb) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
+                                   'archive_table', 'filter', 'schedule', 'batch_size',
+                                   'enabled', 'max_runtime', 'max_rows_per_second',
+                                   'target_batch_time', 'archive_retain'];
+    kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
+                                   'string', 'string', 'string', 'number',
+                                   'boolean', 'string', 'number', 'string', 'string'];
+    item jsonb;
+    pos integer := 0;
+    label text;
+    k text;
+    kind text;
+    names text[] := '{}';
+BEGIN
+    IF coalesce(pg_catalog.jsonb_typeof(policies), 'null') OPERATOR(pg_catalog.<>) 'array' THEN
+        RAISE EXCEPTION 'retention.apply() expects a JSON array of policies, not %',
+                        coalesce(pg_catalog.jsonb_typeof(policies), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass ''[]'' to drop every policy you own.';
+    END IF;
+    FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
+        pos := pos OPERATOR(pg_catalog.+) 1;
+        IF pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object' THEN
+            RAISE EXCEPTION 'policy % is a JSON %, not an object', pos, pg_catalog.jsonb_typeof(item)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        label := CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, 'name'))
+                           OPERATOR(pg_catalog.=) 'string'
+                      THEN pg_catalog.format('policy "%s"', pg_catalog.jsonb_extract_path_text(item, 'name'))
+                      ELSE pg_catalog.format('policy %s', pos) END;
+        FOR k IN SELECT pg_catalog.jsonb_object_keys(item) LOOP
+            IF NOT k OPERATOR(pg_catalog.=) ANY (known) THEN
+                RAISE EXCEPTION '% has an unknown key "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Known keys: ' OPERATOR(pg_catalog.||)
+                                 pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+            END IF;
+            kind := kinds[pg_catalog.array_position(known, k)];
+            IF NOT pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                   OPERATOR(pg_catalog.=) ANY (ARRAY[kind, 'null']) THEN
+                RAISE EXCEPTION '"%" of % must be a JSON %, not %', k, label, kind,
+                                pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            IF kind OPERATOR(pg_catalog.=) 'number'
+               AND pg_catalog.jsonb_extract_path_text(item, k) OPERATOR(pg_catalog.!~) '^-?[0-9]+$' THEN
+                RAISE EXCEPTION '"%" of % must be a whole number, not %', k, label,
+                                pg_catalog.jsonb_extract_path_text(item, k)
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+        FOREACH k IN ARRAY ARRAY['name', 'relation', 'expires_at'] LOOP
+            IF pg_catalog.jsonb_extract_path_text(item, k) IS NULL THEN
+                RAISE EXCEPTION '% has no "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Every policy needs "name", "relation" and "expires_at".';
+            END IF;
+        END LOOP;
+        IF pg_catalog.jsonb_extract_path_text(item, 'name') OPERATOR(pg_catalog.=) ANY (names) THEN
+            RAISE EXCEPTION '% is listed twice', label
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        names := pg_catalog.array_append(names, pg_catalog.jsonb_extract_path_text(item, 'name'));
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention.apply_add(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM retention.add_policy(
+        relation => retention.apply_relation(item, 'relation'),
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention.apply_relation(item, 'archive_table'),
+        filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
+        name => pg_catalog.jsonb_extract_path_text(item, 'name'),
+        schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                             '1 hour')::interval,
+        batch_size => pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer,
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => pg_catalog.jsonb_extract_path_text(item, 'max_runtime')::interval,
+        max_rows_per_second =>
+            pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
+        target_batch_time =>
+            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
+        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention.apply_alter(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
+    wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                                '1 hour')::interval;
+    current interval;
+BEGIN
+    SELECT p.schedule INTO current FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    PERFORM retention.alter_policy(
+        name => policy_name,
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention.apply_relation(item, 'archive_table'),
+        filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
+        schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
+        batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_runtime'),
+                                '0')::interval,
+        max_rows_per_second =>
+            coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer, 0),
+        target_batch_time => coalesce(pg_catalog.jsonb_extract_path_text(item, 'target_batch_time'),
+                                      '0')::interval,
+        archive_retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'archive_retain'),
+                                   '0')::interval);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention.preset(name text, schema name DEFAULT 'public') RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['authgate', 'coder', 'doorkeeper', 'gitlab', 'hydra',
+                                   'keycloak'];
+    defs CONSTANT text[] := ARRAY[
+        ['doorkeeper', 'doorkeeper_access_tokens', 'oauth_access_tokens', 'revoked_at',
+         '1 mon', 'delete', NULL],
+        ['doorkeeper', 'doorkeeper_access_grants', 'oauth_access_grants',
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'delete', NULL],
+        ['gitlab', 'gitlab_access_tokens', 'oauth_access_tokens', 'revoked_at', '1 mon', 'archive',
+         '3 mons'],
+        ['gitlab', 'gitlab_access_grants', 'oauth_access_grants',
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'archive',
+         '3 mons'],
+        ['gitlab', 'gitlab_authentication_events', 'authentication_events', 'created_at',
+         '1 year', 'archive', '3 mons'],
+        ['hydra', 'hydra_access_tokens', 'hydra_oauth2_access', 'requested_at', '1 day', 'delete', NULL],
+        ['hydra', 'hydra_refresh_tokens', 'hydra_oauth2_refresh', 'requested_at', '31 days',
+         'delete', NULL],
+        ['hydra', 'hydra_authorization_codes', 'hydra_oauth2_code', 'requested_at', '1 day',
+         'delete', NULL],
+        ['keycloak', 'keycloak_offline_user_sessions', 'offline_user_session',
+         'to_timestamp(last_session_refresh)', '30 days', 'delete', NULL],
+        ['keycloak', 'keycloak_offline_client_sessions', 'offline_client_session',
+         'to_timestamp("timestamp")', '30 days', 'delete', NULL],
+        ['keycloak', 'keycloak_events', 'event_entity', 'to_timestamp(event_time / 1000.0)',
+         '90 days', 'delete', NULL],
+        ['keycloak', 'keycloak_admin_events', 'admin_event_entity',
+         'to_timestamp(admin_event_time / 1000.0)', '90 days', 'delete', NULL],
+        ['coder', 'coder_api_keys', 'api_keys', 'expires_at', '7 days', 'delete', NULL],
+        ['authgate', 'authgate_access_tokens', 'access_tokens', 'expires_at', '1 day', 'delete', NULL],
+        ['authgate', 'authgate_device_codes', 'device_codes', 'expires_at', '1 day', 'delete', NULL],
+        ['authgate', 'authgate_authorization_codes', 'authorization_codes', 'expires_at', '1 day',
+         'delete', NULL],
+        ['authgate', 'authgate_audit_logs', 'audit_logs', 'event_time', '90 days', 'delete', NULL]];
+    result jsonb := '[]';
+    i integer;
+BEGIN
+    IF name IS NULL OR NOT name OPERATOR(pg_catalog.=) ANY (known) THEN
+        RAISE EXCEPTION 'unknown retention preset "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Known presets: ' OPERATOR(pg_catalog.||)
+                         pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+    END IF;
+    FOR i IN 1 .. pg_catalog.array_length(defs, 1) LOOP
+        CONTINUE WHEN defs[i][1] OPERATOR(pg_catalog.<>) name;
+        result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
+            pg_catalog.jsonb_build_object(
+                'name', defs[i][2],
+                'relation', pg_catalog.format('%I.%I', schema, defs[i][3]),
+                'expires_at', defs[i][4],
+                'retain', defs[i][5],
+                'mode', defs[i][6])
+            OPERATOR(pg_catalog.||)
+            CASE WHEN defs[i][7] IS NULL THEN '{}'::jsonb
+                 ELSE pg_catalog.jsonb_build_object('archive_retain', defs[i][7]) END);
+    END LOOP;
+    RETURN result;
+END
+$$;
