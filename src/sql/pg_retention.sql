@@ -131,6 +131,9 @@ CREATE TABLE retention.policy (
     -- Archive mode: archived rows older than this (by archived_at) are
     -- removed by the run's second stage; NULL keeps them forever.
     archive_retain interval CHECK (archive_retain OPERATOR(pg_catalog.>) '0'),
+    -- The archive add_policy created is partitioned by range of archived_at
+    -- in steps of this interval; NULL: a plain table.
+    archive_partition interval,
     CHECK ((mode OPERATOR(pg_catalog.=) 'archive') OPERATOR(pg_catalog.=)
            (archive_table IS NOT NULL))
 );
@@ -336,7 +339,8 @@ SELECT p.name,
        p.timezone,
        p.created_at,
        p.replicate_deletes,
-       p.archive_retain
+       p.archive_retain,
+       p.archive_partition
   FROM retention.policy p
  WHERE retention.can_see(p.owner::pg_catalog.oid);
 
@@ -551,14 +555,15 @@ CREATE FUNCTION retention.add_policy(
     max_rows_per_second integer DEFAULT NULL,
     target_batch_time interval DEFAULT NULL,
     replicate_deletes boolean DEFAULT true,
-    archive_retain interval DEFAULT NULL)
+    archive_retain interval DEFAULT NULL,
+    archive_partition interval DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
                                          interval, integer, boolean, interval, integer,
-                                         interval, boolean, interval) IS
+                                         interval, boolean, interval, interval) IS
   'declare a retention policy on a table; returns the policy name';
 
 -- NULL means "leave unchanged". filter => '' removes the filter,
@@ -1335,3 +1340,5 @@ COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
   'archived rows removed by the archive stage (counter)';
 COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
   'when the last complete archive stage ended, Unix time';
+COMMENT ON COLUMN retention.policies.archive_partition IS
+  'the archive add_policy created is partitioned by range of archived_at in steps of this interval; NULL: a plain table';

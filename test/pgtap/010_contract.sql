@@ -29,10 +29,10 @@ SELECT is((SELECT bool_or(trusted) FROM pg_available_extension_versions
 -- Functions and procedures.
 SELECT has_function('retention', 'add_policy',
     ARRAY['regclass', 'text', 'interval', 'text', 'regclass', 'text', 'text', 'interval',
-          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval']);
+          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval', 'interval']);
 SELECT function_returns('retention', 'add_policy',
     ARRAY['regclass', 'text', 'interval', 'text', 'regclass', 'text', 'text', 'interval',
-          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval'], 'text');
+          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval', 'interval'], 'text');
 SELECT has_function('retention', 'alter_policy',
     ARRAY['text', 'text', 'interval', 'text', 'regclass', 'text', 'interval', 'integer',
           'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval']);
@@ -49,11 +49,11 @@ SELECT is((SELECT pronargdefaults FROM pg_proc
            WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
           6::int2, 'every argument of run has a default');
 SELECT is((SELECT pronargdefaults FROM pg_proc
-           WHERE oid = 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval)'::regprocedure),
-          13::int2, 'add_policy needs only relation and expires_at');
+           WHERE oid = 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval, interval)'::regprocedure),
+          14::int2, 'add_policy needs only relation and expires_at');
 SELECT isnt_definer('retention', 'add_policy',
     ARRAY['regclass', 'text', 'interval', 'text', 'regclass', 'text', 'text', 'interval',
-          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval'], 'add_policy is not SECURITY DEFINER');
+          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval', 'interval'], 'add_policy is not SECURITY DEFINER');
 SELECT isnt_definer('retention', 'preview', ARRAY['text'], 'preview is not SECURITY DEFINER');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
            WHERE n.nspname = 'retention' AND p.prosecdef AND p.proname <> 'on_sql_drop'),
@@ -135,7 +135,7 @@ SELECT has_view('retention', 'runs', 'view retention.runs');
 SELECT columns_are('retention', 'policies',
     ARRAY['name', 'relation', 'expires_at', 'retain', 'mode', 'archive_table', 'filter',
           'schedule', 'batch_size', 'max_runtime', 'max_rows_per_second', 'target_batch_time', 'enabled', 'paused', 'owner', 'timezone',
-          'created_at', 'replicate_deletes', 'archive_retain']);
+          'created_at', 'replicate_deletes', 'archive_retain', 'archive_partition']);
 SELECT col_type_is('retention', 'policies', 'relation', 'regclass', 'policies.relation is a regclass');
 SELECT col_type_is('retention', 'policies', 'archive_table', 'regclass', 'policies.archive_table is a regclass');
 SELECT columns_are('retention', 'runs',
@@ -196,7 +196,7 @@ SELECT table_privs_are('retention', 'run_history', 'public', ARRAY[]::text[]);
 SELECT table_privs_are('retention', 'policies', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('retention', 'runs', 'public', ARRAY['SELECT']);
 SELECT schema_privs_are('retention', 'public', ARRAY['USAGE']);
-SELECT ok(has_function_privilege('public', 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval)', 'EXECUTE'),
+SELECT ok(has_function_privilege('public', 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval, interval)', 'EXECUTE'),
           'anyone may call add_policy (it checks table ownership itself)');
 SELECT ok(NOT has_function_privilege('public', 'retention.policy_refresh_attnums()', 'EXECUTE'),
           'internal trigger functions are not callable by PUBLIC');

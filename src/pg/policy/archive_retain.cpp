@@ -3,6 +3,8 @@
 // checks the archive table.
 #include "pg/policy/archive_retain.hpp"
 
+#include "pg/policy/archive_partitions.hpp"
+
 #include "core/archive_stage.hpp"
 #include "pg/module/guard.hpp"
 #include "pg/module/session.hpp"
@@ -92,11 +94,11 @@ void CheckArchiveStageTable(const char* policy_name, unsigned int policy_owner,
                    "have its privileges.",
                    GetUserNameFromId(archive_owner, false), GetUserNameFromId(policy_owner, false)),
          errhint("Give the archive table to the owner of the policy's table.")));
-  if (kind == RELKIND_PARTITIONED_TABLE)
-    ereport(ERROR,
-            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-             errmsg("archive_retain does not support the partitioned archive table \"%s\"", name),
-             errhint("Drop expired partitions of \"%s\" yourself.", name)));
+  // A partitioned archive: by range of archived_at, one level deep.
+  if (kind == RELKIND_PARTITIONED_TABLE) {
+    int nparts;
+    (void) ListArchivePartitions(archive_relid, &nparts);
+  }
   CheckArchivedAtColumn(archive_relid);
 }
 
@@ -153,7 +155,7 @@ bool LoadArchiveStage(int32_t policy_id, unsigned int* archive_relid, uintptr_t*
   bool isnull;
   *archive_relid = DatumGetObjectId(SPI_getbinval(tup, desc, 1, &isnull));
   Datum iv = SPI_getbinval(tup, desc, 2, &isnull);
-  *retain = datumCopy(iv, false, -1);  // into the caller's context
+  *retain = datumCopy(iv, false, sizeof(Interval));  // into the caller's context
   *cutoff = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &isnull));
   return true;
 }

@@ -4,6 +4,7 @@
 // atomic. Only the table owner may add a policy, only the policy owner (or a
 // member of that role, or a superuser) may change it.
 #include "core/policy_model.hpp"
+#include "pg/policy/archive_partitions.hpp"  // archive2
 #include "pg/policy/archive_retain.hpp"  // archive2
 #include "pg/policy/archive_table.hpp"
 #include "pg/policy/catalog.hpp"
@@ -268,6 +269,9 @@ Datum AddPolicy(FunctionCallInfo fcinfo) {
   InsertPolicy(&rec);
   ApplyArchiveRetain(rec.name, PG_NARGS() > 14 && !PG_ARGISNULL(14),  // archive2
                      PG_NARGS() > 14 && !PG_ARGISNULL(14) ? PG_GETARG_DATUM(14) : 0, false);
+  ApplyArchivePartition(rec.name, PG_NARGS() > 15 && !PG_ARGISNULL(15),  // archive2
+                        PG_NARGS() > 15 && !PG_ARGISNULL(15) ? PG_GETARG_DATUM(15) : 0,
+                        !PG_ARGISNULL(4));
   if (!replicate_deletes) {
     SetPolicyReplicateDeletes(rec.name, false);
     EnsureRetentionOrigin();

@@ -15,11 +15,14 @@
 #include "pg/run/archive_stage.hpp"
 
 #include "core/archive_stage.hpp"
+#include "core/partition_plan.hpp"
 #include "core/backoff.hpp"
 #include "core/rate_limit.hpp"
 #include "pg/module/guard.hpp"
 #include "pg/module/gucs.hpp"
+#include "pg/module/session.hpp"
 #include "pg/module/waitpoint.hpp"
+#include "pg/policy/archive_partitions.hpp"
 #include "pg/policy/archive_retain.hpp"
 #include "pg/run/batch_executor.hpp"
 #include "pg/run/health.hpp"
@@ -31,6 +34,7 @@ extern "C" {
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "common/pg_prng.h"
@@ -344,6 +348,108 @@ void StageLoop(Stage* s) {
   }
 }
 
+// Points the derived policy at another table of the archive (a partition).
+void AimAt(Stage* s, Oid relid) {
+  s->derived->relid = relid;
+  s->derived->column_attnums[0] = get_attnum(relid, "archived_at");
+  s->plan = nullptr;
+  s->walk_finished = false;
+}
+
+// Detaches and drops one wholly expired partition, in its own transaction,
+// as the archive's owner, waiting at most retention.lock_timeout for its
+// locks. A lock not granted in time leaves it for the next run. Returns
+// false when the stage must stop (s->error).
+bool DropPartition(Stage* s, Oid parent, const ArchivePartition* part) {
+  int64_t rows = 0;
+  s->error = InStageSubtransaction([&]() {
+    CheckArchiveStageTable(s->policy->name, s->policy->owner, part->relid);
+    char* parent_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
+                                                   get_rel_name(parent));
+    int nest = NewGUCNestLevel();
+    char timeout[32];
+    snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
+    SetLocalSetting("lock_timeout", timeout);
+    ArmBatchTimeout(&s->timeout);
+    Sandbox sandbox;
+    BeginSandbox(RelationOwner(parent), s->policy->timezone, &sandbox);
+    Waitpoint("archive_stage_before_drop");
+    if (SPI_execute(psprintf("ALTER TABLE %s DETACH PARTITION %s", parent_name, part->name), false,
+                    0) != SPI_OK_UTILITY)
+      elog(ERROR, "could not detach partition %s", part->name);
+    if (SPI_execute(psprintf("SELECT pg_catalog.count(*) FROM %s", part->name), true, 0) !=
+        SPI_OK_SELECT)
+      elog(ERROR, "could not count partition %s", part->name);
+    bool isnull;
+    rows = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+    if (SPI_execute(psprintf("DROP TABLE %s", part->name), false, 0) != SPI_OK_UTILITY)
+      elog(ERROR, "could not drop partition %s", part->name);
+    EndSandbox(&sandbox);
+    DisarmBatchTimeout(&s->timeout);
+    RestoreSettings(nest);
+    if (!PolicyLockHeld(s->policy->id))
+      ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                      errmsg("retention policy \"%s\" lost its run lock", s->policy->name)));
+  });
+  if (s->error != nullptr) {
+    DisarmBatchTimeout(&s->timeout);
+    bool ours =
+        s->error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired(&s->timeout);
+    if (s->error->sqlerrcode != ERRCODE_LOCK_NOT_AVAILABLE && !ours) return false;
+    // Bounded wait: leave it for the next run.
+    s->retries++;
+    s->retry_sqlstate = pstrdup(unpack_sql_state(s->error->sqlerrcode));
+    s->retry_message = psprintf("partition %s: %s", part->name, s->error->message);
+    ereport(LOG, (errmsg("retention policy \"%s\": partition %s is not dropped now, next run: %s",
+                         s->policy->name, part->name, s->error->message)));
+    FreeErrorData(s->error);
+    s->error = nullptr;
+    return true;
+  }
+  s->deleted += rows;
+  s->batches++;
+  RecordBatch(stage_run_id, rows, 0);
+  StageCommit(true, false);
+  ProgressUpdate(s->progress_slot, s->deleted, 0, s->batches);
+  return true;
+}
+
+// A partitioned archive: wholly expired range partitions go whole (or wait
+// for the next run when locked); those
+// that may hold expired rows (a range that starts before the cutoff, the
+// DEFAULT partition, unbounded ranges) are row-deleted batch by batch.
+void PartitionedStage(Stage* s, Oid parent) {
+  int n = 0;
+  ArchivePartition* parts = ListArchivePartitions(parent, &n);
+  bool* gone = static_cast<bool*>(palloc0(sizeof(bool) * (n + 1)));
+  CoreError err;
+  for (int i = 0; i < n; ++i) {
+    if (!parts[i].has_bounds) continue;
+    bool expired = false;
+    core::PartitionRange range{parts[i].lower, parts[i].upper};
+    if (!CallCoreInto(&err, core::RangeExpired, &expired, range, s->derived->cutoff))
+      RaiseCoreError(&err);
+    if (!expired) continue;
+    // Dropped now, or left for a later run (its lock was not granted in
+    // time): never row-deleted, the path partitioning exists to avoid.
+    gone[i] = true;
+    if (!DropPartition(s, parent, &parts[i])) return;
+  }
+  for (int i = 0; i < n; ++i) {
+    if (gone[i]) continue;
+    bool candidate = true;
+    if (parts[i].has_bounds) {
+      core::PartitionRange range{parts[i].lower, parts[i].upper};
+      if (!CallCoreInto(&err, core::RangeMayHoldExpired, &candidate, range, s->derived->cutoff))
+        RaiseCoreError(&err);
+    }
+    if (!candidate) continue;
+    AimAt(s, parts[i].relid);
+    StageLoop(s);
+    if (s->error != nullptr || s->partial) return;
+  }
+}
+
 // Records how the stage ended; re-raises a cancel that was not ours.
 void FinishStage(Stage* s) {
   HOLD_INTERRUPTS();
@@ -394,6 +500,9 @@ void RunArchiveStage(const PolicyRecord* policy, int64_t max_rows, const char* t
       !outcome.extension_dropped && !outcome.policy_dropped &&
       LoadArchiveStage(policy->id, &archive_relid, &retain, &cutoff);
   outcome.switched_off = StageSwitchedOff(worker);
+  // Partitions ahead of need, at every run of a policy with
+  // archive_partition (archive_retain or not).
+  if (!outcome.extension_dropped && !outcome.policy_dropped) EnsureArchivePartitions(policy->id);
   bool due = false;
   CoreError err;
   if (!CallCoreInto(&err, core::ArchiveStageDue, &due, outcome)) RaiseCoreError(&err);
@@ -418,7 +527,10 @@ void RunArchiveStage(const PolicyRecord* policy, int64_t max_rows, const char* t
   if (worker)
     pgstat_report_activity(STATE_RUNNING,
                            psprintf("retention policy \"%s\": archive stage", policy->name));
-  StageLoop(&s);
+  if (get_rel_relkind(archive_relid) == RELKIND_PARTITIONED_TABLE)
+    PartitionedStage(&s, archive_relid);
+  else
+    StageLoop(&s);
   FinishStage(&s);
 }
 

@@ -1723,3 +1723,61 @@ BEGIN
     RETURN result;
 END
 $$;
+
+-- Partitioned archives (issue #11): archive_partition.
+ALTER TABLE retention.policy ADD COLUMN archive_partition interval;
+
+CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
+SELECT p.name,
+       p.relation,
+       p.expires_at,
+       p.retain,
+       p.mode,
+       p.archive_table,
+       p.filter,
+       p.schedule,
+       p.batch_size,
+       p.max_runtime,
+       p.max_rows_per_second,
+       p.target_batch_time,
+       p.enabled,
+       p.paused,
+       p.owner::text AS owner,
+       p.timezone,
+       p.created_at,
+       p.replicate_deletes,
+       p.archive_retain,
+       p.archive_partition
+  FROM retention.policy p
+ WHERE retention.can_see(p.owner::pg_catalog.oid);
+
+DROP FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text, interval,
+                                   integer, boolean, interval, integer, interval, boolean,
+                                   interval);
+CREATE FUNCTION retention.add_policy(
+    relation      regclass,
+    expires_at    text,
+    retain        interval DEFAULT '0',
+    mode          text     DEFAULT 'delete',
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    name          text     DEFAULT NULL,
+    schedule      interval DEFAULT '1 hour',
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT true,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean DEFAULT true,
+    archive_retain interval DEFAULT NULL,
+    archive_partition interval DEFAULT NULL)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_add_policy';
+
+COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
+                                         interval, integer, boolean, interval, integer,
+                                         interval, boolean, interval, interval) IS
+  'declare a retention policy on a table; returns the policy name';
+COMMENT ON COLUMN retention.policies.archive_partition IS
+  'the archive add_policy created is partitioned by range of archived_at in steps of this interval; NULL: a plain table';
