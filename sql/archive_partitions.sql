@@ -96,6 +96,25 @@ RESET ROLE;
 SELECT id FROM retention_archive.events_foreign;
 SELECT stage, status, sqlstate FROM retention.runs ORDER BY run_id DESC LIMIT 1;
 
+-- apply() takes archive_partition when it adds a policy, and refuses to
+-- change it afterwards.
+CREATE TABLE logins (id int PRIMARY KEY, at timestamptz);
+SELECT action, policy FROM retention.apply(
+  '[{"name": "logins", "relation": "public.logins", "expires_at": "at", "mode": "archive",
+     "archive_partition": "1 month", "archive_retain": "3 months"}]');
+SELECT name, archive_table, archive_partition FROM retention.policies WHERE name = 'logins';
+SELECT pt.partstrat FROM pg_partitioned_table pt
+ WHERE pt.partrelid = 'retention_archive.logins'::regclass;
+SELECT action, policy FROM retention.apply(
+  '[{"name": "logins", "relation": "public.logins", "expires_at": "at", "mode": "archive",
+     "archive_table": "retention_archive.logins", "archive_partition": "1 day",
+     "archive_retain": "3 months"}]');
+SELECT action, policy FROM retention.apply(
+  '[{"name": "logins", "relation": "public.logins", "expires_at": "at", "mode": "archive",
+     "archive_table": "retention_archive.logins", "archive_partition": "1 month",
+     "archive_retain": "3 months"}]');
+DROP TABLE logins, retention_archive.logins;
+
 DROP TABLE events;
 DROP TABLE retention_archive.events;
 DROP SCHEMA retention_archive;

@@ -728,7 +728,8 @@ AS $$
                'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
                'enabled', p.enabled, 'max_runtime', p.max_runtime,
                'max_rows_per_second', p.max_rows_per_second,
-               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain)
+               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain,
+               'archive_partition', p.archive_partition)
       FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) $1
 $$;
@@ -759,10 +760,10 @@ DECLARE
     known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
                                    'archive_table', 'filter', 'schedule', 'batch_size',
                                    'enabled', 'max_runtime', 'max_rows_per_second',
-                                   'target_batch_time', 'archive_retain'];
+                                   'target_batch_time', 'archive_retain', 'archive_partition'];
     kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
                                    'string', 'string', 'string', 'number',
-                                   'boolean', 'string', 'number', 'string', 'string'];
+                                   'boolean', 'string', 'number', 'string', 'string', 'string'];
     item jsonb;
     pos integer := 0;
     label text;
@@ -872,7 +873,9 @@ BEGIN
             pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
         target_batch_time =>
             pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
-        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval);
+        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval,
+        archive_partition =>
+            pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval);
 END
 $$;
 
@@ -888,9 +891,18 @@ DECLARE
     wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
                                 '1 hour')::interval;
     current interval;
+    partitioned interval;
 BEGIN
-    SELECT p.schedule INTO current FROM retention.policies p
+    SELECT p.schedule, p.archive_partition INTO current, partitioned FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    IF pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval
+       IS DISTINCT FROM partitioned THEN
+        RAISE EXCEPTION 'archive_partition of retention policy "%" cannot change', policy_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It is set when the policy is added, with the archive it creates.',
+                  HINT = 'Drop the policy and add it again (its archive table stays), or '
+                         'keep its archive_partition in the list.';
+    END IF;
     PERFORM retention.alter_policy(
         name => policy_name,
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),

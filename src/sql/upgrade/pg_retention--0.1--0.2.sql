@@ -1781,3 +1781,163 @@ COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclas
   'declare a retention policy on a table; returns the policy name';
 COMMENT ON COLUMN retention.policies.archive_partition IS
   'the archive add_policy created is partitioned by range of archived_at in steps of this interval; NULL: a plain table';
+
+-- apply() knows archive_partition (final definitions, as in the install
+-- script).
+CREATE OR REPLACE FUNCTION retention.apply_settings(policy_name text) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'relation', p.relation::text, 'expires_at', p.expires_at,
+               'retain', p.retain, 'mode', p.mode, 'archive_table', p.archive_table::text,
+               'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
+               'enabled', p.enabled, 'max_runtime', p.max_runtime,
+               'max_rows_per_second', p.max_rows_per_second,
+               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain,
+               'archive_partition', p.archive_partition)
+      FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) $1
+$$;
+
+CREATE OR REPLACE FUNCTION retention.apply_check(policies jsonb) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
+                                   'archive_table', 'filter', 'schedule', 'batch_size',
+                                   'enabled', 'max_runtime', 'max_rows_per_second',
+                                   'target_batch_time', 'archive_retain', 'archive_partition'];
+    kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
+                                   'string', 'string', 'string', 'number',
+                                   'boolean', 'string', 'number', 'string', 'string', 'string'];
+    item jsonb;
+    pos integer := 0;
+    label text;
+    k text;
+    kind text;
+    names text[] := '{}';
+BEGIN
+    IF coalesce(pg_catalog.jsonb_typeof(policies), 'null') OPERATOR(pg_catalog.<>) 'array' THEN
+        RAISE EXCEPTION 'retention.apply() expects a JSON array of policies, not %',
+                        coalesce(pg_catalog.jsonb_typeof(policies), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass ''[]'' to drop every policy you own.';
+    END IF;
+    FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
+        pos := pos OPERATOR(pg_catalog.+) 1;
+        IF pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object' THEN
+            RAISE EXCEPTION 'policy % is a JSON %, not an object', pos, pg_catalog.jsonb_typeof(item)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        label := CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, 'name'))
+                           OPERATOR(pg_catalog.=) 'string'
+                      THEN pg_catalog.format('policy "%s"', pg_catalog.jsonb_extract_path_text(item, 'name'))
+                      ELSE pg_catalog.format('policy %s', pos) END;
+        FOR k IN SELECT pg_catalog.jsonb_object_keys(item) LOOP
+            IF NOT k OPERATOR(pg_catalog.=) ANY (known) THEN
+                RAISE EXCEPTION '% has an unknown key "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Known keys: ' OPERATOR(pg_catalog.||)
+                                 pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+            END IF;
+            kind := kinds[pg_catalog.array_position(known, k)];
+            IF NOT pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                   OPERATOR(pg_catalog.=) ANY (ARRAY[kind, 'null']) THEN
+                RAISE EXCEPTION '"%" of % must be a JSON %, not %', k, label, kind,
+                                pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            IF kind OPERATOR(pg_catalog.=) 'number'
+               AND pg_catalog.jsonb_extract_path_text(item, k) OPERATOR(pg_catalog.!~) '^-?[0-9]+$' THEN
+                RAISE EXCEPTION '"%" of % must be a whole number, not %', k, label,
+                                pg_catalog.jsonb_extract_path_text(item, k)
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+        FOREACH k IN ARRAY ARRAY['name', 'relation', 'expires_at'] LOOP
+            IF pg_catalog.jsonb_extract_path_text(item, k) IS NULL THEN
+                RAISE EXCEPTION '% has no "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Every policy needs "name", "relation" and "expires_at".';
+            END IF;
+        END LOOP;
+        IF pg_catalog.jsonb_extract_path_text(item, 'name') OPERATOR(pg_catalog.=) ANY (names) THEN
+            RAISE EXCEPTION '% is listed twice', label
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        names := pg_catalog.array_append(names, pg_catalog.jsonb_extract_path_text(item, 'name'));
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention.apply_add(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM retention.add_policy(
+        relation => retention.apply_relation(item, 'relation'),
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention.apply_relation(item, 'archive_table'),
+        filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
+        name => pg_catalog.jsonb_extract_path_text(item, 'name'),
+        schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                             '1 hour')::interval,
+        batch_size => pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer,
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => pg_catalog.jsonb_extract_path_text(item, 'max_runtime')::interval,
+        max_rows_per_second =>
+            pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
+        target_batch_time =>
+            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
+        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval,
+        archive_partition =>
+            pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention.apply_alter(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
+    wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                                '1 hour')::interval;
+    current interval;
+    partitioned interval;
+BEGIN
+    SELECT p.schedule, p.archive_partition INTO current, partitioned FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    IF pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval
+       IS DISTINCT FROM partitioned THEN
+        RAISE EXCEPTION 'archive_partition of retention policy "%" cannot change', policy_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It is set when the policy is added, with the archive it creates.',
+                  HINT = 'Drop the policy and add it again (its archive table stays), or '
+                         'keep its archive_partition in the list.';
+    END IF;
+    PERFORM retention.alter_policy(
+        name => policy_name,
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention.apply_relation(item, 'archive_table'),
+        filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
+        schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
+        batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_runtime'),
+                                '0')::interval,
+        max_rows_per_second =>
+            coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer, 0),
+        target_batch_time => coalesce(pg_catalog.jsonb_extract_path_text(item, 'target_batch_time'),
+                                      '0')::interval,
+        archive_retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'archive_retain'),
+                                   '0')::interval);
+END
+$$;
