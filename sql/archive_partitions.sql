@@ -78,6 +78,15 @@ SELECT CASE WHEN tableoid::regclass::text LIKE 'retention_archive.events\_p%'
 SELECT stage, status, rows_deleted, retries FROM retention.runs ORDER BY run_id;
 SELECT archive_last_status, archive_rows_deleted_total FROM retention.status;
 
+-- retention.restore() reads a partitioned archive with its partitions.
+SET ROLE regress_apart_owner;
+CALL retention.restore('events', filter => 'id = 6', dry_run => true);
+CALL retention.restore('events', filter => 'id = 6');
+RESET ROLE;
+SELECT id FROM events;
+SELECT array_agg(id ORDER BY id) FROM retention_archive.events;
+DELETE FROM events;
+
 -- A partition owned by another role is not dropped by the policy's owner.
 CREATE ROLE regress_apart_other;
 DO $$

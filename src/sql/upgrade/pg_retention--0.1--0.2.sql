@@ -1910,11 +1910,13 @@ DECLARE
                                 '1 hour')::interval;
     current interval;
     partitioned interval;
+    wanted_partition interval :=
+        pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval;
 BEGIN
     SELECT p.schedule, p.archive_partition INTO current, partitioned FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) policy_name;
-    IF pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval
-       IS DISTINCT FROM partitioned THEN
+    IF (wanted_partition IS NULL) OPERATOR(pg_catalog.<>) (partitioned IS NULL)
+       OR wanted_partition OPERATOR(pg_catalog.<>) partitioned THEN
         RAISE EXCEPTION 'archive_partition of retention policy "%" cannot change', policy_name
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = 'It is set when the policy is added, with the archive it creates.',
