@@ -59,7 +59,7 @@ PORT=${PGR_BENCH_PORT:-5460}
 
 # Options; empty means "the default" (which --smoke changes).
 ROWS="" CLIENTS="" RATE="" BASELINE="" IDLE_SECS="" OUT="" SCALING_ROWS=""
-readonly ALL_CONTENDERS=delete,doorkeeper,authgate,retention_delete,retention_archive
+readonly ALL_CONTENDERS=delete,doorkeeper,authgate,retention_delete,retention_archive,archive_floor
 CONTENDERS=$ALL_CONTENDERS
 STANDBY=0 SCALING=0 SCALING_ONLY=0 BUILD=1 SMOKE=0
 STANDBY_LAG=16MB
@@ -91,7 +91,8 @@ usage: $0 [options]
   --rate TPS          pgbench fixed rate, -R (default 400; --smoke 50)
   --baseline SECS     no-purge baseline per contender (default 60; --smoke 2)
   --contenders LIST   comma list of: delete,doorkeeper,authgate,
-                      retention_delete,retention_archive (default: all)
+                      retention_delete,retention_archive,archive_floor
+                      (default: all)
   --standby           build a streaming standby (pg_basebackup), report the
                       max replay lag; pg_retention then runs with
                       retention.max_replication_lag = '$STANDBY_LAG'

@@ -45,7 +45,6 @@ PG_HEADER = re.compile(
 
 # path -> rules it is known to break (owned by another branch at the moment)
 KNOWN = {
-    "src/pg/run/run_api.cpp": {"linkage"},
 }
 
 

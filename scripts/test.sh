@@ -46,6 +46,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/parsers.sh"
 readonly ALL_TIERS=(unit regress isolation pgtap tap demo bench-smoke)
 readonly APT_PACKAGES=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap postgresql-15-repack
+  postgresql-15-cron
   libtap-parser-sourcehandler-pgtap-perl libipc-run-perl pgbouncer
   prometheus-postgres-exporter
   cmake g++ make googletest libgtest-dev perl

@@ -1,4 +1,4 @@
-"""scripts/bench/contenders.py: the five ways of purging expired tokens.
+"""scripts/bench/contenders.py: the ways of purging expired tokens.
 
 Part of the benchmark driver (scripts/bench/driver.py), which scripts/bench.sh
 runs. Every contender removes exactly the rows with
@@ -12,7 +12,11 @@ revoked_at < now() - interval '1 day' from oauth_access_tokens:
   authgate           DELETE ... WHERE id IN (SELECT id ... LIMIT 10000), then
                      a 200 ms pause, until a DELETE removes nothing;
   retention_delete   CALL retention.run() of a default delete-mode policy;
-  retention_archive  the same with mode => 'archive'.
+  retention_archive  the same with mode => 'archive';
+  archive_floor      the archive's physical floor (issue #11): one
+                     transaction of INSERT INTO <archive> SELECT ... WHERE
+                     <pred>; DELETE ... WHERE <pred>, into the archive table
+                     pg_retention creates, on the same clone data.
 
 A contender has a setup (outside the timed purge, before the baseline) and
 a purge; the purge appends (monotonic time, cumulative rows) to PROGRESS
@@ -25,7 +29,8 @@ import time
 import db
 from dataset import PREDICATE, TABLE
 
-ALL = ('delete', 'doorkeeper', 'authgate', 'retention_delete', 'retention_archive')
+ALL = ('delete', 'doorkeeper', 'authgate', 'retention_delete', 'retention_archive',
+       'archive_floor')
 ARCHIVE_TABLE = f'retention_archive.{TABLE}'
 # The default name of the policy on TABLE: the table's qualified name.
 POLICY = f'public.{TABLE}'
@@ -45,10 +50,12 @@ def is_retention(name):
 def setup(conn, name, replication_lag=None):
     """Prepares the clone for contender NAME (not timed). REPLICATION_LAG:
     retention.max_replication_lag for pg_retention's session (with a standby)."""
-    if not is_retention(name):
+    if not is_retention(name) and name != 'archive_floor':
         return
     db.execute(conn, 'CREATE EXTENSION pg_retention')
-    mode = 'archive' if name == 'retention_archive' else 'delete'
+    # The floor writes into the very archive table an archive policy creates
+    # (same columns, same unique index); the policy itself never runs then.
+    mode = 'delete' if name == 'retention_delete' else 'archive'
     db.execute(conn, "SELECT retention.add_policy(%s, 'revoked_at', retain => '1 day', mode => %s)",
                (TABLE, mode))
     if replication_lag:
@@ -114,6 +121,27 @@ def purge_authgate(conn, progress):
     return Purge(rows=total, batches=batches)
 
 
+def purge_archive_floor(conn, progress):
+    """One transaction: copy every purgeable row into the archive, then
+    delete them (now() is the same in both statements)."""
+    cols = db.scalar(conn, "SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) "
+                           "FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 "
+                           "AND NOT attisdropped", (TABLE,))
+    progress.append((time.monotonic(), 0))
+    with conn.cursor() as cur:
+        cur.execute('BEGIN')
+        cur.execute(f'INSERT INTO {ARCHIVE_TABLE} ({cols}, archived_at) '
+                    f'SELECT {cols}, now() FROM {TABLE} WHERE {PREDICATE}')
+        copied = cur.rowcount
+        cur.execute(f'DELETE FROM {TABLE} WHERE {PREDICATE}')
+        n = cur.rowcount
+        cur.execute('COMMIT')
+    if copied != n:
+        raise RuntimeError(f'archive floor copied {copied} rows but deleted {n}')
+    progress.append((time.monotonic(), n))
+    return Purge(rows=n, batches=1)
+
+
 def analyze_cost(conn):
     """Seconds an ANALYZE of the table takes right after a purge. Measured
     apart from the purge: a run leaves ANALYZE to autovacuum (it publishes
@@ -143,6 +171,7 @@ PURGES = {
     'authgate': purge_authgate,
     'retention_delete': purge_retention,
     'retention_archive': purge_retention,
+    'archive_floor': purge_archive_floor,
 }
 
 
@@ -163,4 +192,4 @@ def check_result(name, result):
 
 
 def archive_of(name):
-    return ARCHIVE_TABLE if name == 'retention_archive' else None
+    return ARCHIVE_TABLE if name in ('retention_archive', 'archive_floor') else None

@@ -459,6 +459,10 @@ def main(argv):
             log(f"pg_retention delete vs the single DELETE, same run: "
                 f"{(rd['rows_per_s'] or 0) / (d['rows_per_s'] or 1):.2f}x (target 0.95x); "
                 f"ANALYZE after the purge, timed apart: {rd['detail'].get('analyze_s')} s")
+        if by.get('archive_floor') and by.get('retention_archive'):
+            fl, ra = by['archive_floor'], by['retention_archive']
+            log(f"pg_retention archive vs its floor (INSERT...SELECT + DELETE), same run: "
+                f"{(ra['rows_per_s'] or 0) / (fl['rows_per_s'] or 1):.2f}x (target 0.9x)")
         title = (f"pg_retention benchmark: {args.rows:,} tokens, {tmpl.purgeable.count:,} purged; "
                  f"pgbench {args.clients} clients at {args.rate} tps"
                  + (', with a standby' if server.standby_port else ''))

@@ -15,6 +15,7 @@ LABELS = {
     'authgate': 'authgate loop (10k, 200 ms)',
     'retention_delete': 'pg_retention delete',
     'retention_archive': 'pg_retention archive',
+    'archive_floor': 'archive floor (INSERT…SELECT + DELETE, 1 txn)',
 }
 COLORS = {
     'delete': '#d62728',
@@ -22,6 +23,7 @@ COLORS = {
     'authgate': '#8c564b',
     'retention_delete': '#1f77b4',
     'retention_archive': '#2ca02c',
+    'archive_floor': '#7f7f7f',
 }
 
 # ------------------------------------------------------------------ format
@@ -144,6 +146,9 @@ def target_lines(results, idle, standby_bound):
     x = rel(ra, rd)
     out.append(line('pg_retention archive ≥ 0.5× pg_retention delete', fmt_ratio(x),
                     None if x is None else x >= 0.5))
+    x = rel(ra, by.get('archive_floor'))
+    out.append(line('pg_retention archive ≥ 0.9× the rows/s of its floor (one INSERT…SELECT + '
+                    'DELETE transaction), same run', fmt_ratio(x), None if x is None else x >= 0.9))
     if standby_bound:
         for r in (rd, ra):
             if not r:

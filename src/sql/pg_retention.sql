@@ -60,6 +60,17 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------
+-- Internal functions live in a schema of their own, so that \df retention.*
+-- lists the API only. PUBLIC may use it (the views call these helpers) but
+-- create nothing in it.
+-- ---------------------------------------------------------------------------
+CREATE SCHEMA retention_internal;
+REVOKE ALL ON SCHEMA retention_internal FROM PUBLIC;
+GRANT USAGE ON SCHEMA retention_internal TO PUBLIC;
+COMMENT ON SCHEMA retention_internal IS
+    'pg_retention''s internal helpers (views, triggers, tests); not an API';
+
+-- ---------------------------------------------------------------------------
 -- Catalog
 -- ---------------------------------------------------------------------------
 
@@ -68,15 +79,15 @@ $$;
 -- restore without the owner role or with --no-owner, reads as the current
 -- role, with a WARNING, instead of failing the COPY of every policy.
 CREATE TYPE retention.policy_owner;
-CREATE FUNCTION retention.policy_owner_in(cstring) RETURNS retention.policy_owner
+CREATE FUNCTION retention_internal.policy_owner_in(cstring) RETURNS retention.policy_owner
 LANGUAGE C STABLE STRICT
 AS 'MODULE_PATHNAME', 'retention_policy_owner_in';
-CREATE FUNCTION retention.policy_owner_out(retention.policy_owner) RETURNS cstring
+CREATE FUNCTION retention_internal.policy_owner_out(retention.policy_owner) RETURNS cstring
 LANGUAGE C STABLE STRICT
 AS 'MODULE_PATHNAME', 'retention_policy_owner_out';
 CREATE TYPE retention.policy_owner (
-    INPUT = retention.policy_owner_in,
-    OUTPUT = retention.policy_owner_out,
+    INPUT = retention_internal.policy_owner_in,
+    OUTPUT = retention_internal.policy_owner_out,
     LIKE = pg_catalog.oid);
 CREATE CAST (retention.policy_owner AS pg_catalog.oid) WITHOUT FUNCTION AS IMPLICIT;
 CREATE CAST (pg_catalog.oid AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
@@ -88,9 +99,9 @@ COMMENT ON CAST (pg_catalog.regrole AS retention.policy_owner) IS 'the same role
 COMMENT ON CAST (retention.policy_owner AS pg_catalog.regrole) IS 'the same role';
 COMMENT ON TYPE retention.policy_owner IS
   'owner of a retention policy: a role, written as its name; an unknown name reads as the current role';
-COMMENT ON FUNCTION retention.policy_owner_in(cstring) IS
+COMMENT ON FUNCTION retention_internal.policy_owner_in(cstring) IS
   'input of retention.policy_owner: a role name; an unknown one is the current role, with a WARNING';
-COMMENT ON FUNCTION retention.policy_owner_out(retention.policy_owner) IS
+COMMENT ON FUNCTION retention_internal.policy_owner_out(retention.policy_owner) IS
   'output of retention.policy_owner: the role''s name';
 
 CREATE SEQUENCE retention.policy_id_seq AS integer;
@@ -151,7 +162,7 @@ CREATE TABLE retention.run_history (
     policy        text        NOT NULL,
     trigger       text        NOT NULL
                               CHECK (trigger OPERATOR(pg_catalog.=) ANY (
-                                         ARRAY['manual', 'worker', 'restore'])),
+                                         ARRAY['manual', 'worker', 'restore', 'pg_cron', 'run_due'])),
     pid           integer     NOT NULL,
     started_at    timestamptz NOT NULL,
     finished_at   timestamptz,
@@ -238,7 +249,7 @@ SELECT pg_catalog.pg_extension_config_dump('retention.policy_id_seq', '');
 -- After a restore the table may have different attribute numbers (dropped
 -- columns are not recreated): recompute them from the column names whenever a
 -- policy row is inserted.
-CREATE FUNCTION retention.policy_refresh_attnums() RETURNS trigger
+CREATE FUNCTION retention_internal.policy_refresh_attnums() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -256,12 +267,12 @@ $$;
 
 CREATE TRIGGER policy_refresh_attnums
     BEFORE INSERT ON retention.policy
-    FOR EACH ROW EXECUTE FUNCTION retention.policy_refresh_attnums();
+    FOR EACH ROW EXECUTE FUNCTION retention_internal.policy_refresh_attnums();
 
 -- Users never write the catalog directly.
 REVOKE ALL ON retention.policy, retention.run_history, retention.policy_state FROM PUBLIC;
 REVOKE ALL ON SEQUENCE retention.policy_id_seq, retention.run_id_seq FROM PUBLIC;
-REVOKE ALL ON FUNCTION retention.policy_refresh_attnums() FROM PUBLIC;
+REVOKE ALL ON FUNCTION retention_internal.policy_refresh_attnums() FROM PUBLIC;
 
 -- ---------------------------------------------------------------------------
 -- Views
@@ -272,7 +283,7 @@ REVOKE ALL ON FUNCTION retention.policy_refresh_attnums() FROM PUBLIC;
 -- function can take (pg_advisory_lock(1919251566, id) is objsubid 2 and does
 -- not hold a policy up; see src/pg/SECURITY.md). Returns the pid holding it,
 -- or NULL.
-CREATE FUNCTION retention.running_pid(policy_id integer) RETURNS integer
+CREATE FUNCTION retention_internal.running_pid(policy_id integer) RETURNS integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -293,7 +304,7 @@ $$;
 -- standby the run belongs to the primary, whose locks we cannot see: there
 -- a "running" run is taken at its word. (running_pid IS NOT DISTINCT FROM
 -- pid, spelled out: that form looks "=" up by name.)
-CREATE FUNCTION retention.run_is_live(policy_id integer, pid integer) RETURNS boolean
+CREATE FUNCTION retention_internal.run_is_live(policy_id integer, pid integer) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -301,7 +312,7 @@ AS $$
         OR (SELECT CASE WHEN l.pid IS NULL OR $2 IS NULL
                         THEN l.pid IS NULL AND $2 IS NULL
                         ELSE l.pid OPERATOR(pg_catalog.=) $2 END
-              FROM (SELECT retention.running_pid($1) AS pid) l)
+              FROM (SELECT retention_internal.running_pid($1) AS pid) l)
 $$;
 
 -- Whether the current role may see a policy or a run whose owner is the
@@ -309,7 +320,7 @@ $$;
 -- superuser has every role's). A NULL owner (a run of a policy dropped
 -- before 0.2) is seen only with pg_monitor's. pg_has_role() answers false,
 -- not an error, for the oid of a role dropped since.
-CREATE FUNCTION retention.can_see(owner oid) RETURNS boolean
+CREATE FUNCTION retention_internal.can_see(owner oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -317,7 +328,7 @@ AS $$
         OR ($1 IS NOT NULL AND pg_catalog.pg_has_role($1, 'USAGE'::pg_catalog.text))
 $$;
 
--- The views show each role only what retention.can_see() allows. They are
+-- The views show each role only what retention_internal.can_see() allows. They are
 -- security barriers: a condition of the reader's own (a function that
 -- raises its argument, say) is not evaluated before that test.
 CREATE VIEW retention.policies WITH (security_barrier) AS
@@ -342,7 +353,7 @@ SELECT p.name,
        p.archive_retain,
        p.archive_partition
   FROM retention.policy p
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 CREATE VIEW retention.runs WITH (security_barrier) AS
 SELECT r.id AS run_id,
@@ -354,7 +365,7 @@ SELECT r.id AS run_id,
        -- A run marked running whose process no longer holds the policy lock
        -- was cut short (crash, kill -9, failover): report it as interrupted.
        CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-             AND NOT retention.run_is_live(r.policy_id, r.pid)
+             AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
             THEN 'interrupted'
             ELSE r.status END AS status,
        r.cutoff,
@@ -379,10 +390,10 @@ SELECT r.id AS run_id,
        r.rows_kept,
        r.stage
   FROM retention.run_history r
- WHERE retention.can_see(r.owner);
+ WHERE retention_internal.can_see(r.owner);
 
 -- Live progress of the runs in flight in this database, from shared memory.
-CREATE FUNCTION retention.running_progress(
+CREATE FUNCTION retention_internal.running_progress(
     OUT policy_id integer, OUT pid integer, OUT rows_deleted bigint,
     OUT rows_archived bigint, OUT batches integer, OUT throttle_reason text,
     OUT horizon_warning text)
@@ -400,7 +411,7 @@ AS 'MODULE_PATHNAME', 'retention_running_progress';
 -- a column its expressions read was dropped or renamed, or the table's owner
 -- is no longer a role the policy's owner acts as. Reads system catalogs only
 -- (the caller passes the policy's row), so it runs with the reader's rights.
-CREATE FUNCTION retention.policy_problem(relation oid, archive_table oid, owner oid,
+CREATE FUNCTION retention_internal.policy_problem(relation oid, archive_table oid, owner oid,
                                          expr_columns name[], expr_attnums smallint[])
 RETURNS text
 LANGUAGE sql STABLE
@@ -434,7 +445,7 @@ $$;
 
 -- retention.repack_advice_threshold in bytes (its default when the module
 -- is not loaded in this session).
-CREATE FUNCTION retention.repack_advice_bytes() RETURNS bigint
+CREATE FUNCTION retention_internal.repack_advice_bytes() RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -483,12 +494,12 @@ SELECT p.name AS policy,
             ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
        END AS behind_by,
        s.last_success_at,
-       retention.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+       retention_internal.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
                                 p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
          AS problem,
        s.free_bytes AS reclaimable_bytes,
-       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention.repack_advice_bytes()
-                AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention_internal.repack_advice_bytes()
+                AND retention_internal.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
          AS repack_advised,
        coalesce(s.runs_total, 0) AS runs_total,
        coalesce(s.failed_runs_total, 0) AS failed_runs_total,
@@ -501,17 +512,17 @@ SELECT p.name AS policy,
        s.archive_last_success_at
   FROM retention.policy p
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
-  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (SELECT retention_internal.running_pid(p.id) AS pid) lk ON true
   LEFT JOIN LATERAL (
         SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
-          FROM retention.running_progress() g
+          FROM retention_internal.running_progress() g
          WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
            AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
   LEFT JOIN LATERAL (
         SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
                r.sqlstate,
                CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
                     THEN 'interrupted' ELSE r.status END AS status
           FROM retention.run_history r
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
@@ -523,14 +534,14 @@ SELECT p.name AS policy,
   LEFT JOIN LATERAL (
         SELECT r.finished_at, r.rows_deleted,
                CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
                     THEN 'interrupted' ELSE r.status END AS status
           FROM retention.run_history r
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.stage OPERATOR(pg_catalog.=) 'archive'
          ORDER BY r.id DESC
          LIMIT 1) arch ON true
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 GRANT USAGE ON SCHEMA retention TO PUBLIC;
 GRANT SELECT ON retention.policies, retention.runs, retention.status TO PUBLIC;
@@ -610,12 +621,30 @@ CREATE PROCEDURE retention.run(
     INOUT rows_deleted  bigint  DEFAULT NULL,
     INOUT rows_archived bigint  DEFAULT NULL,
     INOUT batches       integer DEFAULT NULL,
-    INOUT status        text    DEFAULT NULL)
+    INOUT status        text    DEFAULT NULL,
+    raise_on_error      boolean DEFAULT false)
 LANGUAGE C
 AS 'MODULE_PATHNAME', 'retention_run';
 
-COMMENT ON PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text) IS
-  'run one policy (or every enabled one) now, one committed transaction per batch';
+COMMENT ON PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text, boolean) IS
+  'run one policy (or every enabled one) now, one committed transaction per batch; '
+  'raise_on_error => true raises an error at the end if a policy ended in error';
+
+-- What the background scheduler would run now (the same due list and kill
+-- switch), for pg_cron or cron + psql as the clock. Raises an error at the
+-- end, after every run has committed, if a policy ended in error.
+CREATE PROCEDURE retention.run_due(
+    INOUT policies      integer DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run_due';
+
+COMMENT ON PROCEDURE retention.run_due(integer, bigint, bigint, integer, text) IS
+  'run the due policies the caller manages, as the scheduler would; '
+  'raises an error naming those that ended in error';
 
 CREATE FUNCTION retention.preview(name text)
 RETURNS TABLE (purgeable_rows bigint,
@@ -657,26 +686,26 @@ LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_wakeup';
 REVOKE ALL ON FUNCTION retention.wakeup() FROM PUBLIC;
 
-CREATE FUNCTION retention.debug_waitpoint_enable(name text) RETURNS void
+CREATE FUNCTION retention_internal.debug_waitpoint_enable(name text) RETURNS void
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'retention_debug_waitpoint_enable';
-CREATE FUNCTION retention.debug_waitpoint_release(name text) RETURNS void
+CREATE FUNCTION retention_internal.debug_waitpoint_release(name text) RETURNS void
 LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'retention_debug_waitpoint_release';
-REVOKE ALL ON FUNCTION retention.debug_waitpoint_enable(text),
-                       retention.debug_waitpoint_release(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION retention_internal.debug_waitpoint_enable(text),
+                       retention_internal.debug_waitpoint_release(text) FROM PUBLIC;
 
 -- Tells the launcher that this database now has the extension.
-CREATE FUNCTION retention.notify_launcher() RETURNS void
+CREATE FUNCTION retention_internal.notify_launcher() RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_notify_launcher';
-REVOKE ALL ON FUNCTION retention.notify_launcher() FROM PUBLIC;
+REVOKE ALL ON FUNCTION retention_internal.notify_launcher() FROM PUBLIC;
 
 -- Keep policies consistent with DDL: a dropped source table takes its
 -- policies with it; a dropped archive table disables the policy.
 -- SECURITY DEFINER: it runs as whoever dropped the table, who may not write
 -- the catalog; it only reads the list of dropped objects.
-CREATE FUNCTION retention.on_sql_drop() RETURNS event_trigger
+CREATE FUNCTION retention_internal.on_sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -707,10 +736,10 @@ BEGIN
     END LOOP;
 END
 $$;
-REVOKE ALL ON FUNCTION retention.on_sql_drop() FROM PUBLIC;
+REVOKE ALL ON FUNCTION retention_internal.on_sql_drop() FROM PUBLIC;
 
 CREATE EVENT TRIGGER retention_sql_drop ON sql_drop
-    EXECUTE FUNCTION retention.on_sql_drop();
+    EXECUTE FUNCTION retention_internal.on_sql_drop();
 
 -- ---------------------------------------------------------------------------
 -- Policies as code: retention.apply() and retention.preset()
@@ -718,7 +747,7 @@ CREATE EVENT TRIGGER retention_sql_drop ON sql_drop
 
 -- The settings of one policy as apply() compares them: the columns of
 -- retention.policies that apply() sets (not its owner, pause or creation).
-CREATE FUNCTION retention.apply_settings(policy_name text) RETURNS jsonb
+CREATE FUNCTION retention_internal.apply_settings(policy_name text) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -735,7 +764,7 @@ AS $$
 $$;
 
 -- What changed between two results of apply_settings(): {key: {from, to}}.
-CREATE FUNCTION retention.apply_changes(before jsonb, after jsonb) RETURNS jsonb
+CREATE FUNCTION retention_internal.apply_changes(before jsonb, after jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -752,7 +781,7 @@ $$;
 -- Refuses input that is not a JSON array of policy objects with known keys
 -- of the right JSON types, a name, a table and an expiry each, and no name
 -- twice. Raises invalid_parameter_value naming the policy and the key.
-CREATE FUNCTION retention.apply_check(policies jsonb) RETURNS void
+CREATE FUNCTION retention_internal.apply_check(policies jsonb) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -827,7 +856,7 @@ $$;
 -- The table a policy's "relation" or "archive_table" names, or NULL when the
 -- key is absent. Names are read with apply()'s search_path (pg_catalog,
 -- pg_temp), so that the result never depends on the caller's session.
-CREATE FUNCTION retention.apply_relation(item jsonb, key text) RETURNS regclass
+CREATE FUNCTION retention_internal.apply_relation(item jsonb, key text) RETURNS regclass
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -851,17 +880,17 @@ END
 $$;
 
 -- Adds the policy one element of apply()'s list describes.
-CREATE FUNCTION retention.apply_add(item jsonb) RETURNS void
+CREATE FUNCTION retention_internal.apply_add(item jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM retention.add_policy(
-        relation => retention.apply_relation(item, 'relation'),
+        relation => retention_internal.apply_relation(item, 'relation'),
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
         retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
         mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
         filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
         name => pg_catalog.jsonb_extract_path_text(item, 'name'),
         schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
@@ -882,7 +911,7 @@ $$;
 -- Sets every setting of an existing policy to what one element of apply()'s
 -- list says; a key left out means its default, as in add_policy(). The
 -- schedule is passed only when it differs, since setting it reschedules.
-CREATE FUNCTION retention.apply_alter(item jsonb) RETURNS void
+CREATE FUNCTION retention_internal.apply_alter(item jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -910,7 +939,7 @@ BEGIN
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
         retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
         mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
         filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
         schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
         batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
@@ -929,7 +958,7 @@ $$;
 -- Brings one policy of apply()'s list about, in a subtransaction that is
 -- rolled back (RTNOP) when nothing changed or on a dry run. Returns the action
 -- (add, alter or replace, NULL when nothing changed) and what changed.
-CREATE FUNCTION retention.apply_one(item jsonb, dry_run boolean,
+CREATE FUNCTION retention_internal.apply_one(item jsonb, dry_run boolean,
                                     OUT action text, OUT changes jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -937,7 +966,7 @@ AS $$
 DECLARE
     policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
     owner_name text;
-    before jsonb := retention.apply_settings(policy_name);
+    before jsonb := retention_internal.apply_settings(policy_name);
 BEGIN
     SELECT p.owner INTO owner_name FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) policy_name;
@@ -954,18 +983,18 @@ BEGIN
     BEGIN
         IF before IS NULL THEN
             action := 'add';
-            PERFORM retention.apply_add(item);
-        ELSIF retention.apply_relation(item, 'relation')::text
+            PERFORM retention_internal.apply_add(item);
+        ELSIF retention_internal.apply_relation(item, 'relation')::text
               OPERATOR(pg_catalog.<>) pg_catalog.jsonb_extract_path_text(before, 'relation') THEN
             action := 'replace';
             PERFORM retention.drop_policy(policy_name);
-            PERFORM retention.apply_add(item);
+            PERFORM retention_internal.apply_add(item);
         ELSE
             action := 'alter';
-            PERFORM retention.apply_alter(item);
+            PERFORM retention_internal.apply_alter(item);
         END IF;
-        changes := CASE WHEN before IS NULL THEN retention.apply_settings(policy_name)
-                        ELSE retention.apply_changes(before, retention.apply_settings(policy_name))
+        changes := CASE WHEN before IS NULL THEN retention_internal.apply_settings(policy_name)
+                        ELSE retention_internal.apply_changes(before, retention_internal.apply_settings(policy_name))
                    END;
         IF dry_run OR changes OPERATOR(pg_catalog.=) '{}' THEN
             RAISE SQLSTATE 'RTNOP';
@@ -989,11 +1018,11 @@ DECLARE
     wanted text[] := '{}';
     result record;
 BEGIN
-    PERFORM retention.apply_check(policies);
+    PERFORM retention_internal.apply_check(policies);
     FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
         policy := pg_catalog.jsonb_extract_path_text(item, 'name');
         wanted := pg_catalog.array_append(wanted, policy);
-        result := retention.apply_one(item, dry_run);
+        result := retention_internal.apply_one(item, dry_run);
         IF result.action IS NOT NULL THEN
             action := result.action;
             changes := result.changes;
@@ -1001,7 +1030,7 @@ BEGIN
         END IF;
     END LOOP;
     FOR policy, changes IN
-        SELECT p.name, retention.apply_settings(p.name) FROM retention.policies p
+        SELECT p.name, retention_internal.apply_settings(p.name) FROM retention.policies p
          WHERE p.owner OPERATOR(pg_catalog.=) pg_catalog.quote_ident(current_user)
            AND NOT p.name OPERATOR(pg_catalog.=) ANY (wanted)
          ORDER BY p.name
@@ -1017,19 +1046,19 @@ $$;
 
 COMMENT ON FUNCTION retention.apply(jsonb, boolean) IS
   'make the current role''s retention policies those of a JSON list: add, alter, drop; returns what changed';
-COMMENT ON FUNCTION retention.apply_settings(text) IS
+COMMENT ON FUNCTION retention_internal.apply_settings(text) IS
   'internal to retention.apply: the settings of a policy as JSON';
-COMMENT ON FUNCTION retention.apply_changes(jsonb, jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_changes(jsonb, jsonb) IS
   'internal to retention.apply: the settings that differ between two JSON objects';
-COMMENT ON FUNCTION retention.apply_check(jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_check(jsonb) IS
   'internal to retention.apply: refuse a policy list with unknown keys, wrong types or repeated names';
-COMMENT ON FUNCTION retention.apply_relation(jsonb, text) IS
+COMMENT ON FUNCTION retention_internal.apply_relation(jsonb, text) IS
   'internal to retention.apply: the table a policy names, read with a pinned search_path';
-COMMENT ON FUNCTION retention.apply_add(jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_add(jsonb) IS
   'internal to retention.apply: add one policy of the list';
-COMMENT ON FUNCTION retention.apply_alter(jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_alter(jsonb) IS
   'internal to retention.apply: set every setting of one policy of the list';
-COMMENT ON FUNCTION retention.apply_one(jsonb, boolean) IS
+COMMENT ON FUNCTION retention_internal.apply_one(jsonb, boolean) IS
   'internal to retention.apply: converge one policy of the list, in a subtransaction';
 
 -- Policies for the tables of common authentication servers, for
@@ -1114,15 +1143,15 @@ COMMENT ON TABLE retention.policy_state IS
 COMMENT ON SEQUENCE retention.policy_id_seq IS 'ids of retention policies';
 COMMENT ON SEQUENCE retention.run_id_seq IS 'ids of retention runs';
 
-COMMENT ON FUNCTION retention.policy_refresh_attnums() IS
+COMMENT ON FUNCTION retention_internal.policy_refresh_attnums() IS
   'trigger: recompute the attribute numbers of the columns a policy reads';
-COMMENT ON FUNCTION retention.running_pid(integer) IS
+COMMENT ON FUNCTION retention_internal.running_pid(integer) IS
   'process running a retention policy now, or NULL';
-COMMENT ON FUNCTION retention.run_is_live(integer, integer) IS
+COMMENT ON FUNCTION retention_internal.run_is_live(integer, integer) IS
   'whether a recorded run is still going (always true on a hot standby)';
-COMMENT ON FUNCTION retention.can_see(oid) IS
+COMMENT ON FUNCTION retention_internal.can_see(oid) IS
   'whether the current role may see the retention policies and runs of a role';
-COMMENT ON FUNCTION retention.running_progress() IS
+COMMENT ON FUNCTION retention_internal.running_progress() IS
   'live progress of the retention runs in flight in this database';
 COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
                                            integer, boolean, interval, integer, interval,
@@ -1134,13 +1163,13 @@ COMMENT ON FUNCTION retention.pause(text) IS
 COMMENT ON FUNCTION retention.resume(text) IS 'let a paused retention policy run again';
 COMMENT ON FUNCTION retention.wakeup() IS
   'make this database''s retention scheduler look for due policies now';
-COMMENT ON FUNCTION retention.debug_waitpoint_enable(text) IS
+COMMENT ON FUNCTION retention_internal.debug_waitpoint_enable(text) IS
   'test hook: hold a waitpoint, so that runs passing it wait';
-COMMENT ON FUNCTION retention.debug_waitpoint_release(text) IS
-  'test hook: release a waitpoint held by retention.debug_waitpoint_enable';
-COMMENT ON FUNCTION retention.notify_launcher() IS
+COMMENT ON FUNCTION retention_internal.debug_waitpoint_release(text) IS
+  'test hook: release a waitpoint held by retention_internal.debug_waitpoint_enable';
+COMMENT ON FUNCTION retention_internal.notify_launcher() IS
   'tell the retention launcher that this database has the extension';
-COMMENT ON FUNCTION retention.on_sql_drop() IS
+COMMENT ON FUNCTION retention_internal.on_sql_drop() IS
   'event trigger: drop the retention policies of dropped tables, disable those of dropped archive tables';
 COMMENT ON EVENT TRIGGER retention_sql_drop IS
   'keeps retention policies consistent with dropped tables';
@@ -1176,7 +1205,8 @@ COMMENT ON VIEW retention.runs IS 'runs of the retention policies the current ro
 COMMENT ON COLUMN retention.runs.run_id IS 'id of the run';
 COMMENT ON COLUMN retention.runs.policy IS 'name of the policy when it ran';
 COMMENT ON COLUMN retention.runs.trigger IS
-  'manual (CALL retention.run), worker (the scheduler) or restore (CALL retention.restore)';
+  'manual (CALL retention.run), worker (the scheduler), restore (CALL retention.restore), '
+  'pg_cron (a pg_cron job) or run_due (CALL retention.run_due outside pg_cron)';
 COMMENT ON COLUMN retention.runs.pid IS 'process that ran it';
 COMMENT ON COLUMN retention.runs.started_at IS 'when the run started';
 COMMENT ON COLUMN retention.runs.finished_at IS 'when the run ended, or NULL while it runs';
@@ -1277,9 +1307,9 @@ LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'retention_prune_history';
 REVOKE ALL ON FUNCTION retention.prune_history(integer) FROM PUBLIC;
 
-COMMENT ON FUNCTION retention.policy_problem(oid, oid, oid, name[], smallint[]) IS
+COMMENT ON FUNCTION retention_internal.policy_problem(oid, oid, oid, name[], smallint[]) IS
   'why a retention policy cannot run now (from the catalogs), or NULL';
-COMMENT ON FUNCTION retention.repack_advice_bytes() IS
+COMMENT ON FUNCTION retention_internal.repack_advice_bytes() IS
   'retention.repack_advice_threshold in bytes';
 COMMENT ON FUNCTION retention.prune_history(integer) IS
   'remove run history beyond retention.history_retention and retention.history_max_rows';
@@ -1325,7 +1355,7 @@ COMMENT ON COLUMN retention.metrics.last_run_duration_seconds IS 'duration of th
 COMMENT ON COLUMN retention.metrics.reclaimable_bytes IS 'free space after the last run';
 COMMENT ON COLUMN retention.metrics.repack_advised IS '1 when a repack would pay';
 
-SELECT retention.notify_launcher();
+SELECT retention_internal.notify_launcher();
 
 -- ---------------------------------------------------------------------------
 -- Archive lifecycle (issue #11): the second stage, archive_retain.

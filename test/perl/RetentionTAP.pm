@@ -204,7 +204,7 @@ sub hold_waitpoints
 {
 	my ($node, $db, @names) = @_;
 	my $session = $node->background_psql($db);
-	$session->query_safe("SELECT retention.debug_waitpoint_enable('$_')") for @names;
+	$session->query_safe("SELECT retention_internal.debug_waitpoint_enable('$_')") for @names;
 	my $pid = $session->query_safe('SELECT pg_backend_pid()');
 	return ($session, $pid);
 }

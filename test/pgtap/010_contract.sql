@@ -3,7 +3,7 @@
 -- catalog, comments, settings.
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_retention;
-SELECT plan(75);
+SELECT plan(79);
 
 -- The members of the extension, for the checks below.
 CREATE TEMPORARY TABLE members AS
@@ -40,14 +40,20 @@ SELECT has_function('retention', 'drop_policy', ARRAY['text']);
 SELECT has_function('retention', 'pause', ARRAY['text']);
 SELECT has_function('retention', 'resume', ARRAY['text']);
 SELECT has_function('retention', 'preview', ARRAY['text']);
-SELECT is((SELECT prokind FROM pg_proc WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
+SELECT is((SELECT prokind FROM pg_proc WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
           'p', 'run is a procedure');
 SELECT is((SELECT array_to_string(proargmodes, ',') FROM pg_proc
-           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
-          'i,i,b,b,b,b', 'run takes name and max_rows, and returns its results as INOUT');
+           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
+          'i,i,b,b,b,b,i', 'run takes name, max_rows and raise_on_error, and returns its results as INOUT');
 SELECT is((SELECT pronargdefaults FROM pg_proc
-           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
-          6::int2, 'every argument of run has a default');
+           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
+          7::int2, 'every argument of run has a default');
+SELECT is((SELECT prokind::text || ':' || array_to_string(proargmodes, ',') || ':' || pronargdefaults
+             FROM pg_proc WHERE oid = 'retention.run_due(integer, bigint, bigint, integer, text)'::regprocedure),
+          'p:b,b,b,b,b:5', 'run_due is a procedure that needs no argument and returns its results as INOUT');
+SELECT is((SELECT proconfig FROM pg_proc
+           WHERE oid = 'retention.run_due(integer, bigint, bigint, integer, text)'::regprocedure),
+          NULL, 'run_due has no SET clause (it commits after each batch)');
 SELECT is((SELECT pronargdefaults FROM pg_proc
            WHERE oid = 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval, interval)'::regprocedure),
           14::int2, 'add_policy needs only relation and expires_at');
@@ -56,10 +62,23 @@ SELECT isnt_definer('retention', 'add_policy',
           'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval', 'interval'], 'add_policy is not SECURITY DEFINER');
 SELECT isnt_definer('retention', 'preview', ARRAY['text'], 'preview is not SECURITY DEFINER');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-           WHERE n.nspname = 'retention' AND p.prosecdef AND p.proname <> 'on_sql_drop'),
+           WHERE n.nspname IN ('retention', 'retention_internal') AND p.prosecdef
+             AND p.proname <> 'on_sql_drop'),
           0, 'no SECURITY DEFINER function but the DDL event trigger');
-SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'retention.on_sql_drop()'::regprocedure),
+SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'retention_internal.on_sql_drop()'::regprocedure),
           ARRAY['search_path=pg_catalog, pg_temp'], 'the event trigger pins its search_path');
+
+-- \df retention.* lists the API only: internal helpers live in
+-- retention_internal, which PUBLIC may use but not create in.
+SELECT is((SELECT array_agg(p.proname::text ORDER BY p.proname)
+             FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+            WHERE n.nspname = 'retention'),
+          ARRAY['add_policy', 'alter_policy', 'apply', 'drop_policy', 'pause', 'preset', 'preview',
+                'prune_history', 'restore', 'resume', 'run', 'run_due', 'wakeup'],
+          'schema retention holds the API functions and procedures only');
+SELECT ok(has_schema_privilege('public', 'retention_internal', 'USAGE')
+          AND NOT has_schema_privilege('public', 'retention_internal', 'CREATE'),
+          'PUBLIC may use retention_internal but create nothing in it');
 
 -- Every SQL and PL/pgSQL function pins its search_path (a C function sets
 -- what it needs itself: a SET clause on the procedure run would forbid the
@@ -68,15 +87,19 @@ SELECT is((SELECT array_agg(p.oid::regprocedure::text ORDER BY p.oid::regprocedu
              FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
              JOIN pg_language l ON l.oid = p.prolang
             WHERE l.lanname <> 'c'),
-          ARRAY['retention.apply(jsonb,boolean)', 'retention.apply_add(jsonb)',
-                'retention.apply_alter(jsonb)', 'retention.apply_changes(jsonb,jsonb)',
-                'retention.apply_check(jsonb)', 'retention.apply_one(jsonb,boolean)',
-                'retention.apply_relation(jsonb,text)', 'retention.apply_settings(text)',
-                'retention.can_see(oid)', 'retention.on_sql_drop()',
-                'retention.policy_problem(oid,oid,oid,name[],smallint[])',
-                'retention.policy_refresh_attnums()', 'retention.preset(text,name)',
-                'retention.repack_advice_bytes()',
-                'retention.run_is_live(integer,integer)', 'retention.running_pid(integer)'],
+          ARRAY['retention.apply(jsonb,boolean)', 'retention.preset(text,name)',
+                'retention_internal.apply_add(jsonb)', 'retention_internal.apply_alter(jsonb)',
+                'retention_internal.apply_changes(jsonb,jsonb)',
+                'retention_internal.apply_check(jsonb)',
+                'retention_internal.apply_one(jsonb,boolean)',
+                'retention_internal.apply_relation(jsonb,text)',
+                'retention_internal.apply_settings(text)', 'retention_internal.can_see(oid)',
+                'retention_internal.on_sql_drop()',
+                'retention_internal.policy_problem(oid,oid,oid,name[],smallint[])',
+                'retention_internal.policy_refresh_attnums()',
+                'retention_internal.repack_advice_bytes()',
+                'retention_internal.run_is_live(integer,integer)',
+                'retention_internal.running_pid(integer)'],
           'the SQL and PL/pgSQL functions of the extension');
 SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
              FROM members m JOIN pg_proc p ON m.classid = 'pg_proc'::regclass AND p.oid = m.objid
@@ -85,7 +108,7 @@ SELECT is((SELECT string_agg(p.oid::regprocedure::text, ', ')
               AND NOT coalesce(p.proconfig, '{}') @> ARRAY['search_path=pg_catalog, pg_temp']),
           NULL, 'every SQL and PL/pgSQL function has SET search_path = pg_catalog, pg_temp');
 SELECT is((SELECT proconfig FROM pg_proc
-           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text)'::regprocedure),
+           WHERE oid = 'retention.run(text, bigint, bigint, bigint, integer, text, boolean)'::regprocedure),
           NULL, 'run has no SET clause (it commits after each batch)');
 -- No operator in a function body is looked up by name: each is written
 -- OPERATOR(pg_catalog.op), and no construct that resolves one implicitly
@@ -115,11 +138,11 @@ SELECT is((SELECT string_agg(DISTINCT o.oid::regoperator::text, ', ')
 -- The executor lock of a policy is in a key space that SQL cannot take
 -- (objsubid 4): an advisory lock on (1919251566, id) does not mark the
 -- policy as running.
-SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'retention.running_pid(integer)'::regprocedure)
+SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'retention_internal.running_pid(integer)'::regprocedure)
           ~ 'l\.objsubid OPERATOR\(pg_catalog\.=\) 4\M',
           'running_pid looks for the policy lock at objsubid 4');
 SELECT pg_advisory_xact_lock(1919251566, 424242);
-SELECT is(retention.running_pid(424242), NULL,
+SELECT is(retention_internal.running_pid(424242), NULL,
           'pg_advisory_lock(1919251566, id) does not make a policy running');
 
 -- Preview's result columns.
@@ -177,13 +200,13 @@ SELECT is((SELECT array_agg(relname::text ORDER BY relname) FROM pg_class
              AND reloptions @> ARRAY['security_barrier=true']),
           ARRAY['metrics', 'policies', 'runs', 'status'],
           'the views are security barriers (they filter rows by owner)');
-SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'retention.can_see(oid)'::regprocedure),
+SELECT is((SELECT provolatile FROM pg_proc WHERE oid = 'retention_internal.can_see(oid)'::regprocedure),
           's', 'can_see is STABLE');
 SELECT table_privs_are('retention', 'policy_state', 'public', ARRAY[]::text[]);
 SELECT ok(NOT has_function_privilege('public', 'retention.wakeup()', 'EXECUTE')
-          AND NOT has_function_privilege('public', 'retention.debug_waitpoint_enable(text)', 'EXECUTE')
-          AND NOT has_function_privilege('public', 'retention.debug_waitpoint_release(text)', 'EXECUTE')
-          AND NOT has_function_privilege('public', 'retention.notify_launcher()', 'EXECUTE'),
+          AND NOT has_function_privilege('public', 'retention_internal.debug_waitpoint_enable(text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'retention_internal.debug_waitpoint_release(text)', 'EXECUTE')
+          AND NOT has_function_privilege('public', 'retention_internal.notify_launcher()', 'EXECUTE'),
           'scheduler hooks are not callable by PUBLIC');
 SELECT is((SELECT boot_val || unit FROM pg_settings WHERE name = 'retention.naptime'), '10000ms',
           'retention.naptime default');
@@ -198,7 +221,7 @@ SELECT table_privs_are('retention', 'runs', 'public', ARRAY['SELECT']);
 SELECT schema_privs_are('retention', 'public', ARRAY['USAGE']);
 SELECT ok(has_function_privilege('public', 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval, interval)', 'EXECUTE'),
           'anyone may call add_policy (it checks table ownership itself)');
-SELECT ok(NOT has_function_privilege('public', 'retention.policy_refresh_attnums()', 'EXECUTE'),
+SELECT ok(NOT has_function_privilege('public', 'retention_internal.policy_refresh_attnums()', 'EXECUTE'),
           'internal trigger functions are not callable by PUBLIC');
 
 -- Comments.

@@ -77,16 +77,16 @@ SELECT is(pg_temp.as_role('pgr_bob', $q$
 
 -- can_see itself.
 SELECT is(pg_temp.as_role('pgr_alice', $q$
-            SELECT string_agg(coalesce(retention.can_see(o)::text, 'null'), ',' ORDER BY n)
+            SELECT string_agg(coalesce(retention_internal.can_see(o)::text, 'null'), ',' ORDER BY n)
               FROM (VALUES (1, 'pgr_alice'::regrole::oid), (2, 'pgr_bob'::regrole::oid),
                            (3, NULL::oid), (4, 4294967295::oid)) v(n, o)$q$),
           'true,false,false,false', 'can_see: own role, another, no owner, a missing role');
 SELECT is(pg_temp.as_role('pgr_monitor', $q$
-            SELECT string_agg(retention.can_see(o)::text, ',' ORDER BY n)
+            SELECT string_agg(retention_internal.can_see(o)::text, ',' ORDER BY n)
               FROM (VALUES (1, 'pgr_alice'::regrole::oid), (2, NULL::oid),
                            (3, 4294967295::oid)) v(n, o)$q$),
           'true,true,true', 'can_see: pg_monitor sees every owner');
-SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'retention.can_see(oid)'::regprocedure),
+SELECT is((SELECT proconfig FROM pg_proc WHERE oid = 'retention_internal.can_see(oid)'::regprocedure),
           ARRAY['search_path=pg_catalog, pg_temp'], 'can_see pins its search_path');
 
 -- A reader's own cheap function in WHERE must not see the rows the view

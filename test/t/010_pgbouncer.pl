@@ -345,7 +345,7 @@ like($out, qr/^0\|0\|0\|skipped$/, 'client B: the run was skipped');
 like($err, qr/NOTICE:.*already running/, 'client B: a NOTICE says so');
 ($ok, $out, $err) = pooled($state_sql);
 is($out, $baseline, 'after the skipped run: pooled session unchanged, it holds no lock');
-$wp_holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$wp_holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 like($runner->query_safe('SELECT 1'), qr/^0\|0\|\d+\|ok\n1$/,
 	'the held run in the other session then finishes');
 RetentionTAP::quit_session($runner);

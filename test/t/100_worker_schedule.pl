@@ -280,7 +280,7 @@ $node->safe_psql('app',
 	  SELECT retention.wakeup()});
 RetentionTAP::wait_for_waitpoint($node, $sched_app);
 my ($holder_b, $pid_b) = RetentionTAP::hold_waitpoints($node, 'app', 'before_batch');
-$holder_a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder_a->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder_a);
 $node->poll_query_until('app',
 	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.bulk'})
@@ -294,7 +294,7 @@ $node->safe_psql('postgres',
 # Once a new session sees "off" the postmaster has signalled every process.
 $node->poll_query_until('postgres', 'SHOW retention.enabled', 'off')
   or die 'timed out waiting for the reload';
-$holder_b->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder_b->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 RetentionTAP::quit_session($holder_b);
 $node->poll_query_until('app',
 	qq{SELECT status <> 'running' FROM retention.run_history WHERE id = $bulk_run})

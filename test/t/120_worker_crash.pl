@@ -183,7 +183,7 @@ ok(!$node->log_contains(qr/terminated by signal|reinitializing|was terminated/, 
 	'SIGTERM did not cause crash recovery');
 is(RetentionTAP::launcher_pid($node), $launcher, 'the launcher kept running');
 
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder);
 wait_done('invoices', 80, 220);
 check_split('invoices', 'after the run that followed SIGTERM');
@@ -205,7 +205,7 @@ add_policy('shipments');
 RetentionTAP::wait_for_waitpoint($node, $sched);
 is(counts('shipments'), '260|0', 'held in the first batch');
 my ($holder_b) = RetentionTAP::hold_waitpoints($node, 'app', 'before_batch');
-$holder_a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder_a->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 $node->poll_query_until('app',
 	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.shipments'})
   or die 'timed out waiting for the first batch to commit';

@@ -61,7 +61,7 @@ cmp_ok($elapsed, '<', 10, sprintf('and takes %.1f s (< 10 s) while app is held m
 RetentionTAP::wait_for_waitpoint($node, $sched_app);
 is(RetentionTAP::scheduler_pids($node, 'app'), $sched_app, 'the held scheduler of app is untouched');
 
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 $node->poll_query_until('app', 'SELECT count(*) = 0 FROM big')
   or die 'timed out waiting for the released run to finish';
 is( $node->safe_psql(
@@ -86,7 +86,7 @@ RetentionTAP::wait_for_waitpoint($node, $sched_app);
 my $doomed_run = $node->safe_psql('app',
 	q{SELECT run_id FROM retention.runs WHERE policy = 'public.doomed' AND status = 'running'});
 my ($holder2, $holder2_pid) = RetentionTAP::hold_waitpoints($node, 'app', 'before_batch');
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder);
 $node->poll_query_until('app',
 	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.doomed'})
@@ -95,7 +95,7 @@ RetentionTAP::wait_for_waitpoint($node, $sched_app);
 
 my $log_offset = -s $node->logfile;
 $node->safe_psql('app', q{SELECT retention.drop_policy('public.doomed')});
-$holder2->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder2->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 RetentionTAP::quit_session($holder2);
 # Wait for the run to let go of the policy lock, however it ends.
 $node->poll_query_until('app', q{
@@ -215,7 +215,7 @@ $node->safe_psql('shop',
 	  SELECT retention.wakeup()});
 RetentionTAP::wait_for_waitpoint($node, $sched_shop2);
 my ($holder_b, $pid_b) = RetentionTAP::hold_waitpoints($node, 'shop', 'before_batch');
-$holder_a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder_a->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder_a);
 $node->poll_query_until('shop',
 	q{SELECT current_rows = 50 FROM retention.status WHERE policy = 'public.events'})

@@ -64,7 +64,7 @@ is($out, '0|0|0|skipped', 'and returns status skipped');
 cmp_ok($elapsed, '<', 5, sprintf('at once (%.1f s)', $elapsed));
 like($err, qr/already running; skipped/, 'with a notice');
 
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 $node->poll_query_until('app', 'SELECT count(*) = 5 FROM p_t')
   or die 'timed out waiting for the worker run of p';
 is( $node->safe_psql(
@@ -85,7 +85,7 @@ SELECT retention.add_policy('q_t', expires_at => 'expires_at', name => 'q', batc
 SELECT retention.pause('q');
 COMMIT;
 });
-$holder->query_safe(q{SELECT retention.debug_waitpoint_enable('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_enable('before_batch')});
 my $caller = $node->background_psql('app');
 my $caller_pid = $caller->query_safe('SELECT pg_backend_pid()');
 $caller->query_until(qr/calling/, "\\echo calling\nCALL retention.run('q');\n");
@@ -102,7 +102,7 @@ SELECT count(*) > 0 FROM retention.runs
 pass('the worker records skipped while a manual run holds the policy');
 is($node->safe_psql('app', 'SELECT count(*) FROM q_t'), '45', 'the worker deleted nothing');
 
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 my $call_out = $caller->query_safe('SELECT 1');
 like($call_out, qr/^40\|0\|\d+\|ok\n1$/, 'the manual run deleted the 40 rows');
 RetentionTAP::quit_session($caller);
@@ -140,7 +140,7 @@ is( $node->safe_psql(
 	'held after the first delete: current_rows is still 0, nothing committed');
 
 my ($holder_b, $pid_b) = RetentionTAP::hold_waitpoints($node, 'app', 'before_batch');
-$holder_a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder_a->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 $node->poll_query_until('app',
 	q{SELECT current_rows = 10 FROM retention.status WHERE policy = 'r'})
   or die 'timed out waiting for the first batch to commit';
@@ -157,7 +157,7 @@ is( $node->safe_psql(
 is($node->safe_psql('app', q{SELECT last_status FROM retention.status WHERE policy = 'r'}),
 	'running', 'its status is running');
 
-$holder_b->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder_b->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 $node->poll_query_until('app', q{SELECT state = 'idle' AND last_status = 'ok'
                                    FROM retention.status WHERE policy = 'r'})
   or die 'timed out waiting for the run of r';
@@ -197,7 +197,7 @@ is( $node->safe_psql(
 		'app2', q{SELECT (SELECT count(*) FROM retention.runs), (SELECT count(*) FROM u_t)}),
 	'0|35', 'with max_workers = 1 and the slot taken, app2 starts no run');
 
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 $node->poll_query_until('app2', 'SELECT count(*) = 5 FROM u_t')
   or die 'timed out waiting for app2 to run once the slot was free';
 pass('once the slot is free, app2 runs its policy');

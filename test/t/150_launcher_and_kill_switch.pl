@@ -53,7 +53,7 @@ RetentionTAP::wait_for_waitpoint($node, $sched);
 # The first batch has deleted its rows but not committed; switch off now.
 $node->safe_psql('postgres', q{ALTER SYSTEM SET retention.enabled = off; SELECT pg_reload_conf()});
 # The reload reaches the scheduler while it waits; let the batch commit.
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 RetentionTAP::quit_session($holder);
 my $status = RetentionTAP::poll_value($node, 'shop',
 	q{SELECT coalesce((SELECT status FROM retention.runs ORDER BY run_id DESC LIMIT 1), '')},

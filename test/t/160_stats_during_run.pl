@@ -37,10 +37,10 @@ RetentionTAP::wait_for_waitpoint($node, $runner_pid);
 
 # Let batch 1 run up to its commit, hold before_batch again for batch 2, then
 # let batch 1 commit: the run stops before batch 2.
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 RetentionTAP::wait_for_waitpoint($node, $runner_pid);
-$holder->query_safe(q{SELECT retention.debug_waitpoint_enable('before_batch')});
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_enable('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 $node->poll_query_until('postgres', q{SELECT count(*) = 90 FROM tokens})
   or die 'timed out waiting for the first batch to commit';
 RetentionTAP::wait_for_waitpoint($node, $runner_pid);
@@ -56,7 +56,7 @@ SKIP: {
 		'10', 'the dead rows of the committed batch are published while the run goes on');
 }
 
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 RetentionTAP::quit_session($holder);
 $runner->quit;
 is($node->safe_psql('postgres', 'SELECT count(*) FROM tokens'), '0', 'the run finished');

@@ -793,7 +793,7 @@ SELECT 'policy', name, owner FROM retention.policies;
 	like($out, qr/^run\|app_wait\|running$/m, 'case 6: retention.runs shows app_wait running');
 	unlike($err, qr/ERROR/, 'case 6: the superuser reads the views (run in flight)') or diag $err;
 	is(foreign_traps($err), '', 'case 6: no operator of mallory ran (run in flight)');
-	$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+	$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 	RetentionTAP::quit_session($holder);
 	$node->poll_query_until('app', q{SELECT count(*) = 0 FROM app.wait_t})
 	  or diag 'app_wait did not finish';

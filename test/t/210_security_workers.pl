@@ -581,7 +581,7 @@ SELECT string_agg(format('%s/%s/%s/%s/%s', pid, classid, objid, objsubid, grante
 			"SELECT pg_try_advisory_lock(1919251566, $id), pg_advisory_unlock(1919251566, $id)"),
 		't|t', 'lock: pg_try_advisory_lock(1919251566, id) from another session succeeds');
 
-	$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+	$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 	like($caller->query_safe('SELECT 1'), qr/^30\|0\|\d+\|ok\n1$/, 'lock: the paused run then finishes');
 	RetentionTAP::quit_session($caller);
 	RetentionTAP::quit_session($holder);
@@ -624,12 +624,12 @@ sub hold_after_batches
 	for my $k (1 .. $batches)
 	{
 		# Batch $k deleted, not committed: hold the next batch, let $k commit.
-		$b->query_safe(q{SELECT retention.debug_waitpoint_enable('before_batch')});
-		$a->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+		$b->query_safe(q{SELECT retention_internal.debug_waitpoint_enable('before_batch')});
+		$a->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 		RetentionTAP::wait_for_waitpoint_of($n, $caller_pid, $b_pid);
 		last if $k == $batches;
-		$a->query_safe(q{SELECT retention.debug_waitpoint_enable('after_delete_before_commit')});
-		$b->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+		$a->query_safe(q{SELECT retention_internal.debug_waitpoint_enable('after_delete_before_commit')});
+		$b->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 		RetentionTAP::wait_for_waitpoint_of($n, $caller_pid, $a_pid);
 	}
 	return ($caller, $caller_pid, $a, $b);

@@ -121,7 +121,7 @@ $node->safe_psql('app_mid',
 RetentionTAP::wait_for_waitpoint($node, $sched_mid);
 my $dropper = $node->background_psql('postgres');
 $dropper->query_until(qr/dropping/, "\\echo dropping\nCREATE DATABASE app_mid_copy TEMPLATE app_mid;\n");
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 RetentionTAP::quit_session($holder);
 $dropper->quit;
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_database WHERE datname = 'app_mid_copy'}),

@@ -41,7 +41,7 @@ is( $node->safe_psql(
 SELECT count(*), max(skipped_count), bool_and(last_skipped_at >= started_at)
   FROM retention.runs WHERE policy = 'h' AND status = 'skipped'}),
 	'1|3|t', 'three skipped attempts in a row share one row with a count of 3');
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('before_batch')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('before_batch')});
 like($caller->query_safe('SELECT 1'), qr/^50\|0\|\d+\|ok\n1$/, 'the held run finished');
 RetentionTAP::quit_session($caller);
 RetentionTAP::quit_session($holder);

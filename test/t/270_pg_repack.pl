@@ -59,7 +59,7 @@ SELECT count(*) FROM pg_stat_activity
  WHERE query LIKE 'LOCK TABLE public.tokens IN ACCESS EXCLUSIVE MODE%'},
 	sub { $_[0] ne '0' }, 'pg_repack to wait for the lock of the table');
 
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 # (The ANALYZE after the run may meet pg_repack's lock and be skipped with a
 # WARNING: query(), not query_safe().)
 like($runner->query('SELECT 1'), qr/^10000\|10000\|\d+\|ok\n1$/,
@@ -100,7 +100,7 @@ $repack = IPC::Run::start(
 	[ "$bindir/pg_repack", '-h', $node->host, '-p', $node->port, '-d', 'app',
 	  '--table', 'public.tokens', '--only-indexes', '--no-kill-backend', '--wait-timeout', '300' ],
 	'>', \$repack_out, '2>', \$repack_err);
-$holder->query_safe(q{SELECT retention.debug_waitpoint_release('after_delete_before_commit')});
+$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('after_delete_before_commit')});
 like($runner->query('SELECT 1'), qr/^5000\|5000\|\d+\|ok\n1$/,
 	'the next run archives the 5000 newly expired rows');
 ok($repack->finish, 'pg_repack --only-indexes succeeds') or diag "$repack_out\n$repack_err";

@@ -69,7 +69,7 @@ for my $how ([ 'cancel', 'pg_cancel_backend' ], [ 'terminate', 'pg_terminate_bac
 			'postgres', q{
 SELECT status FROM retention.runs WHERE stage = 'purge' ORDER BY run_id DESC LIMIT 1}),
 		'ok', "$tag: the purge stage of that run ended ok before the archive stage");
-	$holder->query_safe(q{SELECT retention.debug_waitpoint_release('archive_stage_before_commit')});
+	$holder->query_safe(q{SELECT retention_internal.debug_waitpoint_release('archive_stage_before_commit')});
 	$holder->quit;
 	RetentionTAP::quit_session($runner);
 	is(RetentionTAP::advisory_locks($node), '0', "$tag: no advisory lock left");

@@ -157,7 +157,7 @@ void DefineWorkerSettings() {
 
   DefineCustomBoolVariable(
       "retention.enable_debug_waitpoints",
-      "Makes the engine stop at test waitpoints held by retention.debug_waitpoint_enable().",
+      "Makes the engine stop at test waitpoints held by retention_internal.debug_waitpoint_enable().",
       "For tests only.", &guc_enable_debug_waitpoints, false, PGC_SIGHUP, 0, NULL, NULL, NULL);
 }
 

@@ -1,8 +1,8 @@
 // waitpoint.hpp: named test waitpoints, for deterministic concurrency and
 // crash tests (superuser-only, documented as test hooks). A test holds a
-// waitpoint with retention.debug_waitpoint_enable(name); code that passes
+// waitpoint with retention_internal.debug_waitpoint_enable(name); code that passes
 // Waitpoint(name) then blocks on a heavyweight lock until the test calls
-// retention.debug_waitpoint_release(name), so isolationtester and
+// retention_internal.debug_waitpoint_release(name), so isolationtester and
 // pg_locks see the wait. Waitpoint() does nothing unless
 // retention.enable_debug_waitpoints is on.
 //

@@ -556,13 +556,15 @@ void RecordHorizonWarning(int64_t run_id, const char* warning) {
               values, NULL, 0);
 }
 
+// When a policy is due, for the scheduler and run_due() alike: enabled, not
+// paused, and its next run (regular, or a retry after backoff) has come.
+#define DUE_POLICIES                                                     \
+  "SELECT p.name FROM retention.policy p"                                \
+  " LEFT JOIN retention.policy_state s ON s.policy_id = p.id"            \
+  " WHERE p.enabled AND NOT p.paused AND (s.next_run_at IS NULL OR s.next_run_at <= now())"
+
 char** ListDuePolicies(int* count) {
-  ExecCatalog(
-      "SELECT p.name FROM retention.policy p"
-      " LEFT JOIN retention.policy_state s ON s.policy_id = p.id"
-      " WHERE p.enabled AND NOT p.paused AND (s.next_run_at IS NULL OR s.next_run_at <= now())"
-      " ORDER BY s.next_run_at NULLS FIRST, p.id",
-      0, NULL, NULL, NULL, 0);
+  ExecCatalog(DUE_POLICIES " ORDER BY s.next_run_at NULLS FIRST, p.id", 0, NULL, NULL, NULL, 0);
   int n = static_cast<int>(SPI_processed);
   char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
   for (int i = 0; i < n; ++i)
@@ -571,11 +573,18 @@ char** ListDuePolicies(int* count) {
   return names;
 }
 
+bool PolicyIsDue(const char* name) {
+  Oid types[1] = {TEXTOID};
+  Datum values[1] = {CStringGetTextDatum(name)};
+  ExecCatalog(DUE_POLICIES " AND p.name = $1", 1, types, values, NULL, 1);
+  return SPI_processed > 0;
+}
+
 int CloseInterruptedRuns() {
   ExecCatalog(
       "UPDATE retention.run_history r SET status = 'interrupted',"
       " finished_at = coalesce(r.finished_at, now())"
-      " WHERE r.status = 'running' AND NOT retention.run_is_live(r.policy_id, r.pid)",
+      " WHERE r.status = 'running' AND NOT retention_internal.run_is_live(r.policy_id, r.pid)",
       0, NULL, NULL, NULL, 0);
   return static_cast<int>(SPI_processed);
 }

@@ -133,6 +133,11 @@ void RescheduleAfterAlter(int32_t policy_id);
 // Enabled, unpaused policies whose next run is due, most overdue first.
 char** ListDuePolicies(int* count);
 
+// Whether the named policy is due now (the same test as ListDuePolicies):
+// run_due() asks again just before each run, since another executor may have
+// run it since the list was made.
+bool PolicyIsDue(const char* name);
+
 // Marks runs still "running" whose process no longer holds the policy lock
 // as "interrupted"; returns how many.
 int CloseInterruptedRuns();

@@ -26,7 +26,7 @@
 //    has accepted the statement. DROP OWNED may drop the extension itself (a
 //    role that owns it), so whether it is installed is asked after the call.
 //    Tables DROP OWNED drops take their policies with them through
-//    retention.on_sql_drop(), which has run by then; the rest of the role's
+//    retention_internal.on_sql_drop(), which has run by then; the rest of the role's
 //    policies are deleted here. Quietly: PostgreSQL's DROP OWNED reports none
 //    of the objects it drops because the role owns them (only the ones that
 //    go with them by CASCADE), and the statement names the owner, so every

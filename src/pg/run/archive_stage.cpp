@@ -27,6 +27,7 @@
 #include "pg/run/batch_executor.hpp"
 #include "pg/run/health.hpp"
 #include "pg/run/policy_lock.hpp"
+#include "pg/run/schedule_gate.hpp"
 #include "pg/run/run_engine.hpp"
 #include "pg/workers/shared_state.hpp"
 
@@ -139,7 +140,8 @@ struct Stage {
   RunPlan* plan;
   int64_t max_rows;
   int progress_slot;
-  bool worker;
+  bool worker;           // the scheduler's run (activity reported)
+  bool scheduled;        // follows the schedule: the kill switch applies
   TimestampTz deadline;  // the policy's max_runtime, from the stage's start
   int64_t rate_next;     // the policy's own rows-per-second limiter
   int64_t deleted;
@@ -243,15 +245,9 @@ bool StageRetry(Stage* s) {
   return true;
 }
 
-// The scheduler's kill switch (worker runs only).
-bool StageSwitchedOff(bool worker) {
-  if (!worker) return false;
-  if (ConfigReloadPending) {
-    ConfigReloadPending = false;
-    ProcessConfigFile(PGC_SIGHUP);
-  }
-  return !guc_enabled || DatabaseHeld(MyDatabaseId);
-}
+// The scheduler's kill switch, for runs that follow the schedule (the
+// scheduler's, run_due()'s): the same gate as the purge stage's.
+bool StageSwitchedOff(bool scheduled) { return scheduled && !ScheduledRunsAllowed(); }
 
 // Before a batch: the policy's and the cluster's rate limits, then the
 // health throttle. False when the stage must stop (out of time, switched
@@ -274,7 +270,8 @@ bool WaitForTurn(Stage* s, int64_t limit) {
     HealthReport health = CheckHealth(s->derived->relid);
     ProgressThrottle(s->progress_slot, health.throttle_reason);
     if (health.throttle_reason == nullptr) return true;
-    if ((s->deadline != 0 && GetCurrentTimestamp() >= s->deadline) || StageSwitchedOff(s->worker)) {
+    if ((s->deadline != 0 && GetCurrentTimestamp() >= s->deadline) ||
+        StageSwitchedOff(s->scheduled)) {
       ProgressThrottle(s->progress_slot, nullptr);
       return false;
     }
@@ -341,7 +338,8 @@ void StageLoop(Stage* s) {
       return;
     }
     if (!OneBatch(s, limit)) return;
-    if ((s->deadline != 0 && GetCurrentTimestamp() >= s->deadline) || StageSwitchedOff(s->worker)) {
+    if ((s->deadline != 0 && GetCurrentTimestamp() >= s->deadline) ||
+        StageSwitchedOff(s->scheduled)) {
       s->partial = true;
       return;
     }
@@ -462,8 +460,11 @@ void FinishStage(Stage* s) {
     status = "error";
     sqlstate = unpack_sql_state(s->error->sqlerrcode);
     message = s->error->message;
-    reraise =
-        s->error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired(&s->timeout);
+    // Only a cancel of this session (raised by ProcessInterrupts), not a
+    // query_canceled that the owner's code raises itself (as the purge stage).
+    reraise = s->error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
+              !OurStatementTimeoutExpired(&s->timeout) && s->error->funcname != nullptr &&
+              strcmp(s->error->funcname, "ProcessInterrupts") == 0;
     if (reraise) status = "interrupted";
   }
   FinishRun(stage_run_id, status, s->deleted, 0, s->batches, s->retries, sqlstate, message);
@@ -485,7 +486,7 @@ void FinishStage(Stage* s) {
 }  // namespace
 
 void RunArchiveStage(const PolicyRecord* policy, int64_t max_rows, const char* trigger,
-                     int progress_slot) {
+                     bool follows_schedule, int progress_slot) {
   stage_snapshot = false;
   stage_run_id = 0;
   const bool worker = strcmp(trigger, "worker") == 0;
@@ -499,7 +500,7 @@ void RunArchiveStage(const PolicyRecord* policy, int64_t max_rows, const char* t
   outcome.archive_mode = outcome.archive_retain_set =
       !outcome.extension_dropped && !outcome.policy_dropped &&
       LoadArchiveStage(policy->id, &archive_relid, &retain, &cutoff);
-  outcome.switched_off = StageSwitchedOff(worker);
+  outcome.switched_off = StageSwitchedOff(follows_schedule);
   // Partitions ahead of need, at every run of a policy with
   // archive_partition (archive_retain or not).
   if (!outcome.extension_dropped && !outcome.policy_dropped) EnsureArchivePartitions(policy->id);
@@ -517,6 +518,7 @@ void RunArchiveStage(const PolicyRecord* policy, int64_t max_rows, const char* t
   s.max_rows = max_rows;
   s.progress_slot = progress_slot;
   s.worker = worker;
+  s.scheduled = follows_schedule;
   TimestampTz started_at = GetCurrentTimestamp();
   s.deadline = policy->max_runtime ? started_at + IntervalMicroseconds(policy->max_runtime) : 0;
   stage_run_id = InsertRun(s.derived, trigger, "running", started_at);

@@ -18,9 +18,10 @@
 namespace pg_retention::pg {
 
 // Runs the archive stage of the policy when it is due (core/archive_stage).
-// max_rows > 0 bounds the rows it removes. A cancel or termination is
-// recorded (status interrupted), then re-raised.
+// max_rows > 0 bounds the rows it removes; follows_schedule: the
+// scheduler's kill switch applies (as for the purge stage). A cancel or
+// termination is recorded (status interrupted), then re-raised.
 void RunArchiveStage(const PolicyRecord* policy, int64_t max_rows, const char* trigger,
-                     int progress_slot);
+                     bool follows_schedule, int progress_slot);
 
 }  // namespace pg_retention::pg

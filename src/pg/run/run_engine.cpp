@@ -28,6 +28,7 @@
 #include "pg/run/replication_origin.hpp"
 #include "pg/run/run_metrics.hpp"
 #include "pg/run/run_record.hpp"
+#include "pg/run/schedule_gate.hpp"
 #include "pg/module/session.hpp"
 #include "pg/workers/shared_state.hpp"
 #include "pg/module/waitpoint.hpp"
@@ -190,16 +191,19 @@ ErrorData* InSubtransaction(Fn&& f) {
   return error;
 }
 
-// The scheduler's kill switch, for worker runs: rereads the configuration if
-// asked, and tells whether retention.enabled is off or a database-wide
-// command (DROP DATABASE, ...) waits for this database.
-bool SwitchedOff(bool worker) {
-  if (!worker) return false;
-  if (ConfigReloadPending) {
-    ConfigReloadPending = false;
-    ProcessConfigFile(PGC_SIGHUP);
-  }
-  return !guc_enabled || DatabaseHeld(MyDatabaseId);
+// The scheduler's kill switch, for runs that follow the schedule (the
+// scheduler's, run_due()'s): retention.enabled is off or a database-wide
+// command (DROP DATABASE, ...) waits for this database (schedule_gate).
+bool SwitchedOff(bool scheduled) { return scheduled && !ScheduledRunsAllowed(); }
+
+// A cancel of the caller (pg_cancel_backend, statement_timeout): raised by
+// ProcessInterrupts, and not our own batch timeout. It ends the run as
+// interrupted and goes on to the caller. query_canceled that a table owner's
+// code raises itself is that policy's error like any other: it must not stop
+// the caller's other policies (run() without a name, run_due()).
+bool IsCancelOfThisSession(const ErrorData* error, const BatchTimeout* timeout) {
+  return error->sqlerrcode == ERRCODE_QUERY_CANCELED && !OurStatementTimeoutExpired(timeout) &&
+         error->funcname != nullptr && strcmp(error->funcname, "ProcessInterrupts") == 0;
 }
 
 // pg_stat_activity.query of a background worker says what it is doing.
@@ -216,6 +220,7 @@ struct Run {
   PolicyRecord* policy;
   int64_t max_rows;  // <= 0: no limit
   bool worker;
+  bool scheduled;  // follows the schedule: the scheduler or run_due()
   int progress_slot;
   RunRecord record;
   RunPlan* plan;
@@ -440,7 +445,7 @@ bool WaitUntilHealthy(Run* run) {
       return true;
     }
     run->healthy_until = 0;
-    if ((run->deadline != 0 && GetCurrentTimestamp() >= run->deadline) || SwitchedOff(run->worker))
+    if ((run->deadline != 0 && GetCurrentTimestamp() >= run->deadline) || SwitchedOff(run->scheduled))
       return false;
     if (run->worker)
       pgstat_report_activity(STATE_RUNNING, psprintf("retention policy \"%s\": waiting: %s",
@@ -545,7 +550,7 @@ bool GoOn(Run* run, const BatchResult* result) {
     run->totals.status = RunStatus::kPartial;
     return false;
   }
-  if (SwitchedOff(run->worker)) {
+  if (SwitchedOff(run->scheduled)) {
     run->totals.status = RunStatus::kPartial;
     return false;
   }
@@ -709,8 +714,7 @@ RunTotals Finish(Run* run) {
     run->totals.status = RunStatus::kError;
     ending.sqlstate = unpack_sql_state(error->sqlerrcode);
     ending.message = error->message;
-    reraise = error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-              !OurStatementTimeoutExpired(&run->timeout);
+    reraise = IsCancelOfThisSession(error, &run->timeout);
   }
   ending.status = reraise ? "interrupted" : RunStatusName(run->totals.status);
   ending.rows_deleted = run->totals.rows_deleted;
@@ -745,11 +749,12 @@ RunTotals Finish(Run* run) {
 // Everything after the lock is taken; the caller releases the lock and the
 // progress slot. Step "start": the run's first record, committed durably.
 RunTotals RunLocked(PolicyRecord* policy, int64_t max_rows, const char* trigger,
-                    int progress_slot) {
+                    bool scheduled, int progress_slot) {
   Run run{};
   run.policy = policy;
   run.max_rows = max_rows;
   run.worker = strcmp(trigger, "worker") == 0;
+  run.scheduled = scheduled;
   run.progress_slot = progress_slot;
   run.totals.status = RunStatus::kOk;
   run.adaptive = policy->batch_size <= 0;
@@ -792,7 +797,8 @@ const char* RunStatusName(RunStatus status) {
   return "error";
 }
 
-RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
+RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger,
+                    bool follows_schedule) {
   pushed_snapshot = false;  // whatever an earlier, failed call left was released by its abort
   last_stats_flush = 0;
   current_run_id = 0;
@@ -808,7 +814,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
     (void) InsertRun(policy, trigger, "skipped", now);
     // The scheduler looks again in a minute (or one schedule, if shorter),
     // not at every naptime while somebody else runs the policy.
-    if (strcmp(trigger, "worker") == 0) {
+    if (follows_schedule) {
       PostponeAfterSkip(policy->id, LookAgainAfterSkip(now, IntervalMicroseconds(policy->schedule)));
     }
     CommitStep(false);
@@ -825,8 +831,9 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger) {
   int progress_slot = ProgressBegin(MyDatabaseId, policy_id);
   PG_TRY();
   {
-    totals = RunLocked(policy, max_rows, trigger, progress_slot);
-    RunArchiveStage(policy, max_rows, trigger, progress_slot);  // archive2: archive_retain stage
+    totals = RunLocked(policy, max_rows, trigger, follows_schedule, progress_slot);
+    RunArchiveStage(policy, max_rows, trigger, follows_schedule,  // archive2: archive_retain stage
+                    progress_slot);
   }
   PG_CATCH();
   {

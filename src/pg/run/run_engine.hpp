@@ -18,9 +18,14 @@ struct RunTotals {
   RunStatus status;
 };
 
-// Runs the named policy. max_rows <= 0 means no limit. trigger is "manual"
-// or "worker". Batch failures are recorded in the run history and end the
-// run with kError; a cancel or shutdown is recorded, then re-raised.
-RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger);
+// Runs the named policy. max_rows <= 0 means no limit. trigger is what the
+// run history records (core/run_trigger: manual, worker, pg_cron, run_due).
+// A run that follows the schedule (the scheduler, run_due) stops between
+// batches when the kill switch is off, and a policy found running elsewhere
+// is looked at again later. Batch failures are recorded in the run history
+// and end the run with kError; a cancel or shutdown is recorded, then
+// re-raised.
+RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger,
+                    bool follows_schedule);
 
 }  // namespace pg_retention::pg

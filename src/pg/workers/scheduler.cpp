@@ -12,6 +12,7 @@
 #include "pg/workers/history_prune.hpp"
 #include "pg/workers/launcher.hpp"
 #include "pg/run/run_engine.hpp"
+#include "pg/run/schedule_gate.hpp"
 #include "pg/workers/shared_state.hpp"
 
 extern "C" {
@@ -108,7 +109,14 @@ void RunOne(const char* name) {
     SetCurrentStatementStartTimestamp();
     StartTransactionCommand();
     SPI_connect_ext(SPI_OPT_NONATOMIC);
-    RunPolicy(name, 0, "worker");
+    // Due when the pass began, but a pg_cron job (run_due) may have run it
+    // since: ask again, as run_due() does, so it is not run twice in a row.
+    // (A worker has no portal to lend SPI a snapshot: push one for the
+    // question, and pop it before the run, which takes its own.)  archive2
+    PushActiveSnapshot(GetTransactionSnapshot());
+    bool due = PolicyIsDue(name);
+    PopActiveSnapshot();
+    if (due) RunPolicy(name, 0, "worker", /*follows_schedule=*/true);
     SPI_finish();
     CommitTransactionCommand();
   }
@@ -144,8 +152,7 @@ void RunDuePolicies(MemoryContext pass_context) {
 
   for (int i = 0; i < count; ++i) {
     CHECK_FOR_INTERRUPTS();
-    ReloadConfigIfAsked();
-    if (!guc_enabled || DatabaseHeld(MyDatabaseId)) break;
+    if (!ScheduledRunsAllowed()) break;  // the same gate as run_due()
     if (!TryAcquireRunSlot(guc_max_workers)) break;  // retry at the next pass
     RunOne(names[i]);
     ReleaseRunSlot();

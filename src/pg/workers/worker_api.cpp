@@ -1,7 +1,7 @@
 // worker_api.cpp: SQL functions that talk to the background workers:
 // retention.wakeup() (a test and operator hook: check for due policies now),
-// retention.notify_launcher() (called by CREATE EXTENSION) and
-// retention.running_progress() (the live progress behind retention.status).
+// retention_internal.notify_launcher() (called by CREATE EXTENSION) and
+// retention_internal.running_progress() (the live progress behind retention.status).
 #include "pg/policy/catalog.hpp"
 #include "pg/workers/shared_state.hpp"
 

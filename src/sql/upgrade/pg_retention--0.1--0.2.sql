@@ -49,6 +49,25 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------
+-- Internal functions live in a schema of their own, so that \df retention.*
+-- lists the API only. PUBLIC may use it (the views call these helpers) but
+-- create nothing in it.
+-- ---------------------------------------------------------------------------
+CREATE SCHEMA retention_internal;
+REVOKE ALL ON SCHEMA retention_internal FROM PUBLIC;
+GRANT USAGE ON SCHEMA retention_internal TO PUBLIC;
+COMMENT ON SCHEMA retention_internal IS
+    'pg_retention''s internal helpers (views, triggers, tests); not an API';
+ALTER FUNCTION retention.policy_refresh_attnums() SET SCHEMA retention_internal;
+ALTER FUNCTION retention.running_pid(integer) SET SCHEMA retention_internal;
+ALTER FUNCTION retention.run_is_live(integer, integer) SET SCHEMA retention_internal;
+ALTER FUNCTION retention.running_progress() SET SCHEMA retention_internal;
+ALTER FUNCTION retention.debug_waitpoint_enable(text) SET SCHEMA retention_internal;
+ALTER FUNCTION retention.debug_waitpoint_release(text) SET SCHEMA retention_internal;
+ALTER FUNCTION retention.notify_launcher() SET SCHEMA retention_internal;
+ALTER FUNCTION retention.on_sql_drop() SET SCHEMA retention_internal;
+
+-- ---------------------------------------------------------------------------
 -- Every function pins its search_path; every operator is qualified.
 -- ---------------------------------------------------------------------------
 
@@ -62,7 +81,7 @@ $$;
 -- function can take (pg_advisory_lock(1919251566, id) is objsubid 2 and does
 -- not hold a policy up; see src/pg/SECURITY.md). Returns the pid holding it,
 -- or NULL.
-CREATE OR REPLACE FUNCTION retention.running_pid(policy_id integer) RETURNS integer
+CREATE OR REPLACE FUNCTION retention_internal.running_pid(policy_id integer) RETURNS integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -83,7 +102,7 @@ $$;
 -- standby the run belongs to the primary, whose locks we cannot see: there
 -- a "running" run is taken at its word. (running_pid IS NOT DISTINCT FROM
 -- pid, spelled out: that form looks "=" up by name.)
-CREATE OR REPLACE FUNCTION retention.run_is_live(policy_id integer, pid integer) RETURNS boolean
+CREATE OR REPLACE FUNCTION retention_internal.run_is_live(policy_id integer, pid integer) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -91,7 +110,7 @@ AS $$
         OR (SELECT CASE WHEN l.pid IS NULL OR $2 IS NULL
                         THEN l.pid IS NULL AND $2 IS NULL
                         ELSE l.pid OPERATOR(pg_catalog.=) $2 END
-              FROM (SELECT retention.running_pid($1) AS pid) l)
+              FROM (SELECT retention_internal.running_pid($1) AS pid) l)
 $$;
 
 -- ---------------------------------------------------------------------------
@@ -153,7 +172,7 @@ UPDATE retention.run_history r
 -- superuser has every role's). A NULL owner (a run of a policy dropped
 -- before 0.2) is seen only with pg_monitor's. pg_has_role() answers false,
 -- not an error, for the oid of a role dropped since.
-CREATE FUNCTION retention.can_see(owner oid) RETURNS boolean
+CREATE FUNCTION retention_internal.can_see(owner oid) RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -161,7 +180,7 @@ AS $$
         OR ($1 IS NOT NULL AND pg_catalog.pg_has_role($1, 'USAGE'::pg_catalog.text))
 $$;
 
--- The views show each role only what retention.can_see() allows. They are
+-- The views show each role only what retention_internal.can_see() allows. They are
 -- security barriers: a condition of the reader's own (a function that
 -- raises its argument, say) is not evaluated before that test.
 -- The owner of a policy: a role's oid, read and written as the role's name
@@ -169,15 +188,15 @@ $$;
 -- restore without the owner role or with --no-owner, reads as the current
 -- role, with a WARNING, instead of failing the COPY of every policy.
 CREATE TYPE retention.policy_owner;
-CREATE FUNCTION retention.policy_owner_in(cstring) RETURNS retention.policy_owner
+CREATE FUNCTION retention_internal.policy_owner_in(cstring) RETURNS retention.policy_owner
 LANGUAGE C STABLE STRICT
 AS 'MODULE_PATHNAME', 'retention_policy_owner_in';
-CREATE FUNCTION retention.policy_owner_out(retention.policy_owner) RETURNS cstring
+CREATE FUNCTION retention_internal.policy_owner_out(retention.policy_owner) RETURNS cstring
 LANGUAGE C STABLE STRICT
 AS 'MODULE_PATHNAME', 'retention_policy_owner_out';
 CREATE TYPE retention.policy_owner (
-    INPUT = retention.policy_owner_in,
-    OUTPUT = retention.policy_owner_out,
+    INPUT = retention_internal.policy_owner_in,
+    OUTPUT = retention_internal.policy_owner_out,
     LIKE = pg_catalog.oid);
 CREATE CAST (retention.policy_owner AS pg_catalog.oid) WITHOUT FUNCTION AS IMPLICIT;
 CREATE CAST (pg_catalog.oid AS retention.policy_owner) WITHOUT FUNCTION AS ASSIGNMENT;
@@ -189,9 +208,9 @@ COMMENT ON CAST (pg_catalog.regrole AS retention.policy_owner) IS 'the same role
 COMMENT ON CAST (retention.policy_owner AS pg_catalog.regrole) IS 'the same role';
 COMMENT ON TYPE retention.policy_owner IS
   'owner of a retention policy: a role, written as its name; an unknown name reads as the current role';
-COMMENT ON FUNCTION retention.policy_owner_in(cstring) IS
+COMMENT ON FUNCTION retention_internal.policy_owner_in(cstring) IS
   'input of retention.policy_owner: a role name; an unknown one is the current role, with a WARNING';
-COMMENT ON FUNCTION retention.policy_owner_out(retention.policy_owner) IS
+COMMENT ON FUNCTION retention_internal.policy_owner_out(retention.policy_owner) IS
   'output of retention.policy_owner: the role''s name';
 
 -- retention.policy.owner becomes a retention.policy_owner (same oid). The
@@ -220,7 +239,7 @@ SELECT p.name,
        p.timezone,
        p.created_at
   FROM retention.policy p
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 CREATE OR REPLACE VIEW retention.runs WITH (security_barrier) AS
 SELECT r.id AS run_id,
@@ -232,7 +251,7 @@ SELECT r.id AS run_id,
        -- A run marked running whose process no longer holds the policy lock
        -- was cut short (crash, kill -9, failover): report it as interrupted.
        CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-             AND NOT retention.run_is_live(r.policy_id, r.pid)
+             AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
             THEN 'interrupted'
             ELSE r.status END AS status,
        r.cutoff,
@@ -254,7 +273,7 @@ SELECT r.id AS run_id,
        r.free_bytes_after,
        r.free_bytes_source
   FROM retention.run_history r
- WHERE retention.can_see(r.owner);
+ WHERE retention_internal.can_see(r.owner);
 
 -- ---------------------------------------------------------------------------
 -- Monitoring (0.2): what is wrong with a policy, from the catalogs only, and
@@ -266,7 +285,7 @@ SELECT r.id AS run_id,
 -- a column its expressions read was dropped or renamed, or the table's owner
 -- is no longer a role the policy's owner acts as. Reads system catalogs only
 -- (the caller passes the policy's row), so it runs with the reader's rights.
-CREATE FUNCTION retention.policy_problem(relation oid, archive_table oid, owner oid,
+CREATE FUNCTION retention_internal.policy_problem(relation oid, archive_table oid, owner oid,
                                          expr_columns name[], expr_attnums smallint[])
 RETURNS text
 LANGUAGE sql STABLE
@@ -300,7 +319,7 @@ $$;
 
 -- retention.repack_advice_threshold in bytes (its default when the module
 -- is not loaded in this session).
-CREATE FUNCTION retention.repack_advice_bytes() RETURNS bigint
+CREATE FUNCTION retention_internal.repack_advice_bytes() RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -349,35 +368,35 @@ SELECT p.name AS policy,
             ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
        END AS behind_by,
        s.last_success_at,
-       retention.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+       retention_internal.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
                                 p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
          AS problem,
        s.free_bytes AS reclaimable_bytes,
-       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention.repack_advice_bytes()
-                AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention_internal.repack_advice_bytes()
+                AND retention_internal.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
          AS repack_advised,
        coalesce(s.runs_total, 0) AS runs_total,
        coalesce(s.failed_runs_total, 0) AS failed_runs_total
   FROM retention.policy p
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
-  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (SELECT retention_internal.running_pid(p.id) AS pid) lk ON true
   LEFT JOIN LATERAL (
         SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
-          FROM retention.running_progress() g
+          FROM retention_internal.running_progress() g
          WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
            AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
   LEFT JOIN LATERAL (
         SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
                r.sqlstate,
                CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
                     THEN 'interrupted' ELSE r.status END AS status
           FROM retention.run_history r
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.status OPERATOR(pg_catalog.<>) 'skipped'
          ORDER BY r.id DESC
          LIMIT 1) last ON true
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 -- Dropped above for the new type of retention.policy.owner.
 GRANT SELECT ON retention.policies, retention.status TO PUBLIC;
@@ -393,15 +412,15 @@ COMMENT ON TABLE retention.policy_state IS
 COMMENT ON SEQUENCE retention.policy_id_seq IS 'ids of retention policies';
 COMMENT ON SEQUENCE retention.run_id_seq IS 'ids of retention runs';
 
-COMMENT ON FUNCTION retention.policy_refresh_attnums() IS
+COMMENT ON FUNCTION retention_internal.policy_refresh_attnums() IS
   'trigger: recompute the attribute numbers of the columns a policy reads';
-COMMENT ON FUNCTION retention.running_pid(integer) IS
+COMMENT ON FUNCTION retention_internal.running_pid(integer) IS
   'process running a retention policy now, or NULL';
-COMMENT ON FUNCTION retention.run_is_live(integer, integer) IS
+COMMENT ON FUNCTION retention_internal.run_is_live(integer, integer) IS
   'whether a recorded run is still going (always true on a hot standby)';
-COMMENT ON FUNCTION retention.can_see(oid) IS
+COMMENT ON FUNCTION retention_internal.can_see(oid) IS
   'whether the current role may see the retention policies and runs of a role';
-COMMENT ON FUNCTION retention.running_progress() IS
+COMMENT ON FUNCTION retention_internal.running_progress() IS
   'live progress of the retention runs in flight in this database';
 COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
                                            integer, boolean, interval, integer, interval) IS
@@ -412,13 +431,13 @@ COMMENT ON FUNCTION retention.pause(text) IS
 COMMENT ON FUNCTION retention.resume(text) IS 'let a paused retention policy run again';
 COMMENT ON FUNCTION retention.wakeup() IS
   'make this database''s retention scheduler look for due policies now';
-COMMENT ON FUNCTION retention.debug_waitpoint_enable(text) IS
+COMMENT ON FUNCTION retention_internal.debug_waitpoint_enable(text) IS
   'test hook: hold a waitpoint, so that runs passing it wait';
-COMMENT ON FUNCTION retention.debug_waitpoint_release(text) IS
-  'test hook: release a waitpoint held by retention.debug_waitpoint_enable';
-COMMENT ON FUNCTION retention.notify_launcher() IS
+COMMENT ON FUNCTION retention_internal.debug_waitpoint_release(text) IS
+  'test hook: release a waitpoint held by retention_internal.debug_waitpoint_enable';
+COMMENT ON FUNCTION retention_internal.notify_launcher() IS
   'tell the retention launcher that this database has the extension';
-COMMENT ON FUNCTION retention.on_sql_drop() IS
+COMMENT ON FUNCTION retention_internal.on_sql_drop() IS
   'event trigger: drop the retention policies of dropped tables, disable those of dropped archive tables';
 COMMENT ON EVENT TRIGGER retention_sql_drop IS
   'keeps retention policies consistent with dropped tables';
@@ -510,7 +529,7 @@ COMMENT ON COLUMN retention.status.consecutive_failures IS 'runs in a row that e
 
 -- The settings of one policy as apply() compares them: the columns of
 -- retention.policies that apply() sets (not its owner, pause or creation).
-CREATE FUNCTION retention.apply_settings(policy_name text) RETURNS jsonb
+CREATE FUNCTION retention_internal.apply_settings(policy_name text) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -526,7 +545,7 @@ AS $$
 $$;
 
 -- What changed between two results of apply_settings(): {key: {from, to}}.
-CREATE FUNCTION retention.apply_changes(before jsonb, after jsonb) RETURNS jsonb
+CREATE FUNCTION retention_internal.apply_changes(before jsonb, after jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -543,7 +562,7 @@ $$;
 -- Refuses input that is not a JSON array of policy objects with known keys
 -- of the right JSON types, a name, a table and an expiry each, and no name
 -- twice. Raises invalid_parameter_value naming the policy and the key.
-CREATE FUNCTION retention.apply_check(policies jsonb) RETURNS void
+CREATE FUNCTION retention_internal.apply_check(policies jsonb) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -618,7 +637,7 @@ $$;
 -- The table a policy's "relation" or "archive_table" names, or NULL when the
 -- key is absent. Names are read with apply()'s search_path (pg_catalog,
 -- pg_temp), so that the result never depends on the caller's session.
-CREATE FUNCTION retention.apply_relation(item jsonb, key text) RETURNS regclass
+CREATE FUNCTION retention_internal.apply_relation(item jsonb, key text) RETURNS regclass
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -642,17 +661,17 @@ END
 $$;
 
 -- Adds the policy one element of apply()'s list describes.
-CREATE FUNCTION retention.apply_add(item jsonb) RETURNS void
+CREATE FUNCTION retention_internal.apply_add(item jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM retention.add_policy(
-        relation => retention.apply_relation(item, 'relation'),
+        relation => retention_internal.apply_relation(item, 'relation'),
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
         retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
         mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
         filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
         name => pg_catalog.jsonb_extract_path_text(item, 'name'),
         schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
@@ -670,7 +689,7 @@ $$;
 -- Sets every setting of an existing policy to what one element of apply()'s
 -- list says; a key left out means its default, as in add_policy(). The
 -- schedule is passed only when it differs, since setting it reschedules.
-CREATE FUNCTION retention.apply_alter(item jsonb) RETURNS void
+CREATE FUNCTION retention_internal.apply_alter(item jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -687,7 +706,7 @@ BEGIN
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
         retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
         mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
         filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
         schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
         batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
@@ -704,7 +723,7 @@ $$;
 -- Brings one policy of apply()'s list about, in a subtransaction that is
 -- rolled back (RTNOP) when nothing changed or on a dry run. Returns the action
 -- (add, alter or replace, NULL when nothing changed) and what changed.
-CREATE FUNCTION retention.apply_one(item jsonb, dry_run boolean,
+CREATE FUNCTION retention_internal.apply_one(item jsonb, dry_run boolean,
                                     OUT action text, OUT changes jsonb)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -712,7 +731,7 @@ AS $$
 DECLARE
     policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
     owner_name text;
-    before jsonb := retention.apply_settings(policy_name);
+    before jsonb := retention_internal.apply_settings(policy_name);
 BEGIN
     SELECT p.owner INTO owner_name FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) policy_name;
@@ -729,18 +748,18 @@ BEGIN
     BEGIN
         IF before IS NULL THEN
             action := 'add';
-            PERFORM retention.apply_add(item);
-        ELSIF retention.apply_relation(item, 'relation')::text
+            PERFORM retention_internal.apply_add(item);
+        ELSIF retention_internal.apply_relation(item, 'relation')::text
               OPERATOR(pg_catalog.<>) pg_catalog.jsonb_extract_path_text(before, 'relation') THEN
             action := 'replace';
             PERFORM retention.drop_policy(policy_name);
-            PERFORM retention.apply_add(item);
+            PERFORM retention_internal.apply_add(item);
         ELSE
             action := 'alter';
-            PERFORM retention.apply_alter(item);
+            PERFORM retention_internal.apply_alter(item);
         END IF;
-        changes := CASE WHEN before IS NULL THEN retention.apply_settings(policy_name)
-                        ELSE retention.apply_changes(before, retention.apply_settings(policy_name))
+        changes := CASE WHEN before IS NULL THEN retention_internal.apply_settings(policy_name)
+                        ELSE retention_internal.apply_changes(before, retention_internal.apply_settings(policy_name))
                    END;
         IF dry_run OR changes OPERATOR(pg_catalog.=) '{}' THEN
             RAISE SQLSTATE 'RTNOP';
@@ -764,11 +783,11 @@ DECLARE
     wanted text[] := '{}';
     result record;
 BEGIN
-    PERFORM retention.apply_check(policies);
+    PERFORM retention_internal.apply_check(policies);
     FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
         policy := pg_catalog.jsonb_extract_path_text(item, 'name');
         wanted := pg_catalog.array_append(wanted, policy);
-        result := retention.apply_one(item, dry_run);
+        result := retention_internal.apply_one(item, dry_run);
         IF result.action IS NOT NULL THEN
             action := result.action;
             changes := result.changes;
@@ -776,7 +795,7 @@ BEGIN
         END IF;
     END LOOP;
     FOR policy, changes IN
-        SELECT p.name, retention.apply_settings(p.name) FROM retention.policies p
+        SELECT p.name, retention_internal.apply_settings(p.name) FROM retention.policies p
          WHERE p.owner OPERATOR(pg_catalog.=) pg_catalog.quote_ident(current_user)
            AND NOT p.name OPERATOR(pg_catalog.=) ANY (wanted)
          ORDER BY p.name
@@ -792,19 +811,19 @@ $$;
 
 COMMENT ON FUNCTION retention.apply(jsonb, boolean) IS
   'make the current role''s retention policies those of a JSON list: add, alter, drop; returns what changed';
-COMMENT ON FUNCTION retention.apply_settings(text) IS
+COMMENT ON FUNCTION retention_internal.apply_settings(text) IS
   'internal to retention.apply: the settings of a policy as JSON';
-COMMENT ON FUNCTION retention.apply_changes(jsonb, jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_changes(jsonb, jsonb) IS
   'internal to retention.apply: the settings that differ between two JSON objects';
-COMMENT ON FUNCTION retention.apply_check(jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_check(jsonb) IS
   'internal to retention.apply: refuse a policy list with unknown keys, wrong types or repeated names';
-COMMENT ON FUNCTION retention.apply_relation(jsonb, text) IS
+COMMENT ON FUNCTION retention_internal.apply_relation(jsonb, text) IS
   'internal to retention.apply: the table a policy names, read with a pinned search_path';
-COMMENT ON FUNCTION retention.apply_add(jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_add(jsonb) IS
   'internal to retention.apply: add one policy of the list';
-COMMENT ON FUNCTION retention.apply_alter(jsonb) IS
+COMMENT ON FUNCTION retention_internal.apply_alter(jsonb) IS
   'internal to retention.apply: set every setting of one policy of the list';
-COMMENT ON FUNCTION retention.apply_one(jsonb, boolean) IS
+COMMENT ON FUNCTION retention_internal.apply_one(jsonb, boolean) IS
   'internal to retention.apply: converge one policy of the list, in a subtransaction';
 
 -- Policies for the tables of common authentication servers, for
@@ -909,9 +928,9 @@ LANGUAGE C VOLATILE STRICT
 AS 'MODULE_PATHNAME', 'retention_prune_history';
 REVOKE ALL ON FUNCTION retention.prune_history(integer) FROM PUBLIC;
 
-COMMENT ON FUNCTION retention.policy_problem(oid, oid, oid, name[], smallint[]) IS
+COMMENT ON FUNCTION retention_internal.policy_problem(oid, oid, oid, name[], smallint[]) IS
   'why a retention policy cannot run now (from the catalogs), or NULL';
-COMMENT ON FUNCTION retention.repack_advice_bytes() IS
+COMMENT ON FUNCTION retention_internal.repack_advice_bytes() IS
   'retention.repack_advice_threshold in bytes';
 COMMENT ON FUNCTION retention.prune_history(integer) IS
   'remove run history beyond retention.history_retention and retention.history_max_rows';
@@ -1043,7 +1062,7 @@ SELECT r.id AS run_id,
        -- A run marked running whose process no longer holds the policy lock
        -- was cut short (crash, kill -9, failover): report it as interrupted.
        CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-             AND NOT retention.run_is_live(r.policy_id, r.pid)
+             AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
             THEN 'interrupted'
             ELSE r.status END AS status,
        r.cutoff,
@@ -1067,7 +1086,7 @@ SELECT r.id AS run_id,
        r.rows_restored,
        r.rows_kept
   FROM retention.run_history r
- WHERE retention.can_see(r.owner);
+ WHERE retention_internal.can_see(r.owner);
 
 -- A restore is not the policy's last run: status shows the purges.
 CREATE OR REPLACE VIEW retention.status WITH (security_barrier) AS
@@ -1107,28 +1126,28 @@ SELECT p.name AS policy,
             ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
        END AS behind_by,
        s.last_success_at,
-       retention.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+       retention_internal.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
                                 p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
          AS problem,
        s.free_bytes AS reclaimable_bytes,
-       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention.repack_advice_bytes()
-                AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention_internal.repack_advice_bytes()
+                AND retention_internal.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
          AS repack_advised,
        coalesce(s.runs_total, 0) AS runs_total,
        coalesce(s.failed_runs_total, 0) AS failed_runs_total
   FROM retention.policy p
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
-  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (SELECT retention_internal.running_pid(p.id) AS pid) lk ON true
   LEFT JOIN LATERAL (
         SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
-          FROM retention.running_progress() g
+          FROM retention_internal.running_progress() g
          WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
            AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
   LEFT JOIN LATERAL (
         SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
                r.sqlstate,
                CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
                     THEN 'interrupted' ELSE r.status END AS status
           FROM retention.run_history r
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
@@ -1136,7 +1155,7 @@ SELECT p.name AS policy,
            AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
          ORDER BY r.id DESC
          LIMIT 1) last ON true
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 -- Moves archived rows back into the table. filter is an expression over the
 -- archive's columns, checked like a policy's filter; NULL restores every
@@ -1193,7 +1212,7 @@ SELECT p.name,
        p.created_at,
        p.replicate_deletes
   FROM retention.policy p
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 DROP FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text, interval,
                                    integer, boolean, interval, integer, interval);
@@ -1250,12 +1269,57 @@ COMMENT ON COLUMN retention.policies.replicate_deletes IS
   'false: the policy''s batches carry the replication origin pg_retention, which subscribers with origin = none skip';
 
 -- ---------------------------------------------------------------------------
--- Archive lifecycle (issue #11): the second stage, archive_retain. The views
--- below are the final ones, as in the install script.
+-- pg_cron as a clock: retention.run_due(), run(raise_on_error => ...), and
+-- the trigger values pg_cron and run_due.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.run_history DROP CONSTRAINT run_history_trigger_check;
+ALTER TABLE retention.run_history ADD CONSTRAINT run_history_trigger_check
+    CHECK (trigger OPERATOR(pg_catalog.=) ANY (
+               ARRAY['manual', 'worker', 'restore', 'pg_cron', 'run_due']));
+
+DROP PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text);
+CREATE PROCEDURE retention.run(
+    name                text    DEFAULT NULL,
+    max_rows            bigint  DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL,
+    raise_on_error      boolean DEFAULT false)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run';
+
+COMMENT ON PROCEDURE retention.run(text, bigint, bigint, bigint, integer, text, boolean) IS
+  'run one policy (or every enabled one) now, one committed transaction per batch; '
+  'raise_on_error => true raises an error at the end if a policy ended in error';
+
+CREATE PROCEDURE retention.run_due(
+    INOUT policies      integer DEFAULT NULL,
+    INOUT rows_deleted  bigint  DEFAULT NULL,
+    INOUT rows_archived bigint  DEFAULT NULL,
+    INOUT batches       integer DEFAULT NULL,
+    INOUT status        text    DEFAULT NULL)
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'retention_run_due';
+
+COMMENT ON PROCEDURE retention.run_due(integer, bigint, bigint, integer, text) IS
+  'run the due policies the caller manages, as the scheduler would; '
+  'raises an error naming those that ended in error';
+
+COMMENT ON COLUMN retention.runs.trigger IS
+  'manual (CALL retention.run), worker (the scheduler), restore (CALL retention.restore), '
+  'pg_cron (a pg_cron job) or run_due (CALL retention.run_due outside pg_cron)';
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): the archive stage (archive_retain) and
+-- partitioned archives (archive_partition). The views and functions below
+-- are the final ones, as in the install script.
 -- ---------------------------------------------------------------------------
 
 ALTER TABLE retention.policy
-    ADD COLUMN archive_retain interval CHECK (archive_retain OPERATOR(pg_catalog.>) '0');
+    ADD COLUMN archive_retain interval CHECK (archive_retain OPERATOR(pg_catalog.>) '0'),
+    ADD COLUMN archive_partition interval;
 ALTER TABLE retention.run_history
     ADD COLUMN stage text NOT NULL DEFAULT 'purge'
         CHECK (stage OPERATOR(pg_catalog.=) ANY (ARRAY['purge', 'archive']));
@@ -1284,9 +1348,10 @@ SELECT p.name,
        p.timezone,
        p.created_at,
        p.replicate_deletes,
-       p.archive_retain
+       p.archive_retain,
+       p.archive_partition
   FROM retention.policy p
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 CREATE OR REPLACE VIEW retention.runs WITH (security_barrier) AS
 SELECT r.id AS run_id,
@@ -1298,7 +1363,7 @@ SELECT r.id AS run_id,
        -- A run marked running whose process no longer holds the policy lock
        -- was cut short (crash, kill -9, failover): report it as interrupted.
        CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-             AND NOT retention.run_is_live(r.policy_id, r.pid)
+             AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
             THEN 'interrupted'
             ELSE r.status END AS status,
        r.cutoff,
@@ -1323,7 +1388,7 @@ SELECT r.id AS run_id,
        r.rows_kept,
        r.stage
   FROM retention.run_history r
- WHERE retention.can_see(r.owner);
+ WHERE retention_internal.can_see(r.owner);
 
 CREATE OR REPLACE VIEW retention.status WITH (security_barrier) AS
 SELECT p.name AS policy,
@@ -1362,12 +1427,12 @@ SELECT p.name AS policy,
             ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
        END AS behind_by,
        s.last_success_at,
-       retention.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+       retention_internal.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
                                 p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
          AS problem,
        s.free_bytes AS reclaimable_bytes,
-       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention.repack_advice_bytes()
-                AND retention.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention_internal.repack_advice_bytes()
+                AND retention_internal.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
          AS repack_advised,
        coalesce(s.runs_total, 0) AS runs_total,
        coalesce(s.failed_runs_total, 0) AS failed_runs_total,
@@ -1380,17 +1445,17 @@ SELECT p.name AS policy,
        s.archive_last_success_at
   FROM retention.policy p
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
-  LEFT JOIN LATERAL (SELECT retention.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (SELECT retention_internal.running_pid(p.id) AS pid) lk ON true
   LEFT JOIN LATERAL (
         SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
-          FROM retention.running_progress() g
+          FROM retention_internal.running_progress() g
          WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
            AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
   LEFT JOIN LATERAL (
         SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
                r.sqlstate,
                CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
                     THEN 'interrupted' ELSE r.status END AS status
           FROM retention.run_history r
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
@@ -1402,14 +1467,14 @@ SELECT p.name AS policy,
   LEFT JOIN LATERAL (
         SELECT r.finished_at, r.rows_deleted,
                CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
-                     AND NOT retention.run_is_live(r.policy_id, r.pid)
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
                     THEN 'interrupted' ELSE r.status END AS status
           FROM retention.run_history r
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.stage OPERATOR(pg_catalog.=) 'archive'
          ORDER BY r.id DESC
          LIMIT 1) arch ON true
- WHERE retention.can_see(p.owner::pg_catalog.oid);
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 CREATE OR REPLACE VIEW retention.metrics WITH (security_barrier) AS
 SELECT st.policy,
@@ -1453,14 +1518,15 @@ CREATE FUNCTION retention.add_policy(
     max_rows_per_second integer DEFAULT NULL,
     target_batch_time interval DEFAULT NULL,
     replicate_deletes boolean DEFAULT true,
-    archive_retain interval DEFAULT NULL)
+    archive_retain interval DEFAULT NULL,
+    archive_partition interval DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
                                          interval, integer, boolean, interval, integer,
-                                         interval, boolean, interval) IS
+                                         interval, boolean, interval, interval) IS
   'declare a retention policy on a table; returns the policy name';
 
 DROP FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval, integer,
@@ -1488,33 +1554,8 @@ COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass,
                                            integer, boolean, interval, integer, interval,
                                            boolean, interval) IS
   'change a retention policy; arguments left NULL keep their setting';
-COMMENT ON COLUMN retention.policies.archive_retain IS
-  'archive mode: archived rows older than this (archived_at) are removed by the run''s archive stage; NULL keeps them';
-COMMENT ON COLUMN retention.runs.stage IS
-  'purge (rows of the table) or archive (archived rows older than archive_retain)';
-COMMENT ON COLUMN retention.status.archive_last_status IS
-  'how the last archive stage ended, or NULL when none ran';
-COMMENT ON COLUMN retention.status.archive_last_finished_at IS 'when the last archive stage ended';
-COMMENT ON COLUMN retention.status.archive_last_rows_deleted IS
-  'archived rows the last archive stage removed';
-COMMENT ON COLUMN retention.status.archive_rows_deleted_total IS
-  'archived rows removed by all archive stages';
-COMMENT ON COLUMN retention.status.archive_runs_total IS 'archive stages that ended';
-COMMENT ON COLUMN retention.status.archive_failed_runs_total IS
-  'archive stages that ended in an error';
-COMMENT ON COLUMN retention.status.archive_last_success_at IS
-  'when the last complete (ok) archive stage ended';
-COMMENT ON COLUMN retention.metrics.archive_runs_total IS 'archive stages that ended (counter)';
-COMMENT ON COLUMN retention.metrics.archive_failed_runs_total IS
-  'archive stages that ended in an error (counter)';
-COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
-  'archived rows removed by the archive stage (counter)';
-COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
-  'when the last complete archive stage ended, Unix time';
 
--- apply() and preset() know archive_retain (final definitions, as in the
--- install script).
-CREATE OR REPLACE FUNCTION retention.apply_settings(policy_name text) RETURNS jsonb
+CREATE OR REPLACE FUNCTION retention_internal.apply_settings(policy_name text) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1524,12 +1565,13 @@ AS $$
                'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
                'enabled', p.enabled, 'max_runtime', p.max_runtime,
                'max_rows_per_second', p.max_rows_per_second,
-               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain)
+               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain,
+               'archive_partition', p.archive_partition)
       FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) $1
 $$;
 
-CREATE OR REPLACE FUNCTION retention.apply_check(policies jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION retention_internal.apply_check(policies jsonb) RETURNS void
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1537,10 +1579,10 @@ DECLARE
     known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
                                    'archive_table', 'filter', 'schedule', 'batch_size',
                                    'enabled', 'max_runtime', 'max_rows_per_second',
-                                   'target_batch_time', 'archive_retain'];
+                                   'target_batch_time', 'archive_retain', 'archive_partition'];
     kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
                                    'string', 'string', 'string', 'number',
-                                   'boolean', 'string', 'number', 'string', 'string'];
+                                   'boolean', 'string', 'number', 'string', 'string', 'string'];
     item jsonb;
     pos integer := 0;
     label text;
@@ -1601,17 +1643,17 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION retention.apply_add(item jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION retention_internal.apply_add(item jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     PERFORM retention.add_policy(
-        relation => retention.apply_relation(item, 'relation'),
+        relation => retention_internal.apply_relation(item, 'relation'),
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
         retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
         mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
         filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
         name => pg_catalog.jsonb_extract_path_text(item, 'name'),
         schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
@@ -1623,11 +1665,13 @@ BEGIN
             pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
         target_batch_time =>
             pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
-        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval);
+        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval,
+        archive_partition =>
+            pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval);
 END
 $$;
 
-CREATE OR REPLACE FUNCTION retention.apply_alter(item jsonb) RETURNS void
+CREATE OR REPLACE FUNCTION retention_internal.apply_alter(item jsonb) RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -1636,15 +1680,26 @@ DECLARE
     wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
                                 '1 hour')::interval;
     current interval;
+    partitioned interval;
+    wanted_partition interval :=
+        pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval;
 BEGIN
-    SELECT p.schedule INTO current FROM retention.policies p
+    SELECT p.schedule, p.archive_partition INTO current, partitioned FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    IF (wanted_partition IS NULL) OPERATOR(pg_catalog.<>) (partitioned IS NULL)
+       OR wanted_partition OPERATOR(pg_catalog.<>) partitioned THEN
+        RAISE EXCEPTION 'archive_partition of retention policy "%" cannot change', policy_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It is set when the policy is added, with the archive it creates.',
+                  HINT = 'Drop the policy and add it again (its archive table stays), or '
+                         'keep its archive_partition in the list.';
+    END IF;
     PERFORM retention.alter_policy(
         name => policy_name,
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
         retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
         mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
         filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
         schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
         batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
@@ -1724,222 +1779,28 @@ BEGIN
 END
 $$;
 
--- Partitioned archives (issue #11): archive_partition.
-ALTER TABLE retention.policy ADD COLUMN archive_partition interval;
-
-CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
-SELECT p.name,
-       p.relation,
-       p.expires_at,
-       p.retain,
-       p.mode,
-       p.archive_table,
-       p.filter,
-       p.schedule,
-       p.batch_size,
-       p.max_runtime,
-       p.max_rows_per_second,
-       p.target_batch_time,
-       p.enabled,
-       p.paused,
-       p.owner::text AS owner,
-       p.timezone,
-       p.created_at,
-       p.replicate_deletes,
-       p.archive_retain,
-       p.archive_partition
-  FROM retention.policy p
- WHERE retention.can_see(p.owner::pg_catalog.oid);
-
-DROP FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text, interval,
-                                   integer, boolean, interval, integer, interval, boolean,
-                                   interval);
-CREATE FUNCTION retention.add_policy(
-    relation      regclass,
-    expires_at    text,
-    retain        interval DEFAULT '0',
-    mode          text     DEFAULT 'delete',
-    archive_table regclass DEFAULT NULL,
-    filter        text     DEFAULT NULL,
-    name          text     DEFAULT NULL,
-    schedule      interval DEFAULT '1 hour',
-    batch_size    integer  DEFAULT NULL,
-    enabled       boolean  DEFAULT true,
-    max_runtime   interval DEFAULT NULL,
-    max_rows_per_second integer DEFAULT NULL,
-    target_batch_time interval DEFAULT NULL,
-    replicate_deletes boolean DEFAULT true,
-    archive_retain interval DEFAULT NULL,
-    archive_partition interval DEFAULT NULL)
-RETURNS text
-LANGUAGE C VOLATILE
-AS 'MODULE_PATHNAME', 'retention_add_policy';
-
-COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
-                                         interval, integer, boolean, interval, integer,
-                                         interval, boolean, interval, interval) IS
-  'declare a retention policy on a table; returns the policy name';
+COMMENT ON COLUMN retention.policies.archive_retain IS
+  'archive mode: archived rows older than this (archived_at) are removed by the run''s archive stage; NULL keeps them';
+COMMENT ON COLUMN retention.runs.stage IS
+  'purge (rows of the table) or archive (archived rows older than archive_retain)';
+COMMENT ON COLUMN retention.status.archive_last_status IS
+  'how the last archive stage ended, or NULL when none ran';
+COMMENT ON COLUMN retention.status.archive_last_finished_at IS 'when the last archive stage ended';
+COMMENT ON COLUMN retention.status.archive_last_rows_deleted IS
+  'archived rows the last archive stage removed';
+COMMENT ON COLUMN retention.status.archive_rows_deleted_total IS
+  'archived rows removed by all archive stages';
+COMMENT ON COLUMN retention.status.archive_runs_total IS 'archive stages that ended';
+COMMENT ON COLUMN retention.status.archive_failed_runs_total IS
+  'archive stages that ended in an error';
+COMMENT ON COLUMN retention.status.archive_last_success_at IS
+  'when the last complete (ok) archive stage ended';
+COMMENT ON COLUMN retention.metrics.archive_runs_total IS 'archive stages that ended (counter)';
+COMMENT ON COLUMN retention.metrics.archive_failed_runs_total IS
+  'archive stages that ended in an error (counter)';
+COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
+  'archived rows removed by the archive stage (counter)';
+COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
+  'when the last complete archive stage ended, Unix time';
 COMMENT ON COLUMN retention.policies.archive_partition IS
   'the archive add_policy created is partitioned by range of archived_at in steps of this interval; NULL: a plain table';
-
--- apply() knows archive_partition (final definitions, as in the install
--- script).
-CREATE OR REPLACE FUNCTION retention.apply_settings(policy_name text) RETURNS jsonb
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT pg_catalog.jsonb_build_object(
-               'relation', p.relation::text, 'expires_at', p.expires_at,
-               'retain', p.retain, 'mode', p.mode, 'archive_table', p.archive_table::text,
-               'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
-               'enabled', p.enabled, 'max_runtime', p.max_runtime,
-               'max_rows_per_second', p.max_rows_per_second,
-               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain,
-               'archive_partition', p.archive_partition)
-      FROM retention.policies p
-     WHERE p.name OPERATOR(pg_catalog.=) $1
-$$;
-
-CREATE OR REPLACE FUNCTION retention.apply_check(policies jsonb) RETURNS void
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
-                                   'archive_table', 'filter', 'schedule', 'batch_size',
-                                   'enabled', 'max_runtime', 'max_rows_per_second',
-                                   'target_batch_time', 'archive_retain', 'archive_partition'];
-    kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
-                                   'string', 'string', 'string', 'number',
-                                   'boolean', 'string', 'number', 'string', 'string', 'string'];
-    item jsonb;
-    pos integer := 0;
-    label text;
-    k text;
-    kind text;
-    names text[] := '{}';
-BEGIN
-    IF coalesce(pg_catalog.jsonb_typeof(policies), 'null') OPERATOR(pg_catalog.<>) 'array' THEN
-        RAISE EXCEPTION 'retention.apply() expects a JSON array of policies, not %',
-                        coalesce(pg_catalog.jsonb_typeof(policies), 'NULL')
-            USING ERRCODE = 'invalid_parameter_value',
-                  HINT = 'Pass ''[]'' to drop every policy you own.';
-    END IF;
-    FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
-        pos := pos OPERATOR(pg_catalog.+) 1;
-        IF pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object' THEN
-            RAISE EXCEPTION 'policy % is a JSON %, not an object', pos, pg_catalog.jsonb_typeof(item)
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        label := CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, 'name'))
-                           OPERATOR(pg_catalog.=) 'string'
-                      THEN pg_catalog.format('policy "%s"', pg_catalog.jsonb_extract_path_text(item, 'name'))
-                      ELSE pg_catalog.format('policy %s', pos) END;
-        FOR k IN SELECT pg_catalog.jsonb_object_keys(item) LOOP
-            IF NOT k OPERATOR(pg_catalog.=) ANY (known) THEN
-                RAISE EXCEPTION '% has an unknown key "%"', label, k
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Known keys: ' OPERATOR(pg_catalog.||)
-                                 pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
-            END IF;
-            kind := kinds[pg_catalog.array_position(known, k)];
-            IF NOT pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
-                   OPERATOR(pg_catalog.=) ANY (ARRAY[kind, 'null']) THEN
-                RAISE EXCEPTION '"%" of % must be a JSON %, not %', k, label, kind,
-                                pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
-                    USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-            IF kind OPERATOR(pg_catalog.=) 'number'
-               AND pg_catalog.jsonb_extract_path_text(item, k) OPERATOR(pg_catalog.!~) '^-?[0-9]+$' THEN
-                RAISE EXCEPTION '"%" of % must be a whole number, not %', k, label,
-                                pg_catalog.jsonb_extract_path_text(item, k)
-                    USING ERRCODE = 'invalid_parameter_value';
-            END IF;
-        END LOOP;
-        FOREACH k IN ARRAY ARRAY['name', 'relation', 'expires_at'] LOOP
-            IF pg_catalog.jsonb_extract_path_text(item, k) IS NULL THEN
-                RAISE EXCEPTION '% has no "%"', label, k
-                    USING ERRCODE = 'invalid_parameter_value',
-                          HINT = 'Every policy needs "name", "relation" and "expires_at".';
-            END IF;
-        END LOOP;
-        IF pg_catalog.jsonb_extract_path_text(item, 'name') OPERATOR(pg_catalog.=) ANY (names) THEN
-            RAISE EXCEPTION '% is listed twice', label
-                USING ERRCODE = 'invalid_parameter_value';
-        END IF;
-        names := pg_catalog.array_append(names, pg_catalog.jsonb_extract_path_text(item, 'name'));
-    END LOOP;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION retention.apply_add(item jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    PERFORM retention.add_policy(
-        relation => retention.apply_relation(item, 'relation'),
-        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
-        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
-        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
-        filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
-        name => pg_catalog.jsonb_extract_path_text(item, 'name'),
-        schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
-                             '1 hour')::interval,
-        batch_size => pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer,
-        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
-        max_runtime => pg_catalog.jsonb_extract_path_text(item, 'max_runtime')::interval,
-        max_rows_per_second =>
-            pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
-        target_batch_time =>
-            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
-        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval,
-        archive_partition =>
-            pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval);
-END
-$$;
-
-CREATE OR REPLACE FUNCTION retention.apply_alter(item jsonb) RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
-    wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
-                                '1 hour')::interval;
-    current interval;
-    partitioned interval;
-    wanted_partition interval :=
-        pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval;
-BEGIN
-    SELECT p.schedule, p.archive_partition INTO current, partitioned FROM retention.policies p
-     WHERE p.name OPERATOR(pg_catalog.=) policy_name;
-    IF (wanted_partition IS NULL) OPERATOR(pg_catalog.<>) (partitioned IS NULL)
-       OR wanted_partition OPERATOR(pg_catalog.<>) partitioned THEN
-        RAISE EXCEPTION 'archive_partition of retention policy "%" cannot change', policy_name
-            USING ERRCODE = 'invalid_parameter_value',
-                  DETAIL = 'It is set when the policy is added, with the archive it creates.',
-                  HINT = 'Drop the policy and add it again (its archive table stays), or '
-                         'keep its archive_partition in the list.';
-    END IF;
-    PERFORM retention.alter_policy(
-        name => policy_name,
-        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
-        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
-        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
-        archive_table => retention.apply_relation(item, 'archive_table'),
-        filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
-        schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
-        batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
-        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
-        max_runtime => coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_runtime'),
-                                '0')::interval,
-        max_rows_per_second =>
-            coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer, 0),
-        target_batch_time => coalesce(pg_catalog.jsonb_extract_path_text(item, 'target_batch_time'),
-                                      '0')::interval,
-        archive_retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'archive_retain'),
-                                   '0')::interval);
-END
-$$;
