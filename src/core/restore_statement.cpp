@@ -20,6 +20,11 @@ std::string KeyEquals(const std::vector<KeyColumn>& key, const std::string& left
   return out;
 }
 
+// "ONLY " for a plain archive; a partitioned one is read with its partitions.
+std::string ArchiveFrom(const RestoreStatementSpec& spec) {
+  return (spec.archive_partitioned ? "" : "ONLY ") + spec.archive;
+}
+
 // The row's key is in the source now.
 std::string InSource(const RestoreStatementSpec& spec) {
   return "EXISTS (SELECT FROM ONLY " + spec.source + " s WHERE " + KeyEquals(spec.key, "s", "a") +
@@ -32,8 +37,8 @@ std::string Superseded(const RestoreStatementSpec& spec) {
                           ? "ROW(b.archived_at, b.ctid) OPERATOR(pg_catalog.>) "
                             "ROW(a.archived_at, a.ctid)"
                           : "b.ctid OPERATOR(pg_catalog.>) a.ctid";
-  return "EXISTS (SELECT FROM ONLY " + spec.archive + " b WHERE " +
-         KeyEquals(spec.key, "b", "a") + " AND " + later + ")";
+  return "EXISTS (SELECT FROM " + ArchiveFrom(spec) + " b WHERE " + KeyEquals(spec.key, "b", "a") +
+         " AND " + later + ")";
 }
 
 std::string Where(const RestoreStatementSpec& spec) {
@@ -65,7 +70,8 @@ RestoreStatement BuildRestoreBatch(const RestoreStatementSpec& spec) {
   }
   std::ostringstream sql;
   sql << "WITH picked AS MATERIALIZED (\n"
-      << "  SELECT a.ctid AS row_id FROM ONLY " << spec.archive << " a\n"
+      << "  SELECT a.ctid AS row_id" << (spec.archive_partitioned ? ", a.tableoid AS rel" : "")
+      << " FROM " << ArchiveFrom(spec) << " a\n"
       << "  WHERE " << Where(spec) << "\n";
   if (!spec.key.empty())
     sql << "    AND NOT " << InSource(spec) << "\n"
@@ -73,9 +79,13 @@ RestoreStatement BuildRestoreBatch(const RestoreStatementSpec& spec) {
   sql << "  LIMIT $1\n"
       << "  FOR UPDATE OF a SKIP LOCKED\n"
       << "), moved AS (\n"
-      << "  DELETE FROM ONLY " << spec.archive << " a\n"
-      << "  WHERE a.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT p.row_id FROM picked p))\n"
-      << "  RETURNING " << returning << "\n"
+      << "  DELETE FROM " << ArchiveFrom(spec) << " a\n"
+      << "  WHERE a.ctid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT p.row_id FROM picked p))\n";
+  // A ctid names a row within one partition only.
+  if (spec.archive_partitioned)
+    sql << "    AND ROW(a.tableoid, a.ctid) OPERATOR(pg_catalog.=)\n"
+        << "        ANY (ARRAY(SELECT ROW(p.rel, p.row_id) FROM picked p))\n";
+  sql << "  RETURNING " << returning << "\n"
       << "), restored AS (\n"
       << "  INSERT INTO " << spec.source << " (" << target << ") OVERRIDING SYSTEM VALUE\n"
       << "  SELECT " << select << " FROM moved m\n"
@@ -94,13 +104,13 @@ RestoreStatement BuildRestoreCount(const RestoreStatementSpec& spec) {
   std::ostringstream sql;
   if (spec.key.empty()) {
     sql << "SELECT pg_catalog.count(*) AS restorable, 0::pg_catalog.int8 AS kept\n"
-        << "FROM ONLY " << spec.archive << " a\n"
+        << "FROM " << ArchiveFrom(spec) << " a\n"
         << "WHERE " << Where(spec) << "\n";
   } else {
     sql << "SELECT pg_catalog.count(*) FILTER (WHERE NOT x.kept) AS restorable,\n"
         << "       pg_catalog.count(*) FILTER (WHERE x.kept) AS kept\n"
         << "FROM (SELECT " << InSource(spec) << " OR " << Superseded(spec) << " AS kept\n"
-        << "        FROM ONLY " << spec.archive << " a\n"
+        << "        FROM " << ArchiveFrom(spec) << " a\n"
         << "       WHERE " << Where(spec) << ") x\n";
   }
   out.sql = sql.str();

@@ -31,6 +31,9 @@ struct RestoreStatementSpec {
   std::vector<KeyColumn> key;        // the source's primary key, empty if none
   std::string filter;                // deparsed over the archive's columns; empty: all
   bool archive_has_archived_at = true;
+  // The archive is partitioned (archive_partition): its partitions are read
+  // too (no ONLY), and a row is named by (tableoid, ctid).
+  bool archive_partitioned = false;
 };
 
 struct RestoreStatement {

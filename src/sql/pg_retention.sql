@@ -139,6 +139,12 @@ CREATE TABLE retention.policy (
     -- false: the batches carry the replication origin "pg_retention", so
     -- that subscribers with origin = none (16+) skip them (issue #11).
     replicate_deletes boolean NOT NULL DEFAULT true,
+    -- Archive mode: archived rows older than this (by archived_at) are
+    -- removed by the run's second stage; NULL keeps them forever.
+    archive_retain interval CHECK (archive_retain OPERATOR(pg_catalog.>) '0'),
+    -- The archive add_policy created is partitioned by range of archived_at
+    -- in steps of this interval; NULL: a plain table.
+    archive_partition interval,
     CHECK ((mode OPERATOR(pg_catalog.=) 'archive') OPERATOR(pg_catalog.=)
            (archive_table IS NOT NULL))
 );
@@ -196,7 +202,11 @@ CREATE TABLE retention.run_history (
     -- archive, and matching rows that stayed there (their key was in the
     -- table already); NULL for other runs.
     rows_restored bigint      NOT NULL DEFAULT 0,
-    rows_kept     bigint
+    rows_kept     bigint,
+    -- Which stage of a run: purge (the table) or archive (archived rows
+    -- older than archive_retain, a second row of the same run).
+    stage         text        NOT NULL DEFAULT 'purge'
+                              CHECK (stage OPERATOR(pg_catalog.=) ANY (ARRAY['purge', 'archive']))
 );
 ALTER SEQUENCE retention.run_id_seq OWNED BY retention.run_history.id;
 CREATE INDEX run_history_policy_started_idx ON retention.run_history (policy_id, started_at);
@@ -223,7 +233,12 @@ CREATE TABLE retention.policy_state (
     last_success_at      timestamptz,
     caught_up_at         timestamptz,
     backlog_rows         bigint,
-    free_bytes           bigint
+    free_bytes           bigint,
+    -- The archive stage (archive_retain), counted apart from the purge.
+    archive_runs_total         bigint NOT NULL DEFAULT 0,
+    archive_failed_runs_total  bigint NOT NULL DEFAULT 0,
+    archive_rows_deleted_total bigint NOT NULL DEFAULT 0,
+    archive_last_success_at    timestamptz
 );
 
 -- Policies survive pg_dump/restore. The run history is operational data and
@@ -334,7 +349,9 @@ SELECT p.name,
        p.owner::text AS owner,
        p.timezone,
        p.created_at,
-       p.replicate_deletes
+       p.replicate_deletes,
+       p.archive_retain,
+       p.archive_partition
   FROM retention.policy p
  WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
@@ -370,7 +387,8 @@ SELECT r.id AS run_id,
        r.free_bytes_after,
        r.free_bytes_source,
        r.rows_restored,
-       r.rows_kept
+       r.rows_kept,
+       r.stage
   FROM retention.run_history r
  WHERE retention_internal.can_see(r.owner);
 
@@ -484,7 +502,14 @@ SELECT p.name AS policy,
                 AND retention_internal.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
          AS repack_advised,
        coalesce(s.runs_total, 0) AS runs_total,
-       coalesce(s.failed_runs_total, 0) AS failed_runs_total
+       coalesce(s.failed_runs_total, 0) AS failed_runs_total,
+       arch.status AS archive_last_status,
+       arch.finished_at AS archive_last_finished_at,
+       arch.rows_deleted AS archive_last_rows_deleted,
+       coalesce(s.archive_rows_deleted_total, 0) AS archive_rows_deleted_total,
+       coalesce(s.archive_runs_total, 0) AS archive_runs_total,
+       coalesce(s.archive_failed_runs_total, 0) AS archive_failed_runs_total,
+       s.archive_last_success_at
   FROM retention.policy p
   LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
   LEFT JOIN LATERAL (SELECT retention_internal.running_pid(p.id) AS pid) lk ON true
@@ -503,8 +528,19 @@ SELECT p.name AS policy,
          WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
            AND r.status OPERATOR(pg_catalog.<>) 'skipped'
            AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
+           AND r.stage OPERATOR(pg_catalog.=) 'purge'
          ORDER BY r.id DESC
          LIMIT 1) last ON true
+  LEFT JOIN LATERAL (
+        SELECT r.finished_at, r.rows_deleted,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.stage OPERATOR(pg_catalog.=) 'archive'
+         ORDER BY r.id DESC
+         LIMIT 1) arch ON true
  WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
 
 GRANT USAGE ON SCHEMA retention TO PUBLIC;
@@ -529,14 +565,16 @@ CREATE FUNCTION retention.add_policy(
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
     target_batch_time interval DEFAULT NULL,
-    replicate_deletes boolean DEFAULT true)
+    replicate_deletes boolean DEFAULT true,
+    archive_retain interval DEFAULT NULL,
+    archive_partition interval DEFAULT NULL)
 RETURNS text
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_add_policy';
 
 COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
                                          interval, integer, boolean, interval, integer,
-                                         interval, boolean) IS
+                                         interval, boolean, interval, interval) IS
   'declare a retention policy on a table; returns the policy name';
 
 -- NULL means "leave unchanged". filter => '' removes the filter,
@@ -556,7 +594,8 @@ CREATE FUNCTION retention.alter_policy(
     max_runtime   interval DEFAULT NULL,
     max_rows_per_second integer DEFAULT NULL,
     target_batch_time interval DEFAULT NULL,
-    replicate_deletes boolean  DEFAULT NULL)
+    replicate_deletes boolean  DEFAULT NULL,
+    archive_retain interval DEFAULT NULL)
 RETURNS void
 LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'retention_alter_policy';
@@ -718,7 +757,8 @@ AS $$
                'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
                'enabled', p.enabled, 'max_runtime', p.max_runtime,
                'max_rows_per_second', p.max_rows_per_second,
-               'target_batch_time', p.target_batch_time)
+               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain,
+               'archive_partition', p.archive_partition)
       FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) $1
 $$;
@@ -749,10 +789,10 @@ DECLARE
     known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
                                    'archive_table', 'filter', 'schedule', 'batch_size',
                                    'enabled', 'max_runtime', 'max_rows_per_second',
-                                   'target_batch_time'];
+                                   'target_batch_time', 'archive_retain', 'archive_partition'];
     kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
                                    'string', 'string', 'string', 'number',
-                                   'boolean', 'string', 'number', 'string'];
+                                   'boolean', 'string', 'number', 'string', 'string', 'string'];
     item jsonb;
     pos integer := 0;
     label text;
@@ -861,7 +901,10 @@ BEGIN
         max_rows_per_second =>
             pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
         target_batch_time =>
-            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval);
+            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
+        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval,
+        archive_partition =>
+            pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval);
 END
 $$;
 
@@ -877,9 +920,20 @@ DECLARE
     wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
                                 '1 hour')::interval;
     current interval;
+    partitioned interval;
+    wanted_partition interval :=
+        pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval;
 BEGIN
-    SELECT p.schedule INTO current FROM retention.policies p
+    SELECT p.schedule, p.archive_partition INTO current, partitioned FROM retention.policies p
      WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    IF (wanted_partition IS NULL) OPERATOR(pg_catalog.<>) (partitioned IS NULL)
+       OR wanted_partition OPERATOR(pg_catalog.<>) partitioned THEN
+        RAISE EXCEPTION 'archive_partition of retention policy "%" cannot change', policy_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It is set when the policy is added, with the archive it creates.',
+                  HINT = 'Drop the policy and add it again (its archive table stays), or '
+                         'keep its archive_partition in the list.';
+    END IF;
     PERFORM retention.alter_policy(
         name => policy_name,
         expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
@@ -895,7 +949,9 @@ BEGIN
         max_rows_per_second =>
             coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer, 0),
         target_batch_time => coalesce(pg_catalog.jsonb_extract_path_text(item, 'target_batch_time'),
-                                      '0')::interval);
+                                      '0')::interval,
+        archive_retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'archive_retain'),
+                                   '0')::interval);
 END
 $$;
 
@@ -1018,33 +1074,35 @@ DECLARE
                                    'keycloak'];
     defs CONSTANT text[] := ARRAY[
         ['doorkeeper', 'doorkeeper_access_tokens', 'oauth_access_tokens', 'revoked_at',
-         '1 mon', 'delete'],
+         '1 mon', 'delete', NULL],
         ['doorkeeper', 'doorkeeper_access_grants', 'oauth_access_grants',
-         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'delete'],
-        ['gitlab', 'gitlab_access_tokens', 'oauth_access_tokens', 'revoked_at', '1 mon', 'archive'],
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'delete', NULL],
+        ['gitlab', 'gitlab_access_tokens', 'oauth_access_tokens', 'revoked_at', '1 mon', 'archive',
+         '3 mons'],
         ['gitlab', 'gitlab_access_grants', 'oauth_access_grants',
-         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'archive'],
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'archive',
+         '3 mons'],
         ['gitlab', 'gitlab_authentication_events', 'authentication_events', 'created_at',
-         '1 year', 'archive'],
-        ['hydra', 'hydra_access_tokens', 'hydra_oauth2_access', 'requested_at', '1 day', 'delete'],
+         '1 year', 'archive', '3 mons'],
+        ['hydra', 'hydra_access_tokens', 'hydra_oauth2_access', 'requested_at', '1 day', 'delete', NULL],
         ['hydra', 'hydra_refresh_tokens', 'hydra_oauth2_refresh', 'requested_at', '31 days',
-         'delete'],
+         'delete', NULL],
         ['hydra', 'hydra_authorization_codes', 'hydra_oauth2_code', 'requested_at', '1 day',
-         'delete'],
+         'delete', NULL],
         ['keycloak', 'keycloak_offline_user_sessions', 'offline_user_session',
-         'to_timestamp(last_session_refresh)', '30 days', 'delete'],
+         'to_timestamp(last_session_refresh)', '30 days', 'delete', NULL],
         ['keycloak', 'keycloak_offline_client_sessions', 'offline_client_session',
-         'to_timestamp("timestamp")', '30 days', 'delete'],
+         'to_timestamp("timestamp")', '30 days', 'delete', NULL],
         ['keycloak', 'keycloak_events', 'event_entity', 'to_timestamp(event_time / 1000.0)',
-         '90 days', 'delete'],
+         '90 days', 'delete', NULL],
         ['keycloak', 'keycloak_admin_events', 'admin_event_entity',
-         'to_timestamp(admin_event_time / 1000.0)', '90 days', 'delete'],
-        ['coder', 'coder_api_keys', 'api_keys', 'expires_at', '7 days', 'delete'],
-        ['authgate', 'authgate_access_tokens', 'access_tokens', 'expires_at', '1 day', 'delete'],
-        ['authgate', 'authgate_device_codes', 'device_codes', 'expires_at', '1 day', 'delete'],
+         'to_timestamp(admin_event_time / 1000.0)', '90 days', 'delete', NULL],
+        ['coder', 'coder_api_keys', 'api_keys', 'expires_at', '7 days', 'delete', NULL],
+        ['authgate', 'authgate_access_tokens', 'access_tokens', 'expires_at', '1 day', 'delete', NULL],
+        ['authgate', 'authgate_device_codes', 'device_codes', 'expires_at', '1 day', 'delete', NULL],
         ['authgate', 'authgate_authorization_codes', 'authorization_codes', 'expires_at', '1 day',
-         'delete'],
-        ['authgate', 'authgate_audit_logs', 'audit_logs', 'event_time', '90 days', 'delete']];
+         'delete', NULL],
+        ['authgate', 'authgate_audit_logs', 'audit_logs', 'event_time', '90 days', 'delete', NULL]];
     result jsonb := '[]';
     i integer;
 BEGIN
@@ -1062,7 +1120,10 @@ BEGIN
                 'relation', pg_catalog.format('%I.%I', schema, defs[i][3]),
                 'expires_at', defs[i][4],
                 'retain', defs[i][5],
-                'mode', defs[i][6]));
+                'mode', defs[i][6])
+            OPERATOR(pg_catalog.||)
+            CASE WHEN defs[i][7] IS NULL THEN '{}'::jsonb
+                 ELSE pg_catalog.jsonb_build_object('archive_retain', defs[i][7]) END);
     END LOOP;
     RETURN result;
 END
@@ -1094,7 +1155,7 @@ COMMENT ON FUNCTION retention_internal.running_progress() IS
   'live progress of the retention runs in flight in this database';
 COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
                                            integer, boolean, interval, integer, interval,
-                                           boolean) IS
+                                           boolean, interval) IS
   'change a retention policy; arguments left NULL keep their setting';
 COMMENT ON FUNCTION retention.drop_policy(text) IS 'remove a retention policy';
 COMMENT ON FUNCTION retention.pause(text) IS
@@ -1228,7 +1289,12 @@ SELECT st.policy,
        pg_catalog.date_part('epoch', st.last_finished_at OPERATOR(pg_catalog.-) st.last_started_at)
          AS last_run_duration_seconds,
        st.reclaimable_bytes,
-       CASE WHEN st.repack_advised THEN 1 ELSE 0 END AS repack_advised
+       CASE WHEN st.repack_advised THEN 1 ELSE 0 END AS repack_advised,
+       st.archive_runs_total,
+       st.archive_failed_runs_total,
+       st.archive_rows_deleted_total,
+       pg_catalog.date_part('epoch', st.archive_last_success_at)
+         AS archive_last_success_timestamp_seconds
   FROM retention.status st;
 
 GRANT SELECT ON retention.metrics TO PUBLIC;
@@ -1290,3 +1356,33 @@ COMMENT ON COLUMN retention.metrics.reclaimable_bytes IS 'free space after the l
 COMMENT ON COLUMN retention.metrics.repack_advised IS '1 when a repack would pay';
 
 SELECT retention_internal.notify_launcher();
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): the second stage, archive_retain.
+-- ---------------------------------------------------------------------------
+
+COMMENT ON COLUMN retention.policies.archive_retain IS
+  'archive mode: archived rows older than this (archived_at) are removed by the run''s archive stage; NULL keeps them';
+COMMENT ON COLUMN retention.runs.stage IS
+  'purge (rows of the table) or archive (archived rows older than archive_retain)';
+COMMENT ON COLUMN retention.status.archive_last_status IS
+  'how the last archive stage ended, or NULL when none ran';
+COMMENT ON COLUMN retention.status.archive_last_finished_at IS 'when the last archive stage ended';
+COMMENT ON COLUMN retention.status.archive_last_rows_deleted IS
+  'archived rows the last archive stage removed';
+COMMENT ON COLUMN retention.status.archive_rows_deleted_total IS
+  'archived rows removed by all archive stages';
+COMMENT ON COLUMN retention.status.archive_runs_total IS 'archive stages that ended';
+COMMENT ON COLUMN retention.status.archive_failed_runs_total IS
+  'archive stages that ended in an error';
+COMMENT ON COLUMN retention.status.archive_last_success_at IS
+  'when the last complete (ok) archive stage ended';
+COMMENT ON COLUMN retention.metrics.archive_runs_total IS 'archive stages that ended (counter)';
+COMMENT ON COLUMN retention.metrics.archive_failed_runs_total IS
+  'archive stages that ended in an error (counter)';
+COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
+  'archived rows removed by the archive stage (counter)';
+COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
+  'when the last complete archive stage ended, Unix time';
+COMMENT ON COLUMN retention.policies.archive_partition IS
+  'the archive add_policy created is partitioned by range of archived_at in steps of this interval; NULL: a plain table';

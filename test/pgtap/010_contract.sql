@@ -29,13 +29,13 @@ SELECT is((SELECT bool_or(trusted) FROM pg_available_extension_versions
 -- Functions and procedures.
 SELECT has_function('retention', 'add_policy',
     ARRAY['regclass', 'text', 'interval', 'text', 'regclass', 'text', 'text', 'interval',
-          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean']);
+          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval', 'interval']);
 SELECT function_returns('retention', 'add_policy',
     ARRAY['regclass', 'text', 'interval', 'text', 'regclass', 'text', 'text', 'interval',
-          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean'], 'text');
+          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval', 'interval'], 'text');
 SELECT has_function('retention', 'alter_policy',
     ARRAY['text', 'text', 'interval', 'text', 'regclass', 'text', 'interval', 'integer',
-          'boolean', 'interval', 'integer', 'interval', 'boolean']);
+          'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval']);
 SELECT has_function('retention', 'drop_policy', ARRAY['text']);
 SELECT has_function('retention', 'pause', ARRAY['text']);
 SELECT has_function('retention', 'resume', ARRAY['text']);
@@ -55,11 +55,11 @@ SELECT is((SELECT proconfig FROM pg_proc
            WHERE oid = 'retention.run_due(integer, bigint, bigint, integer, text)'::regprocedure),
           NULL, 'run_due has no SET clause (it commits after each batch)');
 SELECT is((SELECT pronargdefaults FROM pg_proc
-           WHERE oid = 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean)'::regprocedure),
-          12::int2, 'add_policy needs only relation and expires_at');
+           WHERE oid = 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval, interval)'::regprocedure),
+          14::int2, 'add_policy needs only relation and expires_at');
 SELECT isnt_definer('retention', 'add_policy',
     ARRAY['regclass', 'text', 'interval', 'text', 'regclass', 'text', 'text', 'interval',
-          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean'], 'add_policy is not SECURITY DEFINER');
+          'integer', 'boolean', 'interval', 'integer', 'interval', 'boolean', 'interval', 'interval'], 'add_policy is not SECURITY DEFINER');
 SELECT isnt_definer('retention', 'preview', ARRAY['text'], 'preview is not SECURITY DEFINER');
 SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
            WHERE n.nspname IN ('retention', 'retention_internal') AND p.prosecdef
@@ -158,7 +158,7 @@ SELECT has_view('retention', 'runs', 'view retention.runs');
 SELECT columns_are('retention', 'policies',
     ARRAY['name', 'relation', 'expires_at', 'retain', 'mode', 'archive_table', 'filter',
           'schedule', 'batch_size', 'max_runtime', 'max_rows_per_second', 'target_batch_time', 'enabled', 'paused', 'owner', 'timezone',
-          'created_at', 'replicate_deletes']);
+          'created_at', 'replicate_deletes', 'archive_retain', 'archive_partition']);
 SELECT col_type_is('retention', 'policies', 'relation', 'regclass', 'policies.relation is a regclass');
 SELECT col_type_is('retention', 'policies', 'archive_table', 'regclass', 'policies.archive_table is a regclass');
 SELECT columns_are('retention', 'runs',
@@ -166,7 +166,7 @@ SELECT columns_are('retention', 'runs',
           'rows_deleted', 'rows_archived', 'batches', 'retries', 'table_bytes_before',
           'table_bytes_after', 'dead_rows_before', 'dead_rows_after', 'analyzed', 'horizon_warning', 'sqlstate',
           'error', 'skipped_count', 'last_skipped_at', 'backlog_rows', 'free_bytes_after',
-          'free_bytes_source', 'rows_restored', 'rows_kept']);
+          'free_bytes_source', 'rows_restored', 'rows_kept', 'stage']);
 SELECT has_column('retention', 'run_history', 'owner', 'run_history records the owner of each run');
 SELECT col_type_is('retention', 'run_history', 'owner', 'oid', 'run_history.owner is an oid');
 SELECT col_is_null('retention', 'run_history', 'owner', 'run_history.owner may be NULL');
@@ -183,7 +183,9 @@ SELECT columns_are('retention', 'status',
           'last_rows_archived', 'last_error', 'last_sqlstate', 'next_run_at',
           'total_rows_deleted', 'total_rows_archived', 'consecutive_failures', 'backlog_rows',
           'behind_by', 'last_success_at', 'problem', 'reclaimable_bytes', 'repack_advised',
-          'runs_total', 'failed_runs_total']);
+          'runs_total', 'failed_runs_total', 'archive_last_status', 'archive_last_finished_at',
+          'archive_last_rows_deleted', 'archive_rows_deleted_total', 'archive_runs_total',
+          'archive_failed_runs_total', 'archive_last_success_at']);
 SELECT has_view('retention', 'metrics', 'view retention.metrics');
 SELECT table_privs_are('retention', 'metrics', 'public', ARRAY['SELECT']);
 SELECT ok(NOT has_function_privilege('public', 'retention.prune_history(integer)', 'EXECUTE'),
@@ -217,7 +219,7 @@ SELECT table_privs_are('retention', 'run_history', 'public', ARRAY[]::text[]);
 SELECT table_privs_are('retention', 'policies', 'public', ARRAY['SELECT']);
 SELECT table_privs_are('retention', 'runs', 'public', ARRAY['SELECT']);
 SELECT schema_privs_are('retention', 'public', ARRAY['USAGE']);
-SELECT ok(has_function_privilege('public', 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean)', 'EXECUTE'),
+SELECT ok(has_function_privilege('public', 'retention.add_policy(regclass, text, interval, text, regclass, text, text, interval, integer, boolean, interval, integer, interval, boolean, interval, interval)', 'EXECUTE'),
           'anyone may call add_policy (it checks table ownership itself)');
 SELECT ok(NOT has_function_privilege('public', 'retention_internal.policy_refresh_attnums()', 'EXECUTE'),
           'internal trigger functions are not callable by PUBLIC');

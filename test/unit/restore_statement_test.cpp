@@ -32,26 +32,30 @@ TEST(RestoreStatement, MovesExactlyTheLockedRows) {
   EXPECT_TRUE(Has(st.sql, "LIMIT $1\n  FOR UPDATE OF a SKIP LOCKED"));
   EXPECT_TRUE(Has(st.sql, "DELETE FROM ONLY \"retention_archive\".\"tokens\" a"));
   EXPECT_TRUE(Has(st.sql, "RETURNING a.\"id\", a.\"revoked_at\""));
-  EXPECT_TRUE(Has(st.sql, "INSERT INTO \"public\".\"tokens\" (\"id\", \"revoked_at\") "
-                          "OVERRIDING SYSTEM VALUE\n  SELECT m.\"id\", m.\"revoked_at\" FROM moved m"));
+  EXPECT_TRUE(Has(st.sql,
+                  "INSERT INTO \"public\".\"tokens\" (\"id\", \"revoked_at\") "
+                  "OVERRIDING SYSTEM VALUE\n  SELECT m.\"id\", m.\"revoked_at\" FROM moved m"));
   EXPECT_TRUE(Has(st.sql, "AS removed"));
   EXPECT_TRUE(Has(st.sql, "AS restored"));
 }
 
 TEST(RestoreStatement, OnlyTheLatestVersionOfAKeyNotInTheTable) {
   RestoreStatement st = BuildRestoreBatch(TokensSpec());
-  EXPECT_TRUE(Has(st.sql, "AND NOT EXISTS (SELECT FROM ONLY \"public\".\"tokens\" s WHERE "
-                          "s.\"id\" OPERATOR(pg_catalog.=) a.\"id\")"));
-  EXPECT_TRUE(Has(st.sql, "ROW(b.archived_at, b.ctid) OPERATOR(pg_catalog.>) "
-                          "ROW(a.archived_at, a.ctid)"));
+  EXPECT_TRUE(Has(st.sql,
+                  "AND NOT EXISTS (SELECT FROM ONLY \"public\".\"tokens\" s WHERE "
+                  "s.\"id\" OPERATOR(pg_catalog.=) a.\"id\")"));
+  EXPECT_TRUE(Has(st.sql,
+                  "ROW(b.archived_at, b.ctid) OPERATOR(pg_catalog.>) "
+                  "ROW(a.archived_at, a.ctid)"));
 }
 
 TEST(RestoreStatement, KeyOperatorsCarryTheirSchema) {
   RestoreStatementSpec spec = TokensSpec();
   spec.key = {{"\"tenant\"", "\"ops\""}, {"\"id\"", "\"ops\""}};
   RestoreStatement st = BuildRestoreBatch(spec);
-  EXPECT_TRUE(Has(st.sql, "s.\"tenant\" OPERATOR(\"ops\".=) a.\"tenant\" AND "
-                          "s.\"id\" OPERATOR(\"ops\".=) a.\"id\""));
+  EXPECT_TRUE(Has(st.sql,
+                  "s.\"tenant\" OPERATOR(\"ops\".=) a.\"tenant\" AND "
+                  "s.\"id\" OPERATOR(\"ops\".=) a.\"id\""));
 }
 
 TEST(RestoreStatement, WithoutArchivedAtTheNewestRowWins) {
@@ -85,4 +89,20 @@ TEST(RestoreStatement, RefusesAnIncompleteSpec) {
   spec.columns.clear();
   EXPECT_FALSE(BuildRestoreBatch(spec).status.ok());
   EXPECT_FALSE(BuildRestoreCount(spec).status.ok());
+}
+
+TEST(RestoreStatement, PartitionedArchiveIsReadWithItsPartitions) {
+  RestoreStatementSpec spec = TokensSpec();
+  spec.archive_partitioned = true;
+  RestoreStatement st = BuildRestoreBatch(spec);
+  ASSERT_TRUE(st.status.ok());
+  EXPECT_FALSE(Has(st.sql, "ONLY \"retention_archive\""));
+  EXPECT_TRUE(Has(st.sql, "DELETE FROM \"retention_archive\".\"tokens\" a"));
+  EXPECT_TRUE(Has(st.sql, "a.tableoid AS rel"));
+  EXPECT_TRUE(Has(st.sql, "ROW(a.tableoid, a.ctid) OPERATOR(pg_catalog.=)"));
+  RestoreStatement count = BuildRestoreCount(spec);
+  ASSERT_TRUE(count.status.ok());
+  EXPECT_FALSE(Has(count.sql, "ONLY \"retention_archive\""));
+  // The source is still read alone.
+  EXPECT_TRUE(Has(st.sql, "FROM ONLY \"public\".\"tokens\" s"));
 }

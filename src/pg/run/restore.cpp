@@ -25,6 +25,8 @@
 extern "C" {
 #include "postgres.h"
 
+#include "catalog/pg_class.h"  // archive2
+
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/xact.h"
@@ -126,11 +128,13 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
   int ncolumns = RestoredColumns(source, &columns);
   const char* archive = plan->archive_name;
   char* out[2] = {nullptr, nullptr};
+  bool partitioned =  // archive2: a partitioned archive is read with its partitions
+      get_rel_relkind(plan->policy->archive_relid) == RELKIND_PARTITIONED_TABLE;
   CoreError err;
   if (!CallCore(
           &err,
           [](const SourceInfo* src, char** cols, int ncols, const char* archive_name,
-             const char* filter_sql, bool archived_at, char** sql) {
+             const char* filter_sql, bool archived_at, bool partitioned, char** sql) {
             core::RestoreStatementSpec spec;
             spec.source = src->qualified;
             spec.archive = archive_name;
@@ -139,6 +143,7 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
               spec.key.push_back({src->keys[i].name, src->keys[i].op_schema});
             spec.filter = filter_sql ? filter_sql : "";
             spec.archive_has_archived_at = archived_at;
+            spec.archive_partitioned = partitioned;  // archive2
             core::RestoreStatement batch = core::BuildRestoreBatch(spec);
             if (!batch.status.ok()) return batch.status;
             core::RestoreStatement count = core::BuildRestoreCount(spec);
@@ -147,7 +152,7 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
             sql[1] = CoreStrdup(count.sql);
             return core::Status::Ok();
           },
-          source, columns, ncolumns, archive, filter, has_archived_at, out          )) {
+          source, columns, ncolumns, archive, filter, has_archived_at, partitioned, out)) {
     free(out[0]);
     free(out[1]);
     RaiseCoreError(&err);

@@ -111,6 +111,8 @@ void RunOne(const char* name) {
     SPI_connect_ext(SPI_OPT_NONATOMIC);
     // Due when the pass began, but a pg_cron job (run_due) may have run it
     // since: ask again, as run_due() does, so it is not run twice in a row.
+    // (A worker has no portal to lend SPI a snapshot: push one for the
+    // question, and pop it before the run, which takes its own.)
     PushActiveSnapshot(GetTransactionSnapshot());
     bool due = PolicyIsDue(name);
     PopActiveSnapshot();

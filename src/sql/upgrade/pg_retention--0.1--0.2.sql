@@ -1310,3 +1310,497 @@ COMMENT ON PROCEDURE retention.run_due(integer, bigint, bigint, integer, text) I
 COMMENT ON COLUMN retention.runs.trigger IS
   'manual (CALL retention.run), worker (the scheduler), restore (CALL retention.restore), '
   'pg_cron (a pg_cron job) or run_due (CALL retention.run_due outside pg_cron)';
+
+-- ---------------------------------------------------------------------------
+-- Archive lifecycle (issue #11): the archive stage (archive_retain) and
+-- partitioned archives (archive_partition). The views and functions below
+-- are the final ones, as in the install script.
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE retention.policy
+    ADD COLUMN archive_retain interval CHECK (archive_retain OPERATOR(pg_catalog.>) '0'),
+    ADD COLUMN archive_partition interval;
+ALTER TABLE retention.run_history
+    ADD COLUMN stage text NOT NULL DEFAULT 'purge'
+        CHECK (stage OPERATOR(pg_catalog.=) ANY (ARRAY['purge', 'archive']));
+ALTER TABLE retention.policy_state
+    ADD COLUMN archive_runs_total         bigint NOT NULL DEFAULT 0,
+    ADD COLUMN archive_failed_runs_total  bigint NOT NULL DEFAULT 0,
+    ADD COLUMN archive_rows_deleted_total bigint NOT NULL DEFAULT 0,
+    ADD COLUMN archive_last_success_at    timestamptz;
+
+CREATE OR REPLACE VIEW retention.policies WITH (security_barrier) AS
+SELECT p.name,
+       p.relation,
+       p.expires_at,
+       p.retain,
+       p.mode,
+       p.archive_table,
+       p.filter,
+       p.schedule,
+       p.batch_size,
+       p.max_runtime,
+       p.max_rows_per_second,
+       p.target_batch_time,
+       p.enabled,
+       p.paused,
+       p.owner::text AS owner,
+       p.timezone,
+       p.created_at,
+       p.replicate_deletes,
+       p.archive_retain,
+       p.archive_partition
+  FROM retention.policy p
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
+
+CREATE OR REPLACE VIEW retention.runs WITH (security_barrier) AS
+SELECT r.id AS run_id,
+       r.policy,
+       r.trigger,
+       r.pid,
+       r.started_at,
+       r.finished_at,
+       -- A run marked running whose process no longer holds the policy lock
+       -- was cut short (crash, kill -9, failover): report it as interrupted.
+       CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+             AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
+            THEN 'interrupted'
+            ELSE r.status END AS status,
+       r.cutoff,
+       r.rows_deleted,
+       r.rows_archived,
+       r.batches,
+       r.retries,
+       r.table_bytes_before,
+       r.table_bytes_after,
+       r.dead_rows_before,
+       r.dead_rows_after,
+       r.analyzed,
+       r.horizon_warning,
+       r.sqlstate,
+       r.error,
+       r.skipped_count,
+       r.last_skipped_at,
+       r.backlog_rows,
+       r.free_bytes_after,
+       r.free_bytes_source,
+       r.rows_restored,
+       r.rows_kept,
+       r.stage
+  FROM retention.run_history r
+ WHERE retention_internal.can_see(r.owner);
+
+CREATE OR REPLACE VIEW retention.status WITH (security_barrier) AS
+SELECT p.name AS policy,
+       p.relation,
+       p.mode,
+       CASE WHEN pg_catalog.pg_is_in_recovery() THEN 'standby'
+            WHEN lk.pid IS NOT NULL AND pr.throttle_reason IS NOT NULL THEN 'throttled'
+            WHEN lk.pid IS NOT NULL THEN 'running'
+            WHEN p.paused THEN 'paused'
+            WHEN NOT p.enabled THEN 'disabled'
+            WHEN s.consecutive_failures OPERATOR(pg_catalog.>) 0
+             AND s.next_run_at OPERATOR(pg_catalog.>) pg_catalog.now() THEN 'backoff'
+            ELSE 'idle' END AS state,
+       lk.pid AS running_pid,
+       pr.rows_deleted AS current_rows,
+       pr.throttle_reason,
+       pr.horizon_warning,
+       last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at,
+       last.status AS last_status,
+       last.rows_deleted AS last_rows_deleted,
+       last.rows_archived AS last_rows_archived,
+       last.error AS last_error,
+       last.sqlstate AS last_sqlstate,
+       CASE WHEN p.enabled AND NOT p.paused
+            THEN coalesce(s.next_run_at, p.created_at) END AS next_run_at,
+       coalesce(s.total_rows_deleted, 0) AS total_rows_deleted,
+       coalesce(s.total_rows_archived, 0) AS total_rows_archived,
+       coalesce(s.consecutive_failures, 0) AS consecutive_failures,
+       -- Monitoring (0.2): read from what runs recorded; never from the table.
+       s.backlog_rows,
+       CASE WHEN s.backlog_rows OPERATOR(pg_catalog.=) 0
+            THEN GREATEST('0'::pg_catalog.interval,
+                                     pg_catalog.now() OPERATOR(pg_catalog.-)
+                                     coalesce(s.next_run_at, p.created_at))
+            ELSE pg_catalog.now() OPERATOR(pg_catalog.-) coalesce(s.caught_up_at, p.created_at)
+       END AS behind_by,
+       s.last_success_at,
+       retention_internal.policy_problem(p.relation::pg_catalog.oid, p.archive_table::pg_catalog.oid,
+                                p.owner::pg_catalog.oid, p.expr_columns, p.expr_attnums)
+         AS problem,
+       s.free_bytes AS reclaimable_bytes,
+       coalesce(s.free_bytes OPERATOR(pg_catalog.>=) retention_internal.repack_advice_bytes()
+                AND retention_internal.repack_advice_bytes() OPERATOR(pg_catalog.>) 0, false)
+         AS repack_advised,
+       coalesce(s.runs_total, 0) AS runs_total,
+       coalesce(s.failed_runs_total, 0) AS failed_runs_total,
+       arch.status AS archive_last_status,
+       arch.finished_at AS archive_last_finished_at,
+       arch.rows_deleted AS archive_last_rows_deleted,
+       coalesce(s.archive_rows_deleted_total, 0) AS archive_rows_deleted_total,
+       coalesce(s.archive_runs_total, 0) AS archive_runs_total,
+       coalesce(s.archive_failed_runs_total, 0) AS archive_failed_runs_total,
+       s.archive_last_success_at
+  FROM retention.policy p
+  LEFT JOIN retention.policy_state s ON s.policy_id OPERATOR(pg_catalog.=) p.id
+  LEFT JOIN LATERAL (SELECT retention_internal.running_pid(p.id) AS pid) lk ON true
+  LEFT JOIN LATERAL (
+        SELECT g.rows_deleted, g.throttle_reason, g.horizon_warning
+          FROM retention_internal.running_progress() g
+         WHERE g.policy_id OPERATOR(pg_catalog.=) p.id
+           AND g.pid OPERATOR(pg_catalog.=) lk.pid) pr ON true
+  LEFT JOIN LATERAL (
+        SELECT r.started_at, r.finished_at, r.rows_deleted, r.rows_archived, r.error,
+               r.sqlstate,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.status OPERATOR(pg_catalog.<>) 'skipped'
+           AND r.trigger OPERATOR(pg_catalog.<>) 'restore'
+           AND r.stage OPERATOR(pg_catalog.=) 'purge'
+         ORDER BY r.id DESC
+         LIMIT 1) last ON true
+  LEFT JOIN LATERAL (
+        SELECT r.finished_at, r.rows_deleted,
+               CASE WHEN r.status OPERATOR(pg_catalog.=) 'running'
+                     AND NOT retention_internal.run_is_live(r.policy_id, r.pid)
+                    THEN 'interrupted' ELSE r.status END AS status
+          FROM retention.run_history r
+         WHERE r.policy_id OPERATOR(pg_catalog.=) p.id
+           AND r.stage OPERATOR(pg_catalog.=) 'archive'
+         ORDER BY r.id DESC
+         LIMIT 1) arch ON true
+ WHERE retention_internal.can_see(p.owner::pg_catalog.oid);
+
+CREATE OR REPLACE VIEW retention.metrics WITH (security_barrier) AS
+SELECT st.policy,
+       CASE WHEN st.state OPERATOR(pg_catalog.=) ANY (ARRAY['running', 'throttled'])
+            THEN 1 ELSE 0 END AS running,
+       CASE WHEN st.state OPERATOR(pg_catalog.=) 'paused' THEN 1 ELSE 0 END AS paused,
+       CASE WHEN st.problem IS NULL THEN 0 ELSE 1 END AS broken,
+       st.runs_total,
+       st.failed_runs_total,
+       st.total_rows_deleted AS rows_deleted_total,
+       st.total_rows_archived AS rows_archived_total,
+       st.consecutive_failures,
+       st.backlog_rows,
+       pg_catalog.date_part('epoch', st.behind_by) AS behind_by_seconds,
+       pg_catalog.date_part('epoch', st.last_success_at) AS last_success_timestamp_seconds,
+       pg_catalog.date_part('epoch', st.last_finished_at OPERATOR(pg_catalog.-) st.last_started_at)
+         AS last_run_duration_seconds,
+       st.reclaimable_bytes,
+       CASE WHEN st.repack_advised THEN 1 ELSE 0 END AS repack_advised,
+       st.archive_runs_total,
+       st.archive_failed_runs_total,
+       st.archive_rows_deleted_total,
+       pg_catalog.date_part('epoch', st.archive_last_success_at)
+         AS archive_last_success_timestamp_seconds
+  FROM retention.status st;
+
+DROP FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text, interval,
+                                   integer, boolean, interval, integer, interval, boolean);
+CREATE FUNCTION retention.add_policy(
+    relation      regclass,
+    expires_at    text,
+    retain        interval DEFAULT '0',
+    mode          text     DEFAULT 'delete',
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    name          text     DEFAULT NULL,
+    schedule      interval DEFAULT '1 hour',
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT true,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean DEFAULT true,
+    archive_retain interval DEFAULT NULL,
+    archive_partition interval DEFAULT NULL)
+RETURNS text
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_add_policy';
+
+COMMENT ON FUNCTION retention.add_policy(regclass, text, interval, text, regclass, text, text,
+                                         interval, integer, boolean, interval, integer,
+                                         interval, boolean, interval, interval) IS
+  'declare a retention policy on a table; returns the policy name';
+
+DROP FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval, integer,
+                                     boolean, interval, integer, interval, boolean);
+CREATE FUNCTION retention.alter_policy(
+    name          text,
+    expires_at    text     DEFAULT NULL,
+    retain        interval DEFAULT NULL,
+    mode          text     DEFAULT NULL,
+    archive_table regclass DEFAULT NULL,
+    filter        text     DEFAULT NULL,
+    schedule      interval DEFAULT NULL,
+    batch_size    integer  DEFAULT NULL,
+    enabled       boolean  DEFAULT NULL,
+    max_runtime   interval DEFAULT NULL,
+    max_rows_per_second integer DEFAULT NULL,
+    target_batch_time interval DEFAULT NULL,
+    replicate_deletes boolean  DEFAULT NULL,
+    archive_retain interval DEFAULT NULL)
+RETURNS void
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'retention_alter_policy';
+
+COMMENT ON FUNCTION retention.alter_policy(text, text, interval, text, regclass, text, interval,
+                                           integer, boolean, interval, integer, interval,
+                                           boolean, interval) IS
+  'change a retention policy; arguments left NULL keep their setting';
+
+CREATE OR REPLACE FUNCTION retention_internal.apply_settings(policy_name text) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+               'relation', p.relation::text, 'expires_at', p.expires_at,
+               'retain', p.retain, 'mode', p.mode, 'archive_table', p.archive_table::text,
+               'filter', p.filter, 'schedule', p.schedule, 'batch_size', p.batch_size,
+               'enabled', p.enabled, 'max_runtime', p.max_runtime,
+               'max_rows_per_second', p.max_rows_per_second,
+               'target_batch_time', p.target_batch_time, 'archive_retain', p.archive_retain,
+               'archive_partition', p.archive_partition)
+      FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) $1
+$$;
+
+CREATE OR REPLACE FUNCTION retention_internal.apply_check(policies jsonb) RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['name', 'relation', 'expires_at', 'retain', 'mode',
+                                   'archive_table', 'filter', 'schedule', 'batch_size',
+                                   'enabled', 'max_runtime', 'max_rows_per_second',
+                                   'target_batch_time', 'archive_retain', 'archive_partition'];
+    kinds CONSTANT text[] := ARRAY['string', 'string', 'string', 'string', 'string',
+                                   'string', 'string', 'string', 'number',
+                                   'boolean', 'string', 'number', 'string', 'string', 'string'];
+    item jsonb;
+    pos integer := 0;
+    label text;
+    k text;
+    kind text;
+    names text[] := '{}';
+BEGIN
+    IF coalesce(pg_catalog.jsonb_typeof(policies), 'null') OPERATOR(pg_catalog.<>) 'array' THEN
+        RAISE EXCEPTION 'retention.apply() expects a JSON array of policies, not %',
+                        coalesce(pg_catalog.jsonb_typeof(policies), 'NULL')
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Pass ''[]'' to drop every policy you own.';
+    END IF;
+    FOR item IN SELECT e FROM pg_catalog.jsonb_array_elements(policies) e LOOP
+        pos := pos OPERATOR(pg_catalog.+) 1;
+        IF pg_catalog.jsonb_typeof(item) OPERATOR(pg_catalog.<>) 'object' THEN
+            RAISE EXCEPTION 'policy % is a JSON %, not an object', pos, pg_catalog.jsonb_typeof(item)
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        label := CASE WHEN pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, 'name'))
+                           OPERATOR(pg_catalog.=) 'string'
+                      THEN pg_catalog.format('policy "%s"', pg_catalog.jsonb_extract_path_text(item, 'name'))
+                      ELSE pg_catalog.format('policy %s', pos) END;
+        FOR k IN SELECT pg_catalog.jsonb_object_keys(item) LOOP
+            IF NOT k OPERATOR(pg_catalog.=) ANY (known) THEN
+                RAISE EXCEPTION '% has an unknown key "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Known keys: ' OPERATOR(pg_catalog.||)
+                                 pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+            END IF;
+            kind := kinds[pg_catalog.array_position(known, k)];
+            IF NOT pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                   OPERATOR(pg_catalog.=) ANY (ARRAY[kind, 'null']) THEN
+                RAISE EXCEPTION '"%" of % must be a JSON %, not %', k, label, kind,
+                                pg_catalog.jsonb_typeof(pg_catalog.jsonb_extract_path(item, k))
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+            IF kind OPERATOR(pg_catalog.=) 'number'
+               AND pg_catalog.jsonb_extract_path_text(item, k) OPERATOR(pg_catalog.!~) '^-?[0-9]+$' THEN
+                RAISE EXCEPTION '"%" of % must be a whole number, not %', k, label,
+                                pg_catalog.jsonb_extract_path_text(item, k)
+                    USING ERRCODE = 'invalid_parameter_value';
+            END IF;
+        END LOOP;
+        FOREACH k IN ARRAY ARRAY['name', 'relation', 'expires_at'] LOOP
+            IF pg_catalog.jsonb_extract_path_text(item, k) IS NULL THEN
+                RAISE EXCEPTION '% has no "%"', label, k
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'Every policy needs "name", "relation" and "expires_at".';
+            END IF;
+        END LOOP;
+        IF pg_catalog.jsonb_extract_path_text(item, 'name') OPERATOR(pg_catalog.=) ANY (names) THEN
+            RAISE EXCEPTION '% is listed twice', label
+                USING ERRCODE = 'invalid_parameter_value';
+        END IF;
+        names := pg_catalog.array_append(names, pg_catalog.jsonb_extract_path_text(item, 'name'));
+    END LOOP;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention_internal.apply_add(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM retention.add_policy(
+        relation => retention_internal.apply_relation(item, 'relation'),
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
+        filter => pg_catalog.jsonb_extract_path_text(item, 'filter'),
+        name => pg_catalog.jsonb_extract_path_text(item, 'name'),
+        schedule => coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                             '1 hour')::interval,
+        batch_size => pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer,
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => pg_catalog.jsonb_extract_path_text(item, 'max_runtime')::interval,
+        max_rows_per_second =>
+            pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer,
+        target_batch_time =>
+            pg_catalog.jsonb_extract_path_text(item, 'target_batch_time')::interval,
+        archive_retain => pg_catalog.jsonb_extract_path_text(item, 'archive_retain')::interval,
+        archive_partition =>
+            pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention_internal.apply_alter(item jsonb) RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    policy_name text := pg_catalog.jsonb_extract_path_text(item, 'name');
+    wanted interval := coalesce(pg_catalog.jsonb_extract_path_text(item, 'schedule'),
+                                '1 hour')::interval;
+    current interval;
+    partitioned interval;
+    wanted_partition interval :=
+        pg_catalog.jsonb_extract_path_text(item, 'archive_partition')::interval;
+BEGIN
+    SELECT p.schedule, p.archive_partition INTO current, partitioned FROM retention.policies p
+     WHERE p.name OPERATOR(pg_catalog.=) policy_name;
+    IF (wanted_partition IS NULL) OPERATOR(pg_catalog.<>) (partitioned IS NULL)
+       OR wanted_partition OPERATOR(pg_catalog.<>) partitioned THEN
+        RAISE EXCEPTION 'archive_partition of retention policy "%" cannot change', policy_name
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = 'It is set when the policy is added, with the archive it creates.',
+                  HINT = 'Drop the policy and add it again (its archive table stays), or '
+                         'keep its archive_partition in the list.';
+    END IF;
+    PERFORM retention.alter_policy(
+        name => policy_name,
+        expires_at => pg_catalog.jsonb_extract_path_text(item, 'expires_at'),
+        retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'retain'), '0')::interval,
+        mode => coalesce(pg_catalog.jsonb_extract_path_text(item, 'mode'), 'delete'),
+        archive_table => retention_internal.apply_relation(item, 'archive_table'),
+        filter => coalesce(pg_catalog.jsonb_extract_path_text(item, 'filter'), ''),
+        schedule => CASE WHEN wanted OPERATOR(pg_catalog.=) current THEN NULL ELSE wanted END,
+        batch_size => coalesce(pg_catalog.jsonb_extract_path_text(item, 'batch_size')::integer, 0),
+        enabled => coalesce(pg_catalog.jsonb_extract_path_text(item, 'enabled')::boolean, true),
+        max_runtime => coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_runtime'),
+                                '0')::interval,
+        max_rows_per_second =>
+            coalesce(pg_catalog.jsonb_extract_path_text(item, 'max_rows_per_second')::integer, 0),
+        target_batch_time => coalesce(pg_catalog.jsonb_extract_path_text(item, 'target_batch_time'),
+                                      '0')::interval,
+        archive_retain => coalesce(pg_catalog.jsonb_extract_path_text(item, 'archive_retain'),
+                                   '0')::interval);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION retention.preset(name text, schema name DEFAULT 'public') RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    known CONSTANT text[] := ARRAY['authgate', 'coder', 'doorkeeper', 'gitlab', 'hydra',
+                                   'keycloak'];
+    defs CONSTANT text[] := ARRAY[
+        ['doorkeeper', 'doorkeeper_access_tokens', 'oauth_access_tokens', 'revoked_at',
+         '1 mon', 'delete', NULL],
+        ['doorkeeper', 'doorkeeper_access_grants', 'oauth_access_grants',
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'delete', NULL],
+        ['gitlab', 'gitlab_access_tokens', 'oauth_access_tokens', 'revoked_at', '1 mon', 'archive',
+         '3 mons'],
+        ['gitlab', 'gitlab_access_grants', 'oauth_access_grants',
+         'least(revoked_at, created_at + expires_in * interval ''1 second'')', '1 mon', 'archive',
+         '3 mons'],
+        ['gitlab', 'gitlab_authentication_events', 'authentication_events', 'created_at',
+         '1 year', 'archive', '3 mons'],
+        ['hydra', 'hydra_access_tokens', 'hydra_oauth2_access', 'requested_at', '1 day', 'delete', NULL],
+        ['hydra', 'hydra_refresh_tokens', 'hydra_oauth2_refresh', 'requested_at', '31 days',
+         'delete', NULL],
+        ['hydra', 'hydra_authorization_codes', 'hydra_oauth2_code', 'requested_at', '1 day',
+         'delete', NULL],
+        ['keycloak', 'keycloak_offline_user_sessions', 'offline_user_session',
+         'to_timestamp(last_session_refresh)', '30 days', 'delete', NULL],
+        ['keycloak', 'keycloak_offline_client_sessions', 'offline_client_session',
+         'to_timestamp("timestamp")', '30 days', 'delete', NULL],
+        ['keycloak', 'keycloak_events', 'event_entity', 'to_timestamp(event_time / 1000.0)',
+         '90 days', 'delete', NULL],
+        ['keycloak', 'keycloak_admin_events', 'admin_event_entity',
+         'to_timestamp(admin_event_time / 1000.0)', '90 days', 'delete', NULL],
+        ['coder', 'coder_api_keys', 'api_keys', 'expires_at', '7 days', 'delete', NULL],
+        ['authgate', 'authgate_access_tokens', 'access_tokens', 'expires_at', '1 day', 'delete', NULL],
+        ['authgate', 'authgate_device_codes', 'device_codes', 'expires_at', '1 day', 'delete', NULL],
+        ['authgate', 'authgate_authorization_codes', 'authorization_codes', 'expires_at', '1 day',
+         'delete', NULL],
+        ['authgate', 'authgate_audit_logs', 'audit_logs', 'event_time', '90 days', 'delete', NULL]];
+    result jsonb := '[]';
+    i integer;
+BEGIN
+    IF name IS NULL OR NOT name OPERATOR(pg_catalog.=) ANY (known) THEN
+        RAISE EXCEPTION 'unknown retention preset "%"', name
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = 'Known presets: ' OPERATOR(pg_catalog.||)
+                         pg_catalog.array_to_string(known, ', ') OPERATOR(pg_catalog.||) '.';
+    END IF;
+    FOR i IN 1 .. pg_catalog.array_length(defs, 1) LOOP
+        CONTINUE WHEN defs[i][1] OPERATOR(pg_catalog.<>) name;
+        result := result OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
+            pg_catalog.jsonb_build_object(
+                'name', defs[i][2],
+                'relation', pg_catalog.format('%I.%I', schema, defs[i][3]),
+                'expires_at', defs[i][4],
+                'retain', defs[i][5],
+                'mode', defs[i][6])
+            OPERATOR(pg_catalog.||)
+            CASE WHEN defs[i][7] IS NULL THEN '{}'::jsonb
+                 ELSE pg_catalog.jsonb_build_object('archive_retain', defs[i][7]) END);
+    END LOOP;
+    RETURN result;
+END
+$$;
+
+COMMENT ON COLUMN retention.policies.archive_retain IS
+  'archive mode: archived rows older than this (archived_at) are removed by the run''s archive stage; NULL keeps them';
+COMMENT ON COLUMN retention.runs.stage IS
+  'purge (rows of the table) or archive (archived rows older than archive_retain)';
+COMMENT ON COLUMN retention.status.archive_last_status IS
+  'how the last archive stage ended, or NULL when none ran';
+COMMENT ON COLUMN retention.status.archive_last_finished_at IS 'when the last archive stage ended';
+COMMENT ON COLUMN retention.status.archive_last_rows_deleted IS
+  'archived rows the last archive stage removed';
+COMMENT ON COLUMN retention.status.archive_rows_deleted_total IS
+  'archived rows removed by all archive stages';
+COMMENT ON COLUMN retention.status.archive_runs_total IS 'archive stages that ended';
+COMMENT ON COLUMN retention.status.archive_failed_runs_total IS
+  'archive stages that ended in an error';
+COMMENT ON COLUMN retention.status.archive_last_success_at IS
+  'when the last complete (ok) archive stage ended';
+COMMENT ON COLUMN retention.metrics.archive_runs_total IS 'archive stages that ended (counter)';
+COMMENT ON COLUMN retention.metrics.archive_failed_runs_total IS
+  'archive stages that ended in an error (counter)';
+COMMENT ON COLUMN retention.metrics.archive_rows_deleted_total IS
+  'archived rows removed by the archive stage (counter)';
+COMMENT ON COLUMN retention.metrics.archive_last_success_timestamp_seconds IS
+  'when the last complete archive stage ended, Unix time';
+COMMENT ON COLUMN retention.policies.archive_partition IS
+  'the archive add_policy created is partitioned by range of archived_at in steps of this interval; NULL: a plain table';
