@@ -4,8 +4,8 @@
 // atomic. Only the table owner may add a policy, only the policy owner (or a
 // member of that role, or a superuser) may change it.
 #include "core/policy_model.hpp"
-#include "pg/policy/archive_partitions.hpp"  // archive2
-#include "pg/policy/archive_retain.hpp"  // archive2
+#include "pg/policy/archive_partitions.hpp"
+#include "pg/policy/archive_retain.hpp"
 #include "pg/policy/archive_table.hpp"
 #include "pg/policy/catalog.hpp"
 #include "pg/run/replication_origin.hpp"
@@ -267,9 +267,9 @@ Datum AddPolicy(FunctionCallInfo fcinfo) {
 
   PreparePolicy(&rec, expires_text, false, filter_text, false);
   InsertPolicy(&rec);
-  ApplyArchiveRetain(rec.name, PG_NARGS() > 14 && !PG_ARGISNULL(14),  // archive2
+  ApplyArchiveRetain(rec.name, PG_NARGS() > 14 && !PG_ARGISNULL(14),
                      PG_NARGS() > 14 && !PG_ARGISNULL(14) ? PG_GETARG_DATUM(14) : 0, false);
-  ApplyArchivePartition(rec.name, PG_NARGS() > 15 && !PG_ARGISNULL(15),  // archive2
+  ApplyArchivePartition(rec.name, PG_NARGS() > 15 && !PG_ARGISNULL(15),
                         PG_NARGS() > 15 && !PG_ARGISNULL(15) ? PG_GETARG_DATUM(15) : 0,
                         !PG_ARGISNULL(4));
   if (!replicate_deletes) {
@@ -333,7 +333,7 @@ Datum AlterPolicy(FunctionCallInfo fcinfo) {
   // replaced in this call; the error says which.
   PreparePolicy(rec, expires_text, !new_expires, filter_text, !new_filter);
   UpdatePolicy(rec);
-  ApplyArchiveRetain(rec->name, PG_NARGS() > 13 && !PG_ARGISNULL(13),  // archive2
+  ApplyArchiveRetain(rec->name, PG_NARGS() > 13 && !PG_ARGISNULL(13),
                      PG_NARGS() > 13 && !PG_ARGISNULL(13) ? PG_GETARG_DATUM(13) : 0, true);
   if (!PG_ARGISNULL(6)) RescheduleAfterAlter(rec->id);
   if (PG_NARGS() > 12 && !PG_ARGISNULL(12)) {

@@ -25,7 +25,7 @@
 extern "C" {
 #include "postgres.h"
 
-#include "catalog/pg_class.h"  // archive2
+#include "catalog/pg_class.h"
 
 #include "access/htup_details.h"
 #include "access/relation.h"
@@ -128,7 +128,7 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
   int ncolumns = RestoredColumns(source, &columns);
   const char* archive = plan->archive_name;
   char* out[2] = {nullptr, nullptr};
-  bool partitioned =  // archive2: a partitioned archive is read with its partitions
+  bool partitioned =  // a partitioned archive is read with its partitions
       get_rel_relkind(plan->policy->archive_relid) == RELKIND_PARTITIONED_TABLE;
   CoreError err;
   if (!CallCore(
@@ -143,7 +143,7 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
               spec.key.push_back({src->keys[i].name, src->keys[i].op_schema});
             spec.filter = filter_sql ? filter_sql : "";
             spec.archive_has_archived_at = archived_at;
-            spec.archive_partitioned = partitioned;  // archive2
+            spec.archive_partitioned = partitioned;
             core::RestoreStatement batch = core::BuildRestoreBatch(spec);
             if (!batch.status.ok()) return batch.status;
             core::RestoreStatement count = core::BuildRestoreCount(spec);

@@ -18,7 +18,7 @@
 #include "core/batch_sizer.hpp"
 #include "core/rate_limit.hpp"
 #include "core/run_rules.hpp"
-#include "pg/run/archive_stage.hpp"  // archive2
+#include "pg/run/archive_stage.hpp"
 #include "pg/run/batch_executor.hpp"
 #include "pg/policy/catalog.hpp"
 #include "pg/module/guard.hpp"
@@ -832,7 +832,7 @@ RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger,
   PG_TRY();
   {
     totals = RunLocked(policy, max_rows, trigger, follows_schedule, progress_slot);
-    RunArchiveStage(policy, max_rows, trigger, follows_schedule,  // archive2: archive_retain stage
+    RunArchiveStage(policy, max_rows, trigger, follows_schedule,  // the archive stage (archive_retain)
                     progress_slot);
   }
   PG_CATCH();
