@@ -29,6 +29,7 @@
 #include "pg/run/policy_lock.hpp"
 #include "pg/run/schedule_gate.hpp"
 #include "pg/run/run_engine.hpp"
+#include "pg/module/subtransaction.hpp"
 #include "pg/workers/shared_state.hpp"
 
 extern "C" {
@@ -104,34 +105,6 @@ void StageSleep(int64_t ms) {
     RESUME_INTERRUPTS();
   }
   CHECK_FOR_INTERRUPTS();
-}
-
-// Runs f in a subtransaction; returns the error (rolled back) or nullptr.
-template <typename Fn>
-ErrorData* InStageSubtransaction(Fn&& f) {
-  MemoryContext oldcontext = CurrentMemoryContext;
-  ResourceOwner oldowner = CurrentResourceOwner;
-  ErrorData* volatile error = nullptr;
-  BeginInternalSubTransaction(NULL);
-  MemoryContextSwitchTo(oldcontext);
-  PG_TRY();
-  {
-    f();
-    ReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(oldcontext);
-    error = CopyErrorData();
-    FlushErrorState();
-    RollbackAndReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-  }
-  PG_END_TRY();
-  return error;
 }
 
 struct Stage {
@@ -285,7 +258,7 @@ bool WaitForTurn(Stage* s, int64_t limit) {
 // is not retried is left in s->error).
 bool OneBatch(Stage* s, int64_t limit) {
   if (s->plan == nullptr) {
-    s->error = InStageSubtransaction([&]() {
+    s->error = InSubtransaction([&]() {
       CheckArchiveStageTable(s->policy->name, s->policy->owner, s->derived->relid);
       s->plan = BuildRunPlan(s->derived, &s->timeout);
     });
@@ -293,7 +266,7 @@ bool OneBatch(Stage* s, int64_t limit) {
   }
   Waitpoint("archive_stage_before_batch");
   BatchResult result;
-  s->error = InStageSubtransaction([&]() {
+  s->error = InSubtransaction([&]() {
     CheckArchiveStageTable(s->policy->name, s->policy->owner, s->derived->relid);
     ExecuteBatch(s->plan, limit, &s->timeout, &result);
     if (!PolicyLockHeld(s->policy->id))
@@ -360,7 +333,7 @@ void AimAt(Stage* s, Oid relid) {
 // false when the stage must stop (s->error).
 bool DropPartition(Stage* s, Oid parent, const ArchivePartition* part) {
   int64_t rows = 0;
-  s->error = InStageSubtransaction([&]() {
+  s->error = InSubtransaction([&]() {
     CheckArchiveStageTable(s->policy->name, s->policy->owner, part->relid);
     char* parent_name = quote_qualified_identifier(get_namespace_name(get_rel_namespace(parent)),
                                                    get_rel_name(parent));

@@ -21,6 +21,7 @@
 #include "pg/policy/relation_info.hpp"
 #include "pg/run/batch_executor.hpp"
 #include "pg/run/policy_lock.hpp"
+#include "pg/module/subtransaction.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -79,34 +80,6 @@ void CommitStep(bool keep_going) {
   }
   SPI_commit();
   if (keep_going) EnsureSnapshot();
-}
-
-// Runs f in a subtransaction; returns the error (rolled back) or nullptr.
-template <typename Fn>
-ErrorData* InSubtransaction(Fn&& f) {
-  MemoryContext oldcontext = CurrentMemoryContext;
-  ResourceOwner oldowner = CurrentResourceOwner;
-  ErrorData* volatile error = nullptr;
-  BeginInternalSubTransaction(NULL);
-  MemoryContextSwitchTo(oldcontext);
-  PG_TRY();
-  {
-    f();
-    ReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(oldcontext);
-    error = CopyErrorData();
-    FlushErrorState();
-    RollbackAndReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-  }
-  PG_END_TRY();
-  return error;
 }
 
 // The source columns a restore writes: all but generated ones.

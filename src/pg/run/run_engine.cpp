@@ -32,6 +32,7 @@
 #include "pg/module/session.hpp"
 #include "pg/workers/shared_state.hpp"
 #include "pg/module/waitpoint.hpp"
+#include "pg/module/subtransaction.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -159,36 +160,6 @@ void Sleep(int64_t ms) {
   ResetLatch(MyLatch);
   RecordPendingInterrupt();
   CHECK_FOR_INTERRUPTS();
-}
-
-// Runs f inside a subtransaction. On failure returns the error (copied into
-// the caller's context) with the subtransaction rolled back; nullptr on
-// success.
-template <typename Fn>
-ErrorData* InSubtransaction(Fn&& f) {
-  MemoryContext oldcontext = CurrentMemoryContext;
-  ResourceOwner oldowner = CurrentResourceOwner;
-  ErrorData* volatile error = nullptr;
-  BeginInternalSubTransaction(NULL);
-  MemoryContextSwitchTo(oldcontext);
-  PG_TRY();
-  {
-    f();
-    ReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(oldcontext);
-    error = CopyErrorData();
-    FlushErrorState();
-    RollbackAndReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-  }
-  PG_END_TRY();
-  return error;
 }
 
 // The scheduler's kill switch, for runs that follow the schedule (the
