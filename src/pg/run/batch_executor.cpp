@@ -70,36 +70,36 @@ BuiltSql BuildStatements(const PlainSpec* p) {
   char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr,
                               nullptr, nullptr, nullptr, nullptr};
   bool row_count_is_deleted = false;
-  bool ok = CallCore(&err, [](const PlainSpec* p, char** out, bool* row_count_is_deleted) {
+  bool ok = CallCore(&err, [](const PlainSpec* in, char** sql, bool* range_deletes) {
     core::BatchStatementSpec spec;
-    spec.source = p->source;
-    spec.expires_at = p->expires_at;
-    spec.filter = p->filter ? p->filter : "";
-    spec.mode = p->mode;
-    spec.archive = p->archive ? p->archive : "";
-    for (int i = 0; i < p->ncolumns; ++i) spec.columns.emplace_back(p->columns[i]);
-    spec.path = p->path;
-    for (int i = 0; i < p->nkeys; ++i) spec.key.push_back({p->keys[i].name, p->keys[i].op_schema});
+    spec.source = in->source;
+    spec.expires_at = in->expires_at;
+    spec.filter = in->filter ? in->filter : "";
+    spec.mode = in->mode;
+    spec.archive = in->archive ? in->archive : "";
+    for (int i = 0; i < in->ncolumns; ++i) spec.columns.emplace_back(in->columns[i]);
+    spec.path = in->path;
+    for (int i = 0; i < in->nkeys; ++i) spec.key.push_back({in->keys[i].name, in->keys[i].op_schema});
     if (spec.path == core::AccessPath::kPrimaryKeyWalk) {
       for (int lower = 0; lower < 2; ++lower) {
         core::BatchStatement st = core::BuildBatchStatement(spec, lower);
         if (!st.status.ok()) return st.status;
-        out[2 + lower] = CoreStrdup(st.sql);
-        *row_count_is_deleted = st.row_count_is_deleted;
-        out[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
-        out[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
+        sql[2 + lower] = CoreStrdup(st.sql);
+        *range_deletes = st.row_count_is_deleted;
+        sql[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
+        sql[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
       }
     } else {
       if (spec.path == core::AccessPath::kIndex) {
         core::BatchStatement st = core::BuildBatchStatement(spec, false);
         if (!st.status.ok()) return st.status;
-        out[0] = CoreStrdup(st.sql);
+        sql[0] = CoreStrdup(st.sql);
       }
       core::BatchStatement st = core::BuildBatchStatement(spec, true);
       if (!st.status.ok()) return st.status;
-      out[1] = CoreStrdup(st.sql);
+      sql[1] = CoreStrdup(st.sql);
     }
-    out[8] = CoreStrdup(core::BuildPreviewStatement(spec));
+    sql[8] = CoreStrdup(core::BuildPreviewStatement(spec));
     return core::Status::Ok();
   }, p, out, &row_count_is_deleted);
   if (!ok) {

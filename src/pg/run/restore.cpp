@@ -107,7 +107,7 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
   if (!CallCore(
           &err,
           [](const SourceInfo* src, char** cols, int ncols, const char* archive_name,
-             const char* filter_sql, bool archived_at, bool partitioned, char** sql) {
+             const char* filter_sql, bool archived_at, bool is_partitioned, char** sql) {
             core::RestoreStatementSpec spec;
             spec.source = src->qualified;
             spec.archive = archive_name;
@@ -116,7 +116,7 @@ void BuildStatements(RestorePlan* plan, const SourceInfo* source, const char* fi
               spec.key.push_back({src->keys[i].name, src->keys[i].op_schema});
             spec.filter = filter_sql ? filter_sql : "";
             spec.archive_has_archived_at = archived_at;
-            spec.archive_partitioned = partitioned;
+            spec.archive_partitioned = is_partitioned;
             core::RestoreStatement batch = core::BuildRestoreBatch(spec);
             if (!batch.status.ok()) return batch.status;
             core::RestoreStatement count = core::BuildRestoreCount(spec);
