@@ -18,6 +18,7 @@ extern "C" {
 
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -68,12 +69,38 @@ char* PartitionName(const char* relname, const char* suffix) {
   return psprintf("%.*s%s", len, relname, suffix);
 }
 
+// The name for the archive's partition with this suffix, or nullptr when
+// that partition exists already. A name another relation took (an archive
+// owner can rename its own table to anything in retention_archive) is passed
+// over for the next of name_1 ... name_9, so nobody can keep another
+// archive from getting its partitions.
+char* FreePartitionName(Oid archive, const char* suffix) {
+  Oid nsp = get_rel_namespace(archive);
+  for (int i = 0; i < 10; ++i) {
+    char* name = PartitionName(get_rel_name(archive),
+                               i == 0 ? suffix : psprintf("%s_%d", suffix, i));
+    Oid relid = get_relname_relid(name, nsp);
+    if (!OidIsValid(relid)) return name;
+    if (get_rel_relispartition(relid) && get_partition_parent(relid, true) == archive)
+      return nullptr;
+  }
+  ereport(WARNING, (errmsg("no free name for partition %s of archive table \"%s\"", suffix,
+                           get_rel_name(archive))));
+  return nullptr;
+}
+
 // Creates one partition (bounds nullptr: the DEFAULT one) in a
 // subtransaction; a failure is a WARNING. Runs inside catalog work.
+//
+// The extension owner only creates a plain table of the archive's columns
+// (LIKE without INCLUDING runs nobody's code) and gives it to the archive's
+// owner; the archive's owner attaches it, in the sandbox. Attaching builds
+// the archive's indexes on the new partition, which evaluates their
+// expressions: that must never happen with the extension owner's rights.
 void CreatePartition(Oid archive, const char* bounds, const char* suffix) {
   const char* schema = get_namespace_name(get_rel_namespace(archive));
-  char* name = PartitionName(get_rel_name(archive), suffix);
-  if (OidIsValid(get_relname_relid(name, get_rel_namespace(archive)))) return;
+  char* name = FreePartitionName(archive, suffix);
+  if (name == nullptr) return;
   char* parent = quote_qualified_identifier(schema, get_rel_name(archive));
   char* part = quote_qualified_identifier(schema, name);
   const char* owner = quote_identifier(GetUserNameFromId(RelationOwner(archive), false));
@@ -86,8 +113,13 @@ void CreatePartition(Oid archive, const char* bounds, const char* suffix) {
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
     SetLocalSetting("lock_timeout", timeout);
-    Exec(psprintf("CREATE TABLE %s PARTITION OF %s %s", part, parent, bounds ? bounds : "DEFAULT"));
+    Exec(psprintf("CREATE TABLE %s (LIKE %s)", part, parent));
     Exec(psprintf("ALTER TABLE %s OWNER TO %s", part, owner));
+    Sandbox sandbox;
+    BeginSandbox(RelationOwner(archive), "UTC", &sandbox);
+    Exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s %s", parent, part,
+                  bounds ? bounds : "DEFAULT"));
+    EndSandbox(&sandbox);
     ReleaseCurrentSubTransaction();
     MemoryContextSwitchTo(oldcontext);
     CurrentResourceOwner = oldowner;
@@ -206,7 +238,7 @@ void EnsureArchivePartitions(int32_t policy_id) {
   Oid types[1] = {INT4OID};
   Datum values[1] = {Int32GetDatum(policy_id)};
   ExecCatalog(
-      "SELECT archive_table::oid, archive_partition FROM retention.policy"
+      "SELECT archive_table::oid, archive_partition, relation::oid FROM retention.policy"
       " WHERE id = $1 AND archive_partition IS NOT NULL AND mode = 'archive'",
       1, types, values, NULL, 1);
   if (SPI_processed != 1) return;
@@ -216,7 +248,15 @@ void EnsureArchivePartitions(int32_t policy_id) {
   Datum interval =
       datumCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull), false,
                 sizeof(Interval));
+  Oid source =
+      DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3, &isnull));
   if (get_rel_relkind(archive) != RELKIND_PARTITIONED_TABLE) return;
+  // Only the archive add_policy made: in retention_archive and owned by the
+  // table's owner (alter_policy may have pointed the policy elsewhere since,
+  // or the archive's owner moved it).
+  if (get_rel_namespace(archive) != get_namespace_oid("retention_archive", true) ||
+      RelationOwner(archive) != RelationOwner(source))
+    return;
   CreatePartitions(archive, interval);
 }
 

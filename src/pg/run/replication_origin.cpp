@@ -1,6 +1,7 @@
 // replication_origin.cpp: see replication_origin.hpp.
 #include "pg/run/replication_origin.hpp"
 
+#include "pg/module/gucs.hpp"
 #include "pg/run/policy_lock.hpp"
 
 extern "C" {
@@ -9,7 +10,10 @@ extern "C" {
 #include "access/xact.h"
 #include "miscadmin.h"
 #include "replication/origin.h"
+#include "storage/latch.h"
 #include "storage/lock.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 
 #include "pg/pg_compat.h"
 }
@@ -52,9 +56,27 @@ void BeginOriginBatch() {
                        "replication origin \"%s\".",
                        kRetentionOriginName),
              errhint("Reset it with pg_replication_origin_session_reset() first.")));
+  // Until the batch commits. The wait is bounded by retention.lock_timeout
+  // (one second when that is 0): a batch that holds the origin as long as
+  // its table's triggers please must not stop other policies for longer;
+  // 55P03 makes the waiting batch back off and retry like any lock timeout.
   LOCKTAG tag;
   SET_LOCKTAG_ADVISORY(tag, InvalidOid, kPolicyLockClass, 0, kOriginLockField);
-  (void) LockAcquire(&tag, ExclusiveLock, false, false);  // until the batch commits
+  TimestampTz deadline = TimestampTzPlusMilliseconds(
+      GetCurrentTimestamp(), guc_lock_timeout_ms > 0 ? guc_lock_timeout_ms : 1000);
+  while (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL) {
+    if (GetCurrentTimestamp() >= deadline)
+      ereport(ERROR,
+              (errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+               errmsg("could not take the replication origin \"%s\" in time",
+                      kRetentionOriginName),
+               errdetail("A batch of another policy with replicate_deletes => false holds it; "
+                         "such batches take turns.")));
+    (void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+                     PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+  }
   EnsureRetentionOrigin();
   RepOriginId origin = replorigin_by_name(kRetentionOriginName, false);
   ReplOriginSessionSetupCompat(origin);

@@ -346,9 +346,23 @@ RestoreTotals RestorePolicy(const char* name, const char* filter, int64_t max_ro
     ereport(ERROR, (errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
                     errmsg("must be owner of retention policy \"%s\"", policy->name)));
   if (dry_run) {
-    RestorePlan* plan = BuildRestorePlan(policy, filter);
+    // The count runs the table owner's code too: advisory locks it takes at
+    // session level must not stay in the caller's session.
+    AdvisoryLockSnapshot* dry_locks = SnapshotAdvisoryLocks();
     RestoreTotals totals = {0, 0, 0, "dry run"};
-    CountRestore(plan, &totals.rows_restored, &totals.rows_kept);
+    PG_TRY();
+    {
+      RestorePlan* plan = BuildRestorePlan(policy, filter);
+      CountRestore(plan, &totals.rows_restored, &totals.rows_kept);
+    }
+    PG_CATCH();
+    {
+      MemoryContextSwitchTo(ErrorContext);
+      (void) ReleaseAdvisoryLocksTakenSince(dry_locks);
+      PG_RE_THROW();
+    }
+    PG_END_TRY();
+    (void) ReleaseAdvisoryLocksTakenSince(dry_locks);
     if (max_rows > 0 && totals.rows_restored > max_rows) totals.rows_restored = max_rows;
     ReportKept(policy, totals.rows_kept, true);
     return totals;

@@ -58,8 +58,13 @@ bool TrySubtransaction(const BatchTimeout* with_timeout, Fn&& f) {
     MemoryContextSwitchTo(oldcontext);
     ErrorData* error = CopyErrorData();
     FlushErrorState();
+    // Only a real cancel of this session (raised by ProcessInterrupts, and
+    // not our own batch timeout) goes on to the caller; query_canceled that
+    // the table owner's code raises itself only leaves the figure unknown.
     bool callers_cancel = error->sqlerrcode == ERRCODE_QUERY_CANCELED &&
-                          !(with_timeout != nullptr && OurStatementTimeoutExpired(with_timeout));
+                          !(with_timeout != nullptr && OurStatementTimeoutExpired(with_timeout)) &&
+                          error->funcname != nullptr &&
+                          strcmp(error->funcname, "ProcessInterrupts") == 0;
     RollbackAndReleaseCurrentSubTransaction();
     ereport(DEBUG1, (errmsg("pg_retention: monitoring figure left unknown: %s", error->message)));
     FreeErrorData(error);
