@@ -65,6 +65,16 @@ CALL retention.restore('tokens', filter => 'id <= 2', dry_run => true);
 CALL retention.restore('tokens', max_rows => 4, dry_run => true);
 COMMIT;
 SELECT count(*) AS archived FROM retention_archive.tokens;
+RESET ROLE;
+
+-- A dry run leaves no advisory lock that code in its filter took behind in
+-- the caller's session.
+CREATE FUNCTION regress_restore_locker(integer) RETURNS boolean LANGUAGE plpgsql STABLE AS
+  $$BEGIN PERFORM pg_advisory_lock(4242); RETURN true; END$$;
+SET ROLE regress_restore_owner;
+CALL retention.restore('tokens', filter => 'public.regress_restore_locker(id)', dry_run => true);
+SELECT count(*) AS locks_left FROM pg_locks
+ WHERE locktype = 'advisory' AND objid = 4242 AND pid = pg_backend_pid();
 
 -- A real restore commits every batch: not inside a transaction block.
 BEGIN;
@@ -156,5 +166,6 @@ DROP TABLE tokens, ledger, sessions, retention_archive.tokens;
 DROP SCHEMA retention_archive;
 DROP FUNCTION regress_restore_spy(int);
 DROP FUNCTION swallow();
+DROP FUNCTION regress_restore_locker(integer);
 DROP ROLE regress_restore_owner, regress_restore_stranger, regress_restore_watcher;
 DROP EXTENSION pg_retention;
