@@ -54,6 +54,16 @@ char* TextOrNull(HeapTuple tup, TupleDesc desc, int col) {
   return isnull ? nullptr : TextDatumGetCString(d);
 }
 
+// The first column of the last SPI result, as a palloc'd array of names.
+char** NamesFromResult(int* count) {
+  int n = static_cast<int>(SPI_processed);
+  char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
+  for (int i = 0; i < n; ++i)
+    names[i] = TextOrNull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+  *count = n;
+  return names;
+}
+
 const char* kPolicyColumns =
     "SELECT p.id, p.name, p.relation::oid, p.expires_at, p.filter, p.retain, p.schedule,"
     "       p.mode, p.archive_table::oid, coalesce(p.batch_size, 0), p.enabled, p.paused,"
@@ -276,12 +286,7 @@ PolicyRecord* LoadPolicy(const char* name, bool missing_ok) {
 char** ListRunnablePolicies(int* count) {
   ExecCatalog("SELECT name FROM retention.policy WHERE enabled AND NOT paused ORDER BY id", 0, NULL,
               NULL, NULL, 0);
-  int n = static_cast<int>(SPI_processed);
-  char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
-  for (int i = 0; i < n; ++i)
-    names[i] = TextOrNull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-  *count = n;
-  return names;
+  return NamesFromResult(count);
 }
 
 bool PolicyNameExists(const char* name) {
@@ -565,12 +570,7 @@ void RecordHorizonWarning(int64_t run_id, const char* warning) {
 
 char** ListDuePolicies(int* count) {
   ExecCatalog(DUE_POLICIES " ORDER BY s.next_run_at NULLS FIRST, p.id", 0, NULL, NULL, NULL, 0);
-  int n = static_cast<int>(SPI_processed);
-  char** names = static_cast<char**>(palloc0(sizeof(char*) * (n + 1)));
-  for (int i = 0; i < n; ++i)
-    names[i] = TextOrNull(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-  *count = n;
-  return names;
+  return NamesFromResult(count);
 }
 
 bool PolicyIsDue(const char* name) {

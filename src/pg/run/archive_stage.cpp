@@ -177,22 +177,6 @@ void RecordStageOutcome(int32_t policy_id, bool failed, bool ok, int64_t deleted
       4, types, values, NULL, 0);
 }
 
-int64_t StageBackoffMs(int failures) {
-  CoreError err;
-  int64_t delay = 0;
-  double draw = pg_prng_double(&pg_global_prng_state);
-  if (!CallCore(
-          &err,
-          [](int n, double random, int64_t* out) {
-            core::BackoffSettings settings;
-            *out = core::BackoffDelayMs(settings, n, random);
-            return core::Status::Ok();
-          },
-          failures, draw, &delay))
-    RaiseCoreError(&err);
-  return delay;
-}
-
 // After a failed attempt: true when it is retried (a transient error or the
 // batch's own statement timeout, within retention.max_batch_retries).
 bool StageRetry(Stage* s) {
@@ -200,9 +184,7 @@ bool StageRetry(Stage* s) {
   DisarmBatchTimeout(&s->timeout);
   bool batch_timeout =
       error->sqlerrcode == ERRCODE_QUERY_CANCELED && OurStatementTimeoutExpired(&s->timeout);
-  bool transient = error->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE ||
-                   error->sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-                   error->sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE;
+  bool transient = IsTransient(error->sqlerrcode);
   if (!(transient || batch_timeout) || s->failures >= guc_max_batch_retries) return false;
   s->failures++;
   s->retries++;
@@ -213,7 +195,7 @@ bool StageRetry(Stage* s) {
   FreeErrorData(error);
   s->error = nullptr;
   StageCommit(false, true);
-  StageSleep(StageBackoffMs(s->failures));
+  StageSleep(BackoffMs(s->failures));
   StageSnapshot();
   return true;
 }

@@ -66,6 +66,28 @@ extern "C" {
 
 namespace pg_retention::pg {
 
+// Shared with the archive stage (run_engine.hpp).
+bool IsTransient(int sqlerrcode) {
+  return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
+         sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE;
+}
+
+int64_t BackoffMs(int failures) {
+  CoreError err;
+  int64_t delay = 0;
+  double draw = pg_prng_double(&pg_global_prng_state);
+  if (!CallCore(
+          &err,
+          [](int n, double random, int64_t* out) {
+            core::BackoffSettings settings;
+            *out = core::BackoffDelayMs(settings, n, random);
+            return core::Status::Ok();
+          },
+          failures, draw, &delay))
+    RaiseCoreError(&err);
+  return delay;
+}
+
 namespace {
 
 // Each transaction of a run works under a snapshot the engine pushes itself:
@@ -114,27 +136,6 @@ void CommitStep(bool keep_going, bool durable = true) {
     }
   }
   if (keep_going) EnsureSnapshot();
-}
-
-bool IsTransient(int sqlerrcode) {
-  return sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE || sqlerrcode == ERRCODE_T_R_DEADLOCK_DETECTED ||
-         sqlerrcode == ERRCODE_T_R_SERIALIZATION_FAILURE;
-}
-
-int64_t BackoffMs(int failures) {
-  CoreError err;
-  int64_t delay = 0;
-  double draw = pg_prng_double(&pg_global_prng_state);
-  if (!CallCore(
-          &err,
-          [](int n, double random, int64_t* out) {
-            core::BackoffSettings settings;
-            *out = core::BackoffDelayMs(settings, n, random);
-            return core::Status::Ok();
-          },
-          failures, draw, &delay))
-    RaiseCoreError(&err);
-  return delay;
 }
 
 // A cancel or termination that arrives while the run sleeps between

@@ -25,6 +25,13 @@ struct RunTotals {
 // is looked at again later. Batch failures are recorded in the run history
 // and end the run with kError; a cancel or shutdown is recorded, then
 // re-raised.
+// A batch error worth another try: a lock timeout, deadlock or serialization
+// failure.
+bool IsTransient(int sqlerrcode);
+
+// How long to wait before retry number failures (core/backoff, with jitter).
+int64_t BackoffMs(int failures);
+
 RunTotals RunPolicy(const char* name, int64_t max_rows, const char* trigger,
                     bool follows_schedule);
 
