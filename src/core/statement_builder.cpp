@@ -116,6 +116,38 @@ std::string DeleteClauses(const BatchStatementSpec& spec, const std::string& whe
          Returning(spec);
 }
 
+// Archive mode, key walk: the copy-first form. The INSERT is the statement
+// (its row count is the rows archived); the DELETE, a WITH clause nobody
+// reads, runs after it to completion, over the same snapshot. The INSERT
+// copies every visible purgeable row of the range; the DELETE removes those
+// of them it may (unmarked, or locked by the clause "locked", which the
+// INSERT's InitPlan runs first), so the rows deleted are a subset of the
+// rows copied. A row updated after the snapshot is never deleted instead of
+// its copy: the DELETE's re-check sees it locked by the batch itself, not in
+// "locked". The caller compares the two counts and rolls back unless they
+// are equal.
+std::string CopyFirstStatement(const BatchStatementSpec& spec, const std::string& where) {
+  std::string target, select;
+  for (std::size_t i = 0; i < spec.columns.size(); ++i) {
+    if (i) {
+      target += ", ";
+      select += ", ";
+    }
+    target += spec.columns[i];
+    select += "t." + spec.columns[i];
+  }
+  std::ostringstream sql;
+  sql << "WITH " << LockedClause(spec, where) << ", moved AS (\n  "
+      << DeleteStatement(spec, where) << ")\n"
+      << "INSERT INTO " << spec.archive << " (" << target << ")\n"
+      << "SELECT " << select << " FROM ONLY " << spec.source << " t\n"
+      << "  WHERE " << where << "\n"
+      << "    AND " << BuildPurgeablePredicate(spec) << "\n"
+      << "    AND (SELECT pg_catalog.count(*) FROM locked) OPERATOR(pg_catalog.>=) "
+         "'0'::pg_catalog.int8\n";
+  return sql.str();
+}
+
 // scanned_from empty: no candidate set, scanned is 0.
 std::string CountsSelect(const BatchStatementSpec& spec, const std::string& scanned_from) {
   std::string archived = spec.mode == Mode::kArchive ? "(SELECT pg_catalog.count(*) FROM archived)"
@@ -196,6 +228,7 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
         out.row_count_is_deleted = true;
       } else {
         sql << "WITH " << DeleteClauses(spec, where) << CountsSelect(spec, "") << "\n";
+        out.copy_first_sql = CopyFirstStatement(spec, where);
       }
       out.cursor_params = next_param - 3;
       out.cursor_columns = 0;

@@ -64,6 +64,13 @@ struct BatchStatement {
   Status status;
   std::string sql;
   bool row_count_is_deleted = false;
+  // kPrimaryKeyWalk in archive mode: the same batch as a copy-first
+  // statement (same parameters), an INSERT whose row count is the rows
+  // archived, with the DELETE of those rows in a WITH clause that runs after
+  // it. Its DELETE removes a subset of the rows copied; the caller counts
+  // the rows it deleted (the table's own statistics counter) and keeps the
+  // batch only when both counts are equal, else runs `sql`. Empty otherwise.
+  std::string copy_first_sql;
   int cursor_params = 0;   // how many $3... parameters the statement takes
   int cursor_columns = 0;  // how many cursor columns the result row carries
 };

@@ -190,6 +190,61 @@ TEST(StatementBuilder, ArchiveMovesColumnsByName) {
   EXPECT_EQ(st.sql.find("ON CONFLICT"), std::string::npos);
 }
 
+// The copy-first form of an archive batch (key walk): the INSERT is the
+// statement, copying every visible purgeable row of the range; the DELETE
+// is a WITH clause nobody reads, so PostgreSQL runs it after the INSERT;
+// the lock scan runs first, as the INSERT's InitPlan.
+TEST(StatementBuilder, ArchiveKeyWalkHasACopyFirstForm) {
+  BatchStatementSpec spec = TokensSpec();
+  spec.mode = Mode::kArchive;
+  spec.archive = "\"retention_archive\".\"oauth_access_tokens\"";
+  spec.columns = {"\"id\"", "\"token\"", "\"revoked_at\""};
+  for (bool has_cursor : {false, true}) {
+    BatchStatement st = BuildBatchStatement(spec, has_cursor);
+    ASSERT_TRUE(st.status.ok());
+    const std::string& sql = st.copy_first_sql;
+    ASSERT_FALSE(sql.empty());
+    EXPECT_EQ(sql.rfind("WITH locked AS MATERIALIZED (", 0), 0u);
+    const auto del = sql.find("), moved AS (\n  DELETE FROM ONLY \"public\".\"oauth_access_tokens\" t");
+    const auto ins = sql.find(")\nINSERT INTO \"retention_archive\".\"oauth_access_tokens\" "
+                              "(\"id\", \"token\", \"revoked_at\")\n"
+                              "SELECT t.\"id\", t.\"token\", t.\"revoked_at\" "
+                              "FROM ONLY \"public\".\"oauth_access_tokens\" t\n");
+    ASSERT_NE(del, std::string::npos);
+    ASSERT_NE(ins, std::string::npos);
+    EXPECT_LT(del, ins);
+    // Nobody reads the DELETE: no RETURNING, no count of it.
+    EXPECT_EQ(sql.find("RETURNING"), std::string::npos);
+    EXPECT_EQ(sql.find("FROM moved"), std::string::npos);
+    // The INSERT copies the whole range's purgeable rows, lock marks or not,
+    // once "locked" has run; the DELETE keeps the lock test.
+    const std::string insert = sql.substr(ins);
+    EXPECT_NE(insert.find("(revoked_at) OPERATOR(pg_catalog.<) $1"), std::string::npos);
+    EXPECT_EQ(insert.find("xmax"), std::string::npos);
+    EXPECT_NE(insert.find("(SELECT pg_catalog.count(*) FROM locked) OPERATOR(pg_catalog.>=)"),
+              std::string::npos);
+    EXPECT_NE(sql.substr(del, ins - del).find("t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid"),
+              std::string::npos);
+    // The same range, so the same parameters as the statement it stands for.
+    EXPECT_NE(insert.find("$3"), std::string::npos);
+    EXPECT_EQ(insert.find("$4") != std::string::npos, has_cursor);
+    EXPECT_EQ(sql.find("ON CONFLICT"), std::string::npos);
+  }
+}
+
+// Delete mode and the other walks have none.
+TEST(StatementBuilder, OnlyArchiveKeyWalkHasACopyFirstForm) {
+  BatchStatementSpec index = TokensSpec();
+  index.mode = Mode::kArchive;
+  index.archive = "\"retention_archive\".\"oauth_access_tokens\"";
+  index.columns = {"\"id\""};
+  index.path = AccessPath::kIndex;
+  BatchStatementSpec blocks = index;
+  blocks.path = AccessPath::kBlockRange;
+  for (const BatchStatementSpec& spec : {TokensSpec(), index, blocks})
+    EXPECT_TRUE(BuildBatchStatement(spec, true).copy_first_sql.empty());
+}
+
 TEST(StatementBuilder, ArchiveNeedsTable) {
   BatchStatementSpec spec = TokensSpec();
   spec.mode = Mode::kArchive;

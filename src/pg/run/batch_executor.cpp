@@ -13,6 +13,7 @@
 #include "pg/module/gucs.hpp"
 #include "pg/policy/relation_info.hpp"
 #include "pg/module/session.hpp"
+#include "pg/run/copy_first.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -58,17 +59,18 @@ struct BuiltSql {
   char* bound[2];
   char* last_key[2];
   char* preview;
+  char* copy_first[2];
   bool range_row_count_is_deleted;  // range[]: a plain DELETE, see core
 };
 
-// first, next, range[2], bound[2], last_key[2], preview
-constexpr int kBuiltStrings = 9;
+// first, next, range[2], bound[2], last_key[2], preview, copy_first[2]
+constexpr int kBuiltStrings = 11;
 
 BuiltSql BuildStatements(const PlainSpec* p) {
   CoreError err;
   // malloc'd by the core side, in the order of BuiltSql.
-  char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr,
-                              nullptr, nullptr, nullptr, nullptr};
+  char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                              nullptr, nullptr, nullptr, nullptr, nullptr};
   bool row_count_is_deleted = false;
   bool ok = CallCore(&err, [](const PlainSpec* in, char** sql, bool* range_deletes) {
     core::BatchStatementSpec spec;
@@ -86,6 +88,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
         if (!st.status.ok()) return st.status;
         sql[2 + lower] = CoreStrdup(st.sql);
         *range_deletes = st.row_count_is_deleted;
+        if (!st.copy_first_sql.empty()) sql[9 + lower] = CoreStrdup(st.copy_first_sql);
         sql[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
         sql[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
       }
@@ -114,6 +117,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
     built.range[lower] = out[2 + lower] ? TakeCoreString(out[2 + lower]) : nullptr;
     built.bound[lower] = out[4 + lower] ? TakeCoreString(out[4 + lower]) : nullptr;
     built.last_key[lower] = out[6 + lower] ? TakeCoreString(out[6 + lower]) : nullptr;
+    built.copy_first[lower] = out[9 + lower] ? TakeCoreString(out[9 + lower]) : nullptr;
   }
   built.preview = TakeCoreString(out[8]);
   return built;
@@ -227,6 +231,7 @@ void PlanStatements(RunPlan* plan, const SourceInfo* source) {
     plan->sql_range[lower] = sql.range[lower];
     plan->sql_bound[lower] = sql.bound[lower];
     plan->sql_last_key[lower] = sql.last_key[lower];
+    plan->sql_copy_first[lower] = sql.copy_first[lower];
   }
   plan->range_row_count_is_deleted = sql.range_row_count_is_deleted;
   plan->sql_preview = sql.preview;
@@ -630,6 +635,15 @@ void ReadCounts(const RunPlan* plan, int rc, BatchResult* result) {
   result->visited = DatumGetInt64(SPI_getbinval(tup, desc, 3, &isnull));
 }
 
+// Archive mode, key walk: the copy-first form when it may run (and its
+// counts agree); false: the caller runs args->sql.
+bool TryCopyFirstForm(const RunPlan* plan, const BatchArgs* args, BatchResult* result) {
+  if (plan->path != core::AccessPath::kPrimaryKeyWalk || !CopyFirstAllowed(plan)) return false;
+  CopyFirstBatch batch = {plan->sql_copy_first[plan->have_cursor], args->nargs, args->types,
+                          args->values};
+  return TryCopyFirst(plan, &batch, &result->deleted, &result->archived);
+}
+
 void CheckArchivedAll(const RunPlan* plan, const BatchResult* result) {
   if (!IsArchive(plan->policy) || result->archived == result->deleted) return;
   ereport(ERROR,
@@ -665,9 +679,10 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchTimeout* timeout, BatchResu
   Sandbox sandbox;
   BeginSandbox(table_owner, plan->policy->timezone, &sandbox);
   const bool bound = ops.bind(plan, limit, &args, &scratch);
-  int rc = bound ? SPI_execute_with_args(args.sql, args.nargs, args.types, args.values, NULL,
-                                         false, 0)
-                 : SPI_OK_SELECT;
+  const bool counted = bound && TryCopyFirstForm(plan, &args, result);
+  int rc = bound && !counted ? SPI_execute_with_args(args.sql, args.nargs, args.types,
+                                                     args.values, NULL, false, 0)
+                             : SPI_OK_SELECT;
   EndSandbox(&sandbox);
   EndBatchBounds(timeout, bounds);
   if (!bound) {  // nothing left to visit
@@ -680,7 +695,7 @@ void ExecuteBatch(RunPlan* plan, int64_t limit, BatchTimeout* timeout, BatchResu
     ereport(ERROR, (errcode(ERRCODE_QUERY_CANCELED),
                     errmsg("canceling retention batch due to statement timeout"),
                     errdetail("The batch ran past retention.statement_timeout.")));
-  ReadCounts(plan, rc, result);
+  if (!counted) ReadCounts(plan, rc, result);
   CheckArchivedAll(plan, result);
   ops.advance(plan, limit, &scratch, result);
   if (SPI_tuptable != nullptr) SPI_freetuptable(SPI_tuptable);  // one per batch

@@ -46,6 +46,7 @@ struct RunPlan {
   char* sql_next;           // index walk: from the cursor; block walk: the batch
   char* sql_range[2];       // key walk: the batch [has lower bound]
   bool range_row_count_is_deleted;  // sql_range is a plain DELETE (delete mode)
+  char* sql_copy_first[2];  // key walk, archive mode: copy-first form (copy_first.hpp)
   char* sql_bound[2];       // key walk: end of the next range [has lower bound]
   char* sql_last_key[2];    // key walk: end of the last range [has lower bound]
   char* sql_preview;
