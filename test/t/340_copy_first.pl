@@ -36,12 +36,14 @@ SELECT i, 'tok' || i, CASE WHEN i % 3 <> 0 THEN timestamptz '2001-01-01' + i * i
 });
 }
 
-# Runs the policy with the batch statements' plans and DEBUG1 messages in
-# the server log; returns (the run's row, the log it wrote).
+# Runs a policy (public.tokens by default) with the batch statements' plans
+# and DEBUG1 messages in the server log; returns (the run's row, the log it
+# wrote).
 sub run_logged
 {
-	my ($settings) = @_;
+	my ($settings, $policy) = @_;
 	$settings //= '';
+	$policy //= 'public.tokens';
 	my $offset = -s $node->logfile;
 	my $row = $node->safe_psql('postgres', qq{
 LOAD 'auto_explain';
@@ -49,7 +51,7 @@ SET auto_explain.log_min_duration = 0;
 SET auto_explain.log_nested_statements = on;
 SET log_min_messages = debug1;
 $settings
-CALL retention.run('public.tokens');
+CALL retention.run('$policy');
 SELECT status || ' ' || rows_deleted || ' ' || rows_archived FROM retention.runs
  ORDER BY run_id DESC LIMIT 1;
 });
@@ -127,5 +129,92 @@ CREATE TRIGGER noop AFTER INSERT ON retention_archive.tokens FOR EACH ROW EXECUT
 returning_only('trigger on the archive', '', 9001, 12000);
 $node->safe_psql('postgres', 'DROP TRIGGER noop ON retention_archive.tokens');
 returning_only('track_counts off', 'SET track_counts = off;', 12001, 15000);
+
+# 4. The table owner's code in the statement (a hostile review): with it
+# the predicate may mean something else in the INSERT than in the DELETE, or
+# the statistics counter may count deletes that are not the batch's. None of
+# these policies takes the copy-first form, and no row is lost or doubled.
+# Ids FIRST..N all expired; HELD (if any) held FOR SHARE by another session.
+sub owner_code
+{
+	my ($name, $table, $setup, $first, $n, $held) = @_;
+	$node->safe_psql('postgres', qq{
+CREATE TABLE $table (id int PRIMARY KEY, payload text, revoked_at timestamptz);
+INSERT INTO $table SELECT i, 'p' || i, '2001-01-01' FROM generate_series($first, $n) AS i;
+$setup
+});
+	my $holder;
+	if ($held)
+	{
+		$holder = $node->background_psql('postgres');
+		$holder->query_safe('BEGIN');
+		$holder->query_safe("SELECT id FROM $table WHERE id = $held FOR SHARE");
+	}
+	my ($st, $lg) = run_logged('', "public.$table");
+	like($st, qr/^ok /, "$name: the run ends ok");
+	unlike($lg, qr/\)\n\s*INSERT INTO retention_archive\.$table /, "$name: no copy-first batch");
+	if ($holder)
+	{
+		$holder->query_safe('COMMIT');
+		$holder->quit;
+	}
+	is($node->safe_psql('postgres', qq{
+SELECT count(*) FILTER (WHERE NOT in_table AND NOT in_archive) || ' lost, '
+    || count(*) FILTER (WHERE in_table AND in_archive) || ' in both'
+  FROM (SELECT EXISTS (SELECT 1 FROM $table t WHERE t.id = i) AS in_table,
+               EXISTS (SELECT 1 FROM retention_archive.$table a WHERE a.id = i) AS in_archive
+          FROM generate_series($first, $n) AS i) s}),
+		'0 lost, 0 in both', "$name: every row in exactly one place");
+	return;
+}
+
+# A STABLE function of the owner's that is not.
+owner_code('a filter that changes its mind', 'coin', q{
+CREATE FUNCTION coin(i int) RETURNS boolean LANGUAGE plpgsql STABLE AS
+  $$BEGIN RETURN random() < 0.5; END$$;
+SELECT retention.add_policy('coin', 'revoked_at', mode => 'archive', filter => 'public.coin(id)',
+                            batch_size => 2);
+}, 1, 400);
+
+# Built-in, truly STABLE functions only, but an archive default that changes
+# the setting they read while rows are copied.
+owner_code('an archive default that flips a setting', 'flip', q{
+SELECT retention.add_policy('flip', 'revoked_at', mode => 'archive', batch_size => 2,
+  filter => $f$CASE current_setting('app.phase', true) WHEN 'del' THEN id % 2 = 0
+                ELSE id % 2 = 1 END$f$);
+CREATE FUNCTION mark() RETURNS timestamptz LANGUAGE plpgsql AS
+  $$BEGIN PERFORM set_config('app.phase', 'del', true); RETURN now(); END$$;
+ALTER TABLE retention_archive.flip ALTER archived_at SET DEFAULT mark();
+}, 2, 401);  # ranges of two keys start at an even one
+
+# An archive default that deletes from the table and rolls it back (the
+# statistics counter counts it all the same), while a row is held.
+owner_code('an archive default that deletes and rolls back', 'bump', q{
+INSERT INTO bump VALUES (100000, 'live', NULL);
+SELECT retention.add_policy('bump', 'revoked_at', mode => 'archive', batch_size => 10);
+CREATE FUNCTION bump() RETURNS timestamptz LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('app.bumped', true) IS DISTINCT FROM 'y' THEN
+    PERFORM set_config('app.bumped', 'y', true);
+    BEGIN
+      DELETE FROM public.bump WHERE id = 100000;
+      RAISE EXCEPTION 'undo';
+    EXCEPTION WHEN raise_exception THEN NULL;
+    END;
+  END IF;
+  RETURN now();
+END$$;
+ALTER TABLE retention_archive.bump ALTER archived_at SET DEFAULT bump();
+}, 1, 100, 45);
+
+# Code on the archive itself: a CHECK constraint, an expression index.
+owner_code('a CHECK constraint on the archive', 'checked', q{
+SELECT retention.add_policy('checked', 'revoked_at', mode => 'archive', batch_size => 10);
+ALTER TABLE retention_archive.checked ADD CHECK (length(payload) > 0);
+}, 1, 100);
+owner_code('an expression index on the archive', 'exprindex', q{
+SELECT retention.add_policy('exprindex', 'revoked_at', mode => 'archive', batch_size => 10);
+CREATE INDEX ON retention_archive.exprindex (lower(payload));
+}, 1, 100);
 
 done_testing();

@@ -292,6 +292,9 @@ RunPlan* BuildRunPlan(PolicyRecord* policy, BatchTimeout* timeout) {
   if (IsArchive(policy)) plan->archive_name = CheckArchive(policy, source);
   PlanAccessPath(plan, source, &expires);
   PlanStatements(plan, source);
+  plan->source_name = source->qualified;
+  plan->expressions_builtin =
+      ExpressionsRunNoUserCode(expires.node, policy->filter ? filter.node : nullptr);
   if (timeout != nullptr) RestoreCursor(plan);
 
   EndSandbox(&sandbox);

@@ -1,6 +1,11 @@
 // copy_first.cpp: the copy-first form of an archive batch; see
-// copy_first.hpp.
+// copy_first.hpp. Its safety rests on two facts checked here: the statement
+// runs no code but PostgreSQL's own (so the predicate means the same in the
+// INSERT and the DELETE, and nothing else deletes from the table), and the
+// rows deleted, a subset of the rows copied, are as many as them.
 #include "pg/run/copy_first.hpp"
+
+#include <cstring>
 
 #include "pg/module/subtransaction.hpp"
 #include "pg/run/batch_executor.hpp"
@@ -8,24 +13,97 @@
 extern "C" {
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
 #include "pgstat.h"
+#include "rewrite/rewriteHandler.h"
 #include "storage/lockdefs.h"
+#include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
 
 namespace {
 
-// No code of a table's owner can add or hide a row in either count.
+bool IsUserFunction(Oid func, void*) { return func >= FirstNormalObjectId; }
+
+// Any function, operator or cast of the node that is not PostgreSQL's own,
+// or a domain (whose CHECK constraints are code).
+bool RunsUserCode(Node* node, void* context) {
+  if (node == nullptr) return false;
+  if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
+    set_opfuncid(reinterpret_cast<OpExpr*>(node));
+  if (IsA(node, ScalarArrayOpExpr)) set_sa_opfuncid(reinterpret_cast<ScalarArrayOpExpr*>(node));
+  if (check_functions_in_node(node, IsUserFunction, context)) return true;
+  if (IsA(node, CoerceToDomain)) return true;
+  return expression_tree_walker(node, RETENTION_WALKER(RunsUserCode), context);
+}
+
+// Triggers, rules and forced row security would run the owner's code.
 bool RelationRunsNoUserCode(Relation rel) {
   return rel->trigdesc == nullptr && rel->rd_rules == nullptr &&
          !(rel->rd_rel->relrowsecurity && rel->rd_rel->relforcerowsecurity);
+}
+
+bool NameIs(Relation rel, const char* quoted) {
+  const char* now = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+                                               RelationGetRelationName(rel));
+  return strcmp(now, quoted) == 0;
+}
+
+// An index of the archive runs no code when it has no expressions, no
+// predicate and is not an exclusion constraint (its operators come from
+// operator classes, which only superusers create).
+bool IndexIsPlain(Oid indexoid) {
+  HeapTuple tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+  if (!HeapTupleIsValid(tup)) return false;
+  Form_pg_index index = (Form_pg_index) GETSTRUCT(tup);
+  bool plain = !index->indisexclusion && heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+               heap_attisnull(tup, Anum_pg_index_indpred, NULL);
+  ReleaseSysCache(tup);
+  return plain;
+}
+
+// Columns the INSERT leaves to their defaults: those not in the source.
+bool SourceHasColumn(const RunPlan* plan, const char* name) {
+  for (int i = 0; i < plan->ncolumns; ++i)
+    if (strcmp(plan->column_names[i], name) == 0) return true;
+  return false;
+}
+
+// The archive's INSERT runs no code of anybody's: no CHECK constraint, no
+// generated column, no domain, defaults (archived_at's now()) and indexes
+// of PostgreSQL's own.
+bool ArchiveInsertRunsNoUserCode(const RunPlan* plan, Relation rel) {
+  TupleDesc desc = RelationGetDescr(rel);
+  if (desc->constr != nullptr && (desc->constr->num_check > 0 || desc->constr->has_generated_stored))
+    return false;
+  for (int i = 0; i < desc->natts; ++i) {
+    Form_pg_attribute att = TupleDescAttr(desc, i);
+    if (att->attisdropped) continue;
+    if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN) return false;
+    if (!att->atthasdef || SourceHasColumn(plan, NameStr(att->attname))) continue;
+    if (RunsUserCode(build_column_default(rel, att->attnum), nullptr)) return false;
+  }
+  List* indexes = RelationGetIndexList(rel);
+  ListCell* lc;
+  foreach (lc, indexes)
+    if (!IndexIsPlain(lfirst_oid(lc))) return false;
+  return true;
 }
 
 // Rows this transaction (its live subtransactions included) deleted from
@@ -43,7 +121,13 @@ struct Attempt {
   bool differ;
 };
 
+// The statement, and what it did. SPI advances the command counter once
+// after it; a data-modifying statement that code in it ran would have
+// advanced it further: then the counts cannot be trusted (no such code can
+// run, see CopyFirstAllowed; checked all the same).
 void RunAttempt(Attempt* a) {
+  CommandCounterIncrement();
+  const CommandId command = GetCurrentCommandId(false);
   const int64_t before = TuplesDeletedSoFar(a->relid);
   int rc = SPI_execute_with_args(a->batch->sql, a->batch->nargs, const_cast<Oid*>(a->batch->types),
                                  const_cast<Datum*>(a->batch->values), NULL, false, 0);
@@ -51,7 +135,7 @@ void RunAttempt(Attempt* a) {
     elog(ERROR, "retention batch returned an unexpected result: %s", SPI_result_code_string(rc));
   a->archived = static_cast<int64_t>(SPI_processed);
   a->deleted = TuplesDeletedSoFar(a->relid) - before;
-  if (a->archived != a->deleted) {
+  if (a->archived != a->deleted || GetCurrentCommandId(false) - command > 1) {
     a->differ = true;
     ereport(ERROR, (errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
                     errmsg("rows of a retention batch changed while they were copied")));
@@ -60,14 +144,23 @@ void RunAttempt(Attempt* a) {
 
 }  // namespace
 
+bool ExpressionsRunNoUserCode(void* expires_at, void* filter) {
+  return !RunsUserCode(static_cast<Node*>(expires_at), nullptr) &&
+         !RunsUserCode(static_cast<Node*>(filter), nullptr);
+}
+
 bool CopyFirstAllowed(const RunPlan* plan) {
-  if (plan->sql_copy_first[plan->have_cursor] == nullptr || !pgstat_track_counts) return false;
-  Relation source = relation_open(plan->policy->relid, NoLock);
-  bool allowed = RelationRunsNoUserCode(source);
+  if (plan->sql_copy_first[plan->have_cursor] == nullptr || !plan->expressions_builtin ||
+      !pgstat_track_counts)
+    return false;
+  Relation source = relation_open(plan->policy->relid, NoLock);  // locked by the batch
+  bool allowed = RelationRunsNoUserCode(source) && NameIs(source, plan->source_name);
   relation_close(source, NoLock);
   if (!allowed) return false;
-  Relation archive = relation_open(plan->policy->archive_relid, RowExclusiveLock);
-  allowed = archive->rd_rel->relkind == RELKIND_RELATION && RelationRunsNoUserCode(archive);
+  Relation archive = try_relation_open(plan->policy->archive_relid, RowExclusiveLock);
+  if (archive == nullptr) return false;
+  allowed = archive->rd_rel->relkind == RELKIND_RELATION && RelationRunsNoUserCode(archive) &&
+            NameIs(archive, plan->archive_name) && ArchiveInsertRunsNoUserCode(plan, archive);
   relation_close(archive, NoLock);
   return allowed;
 }

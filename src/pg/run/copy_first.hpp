@@ -12,9 +12,14 @@
 // subtransaction is rolled back, nothing has changed, and the caller runs
 // the DELETE ... RETURNING form for this batch.
 //
-// Used only when both counts are exact: no trigger or rule on the source or
-// the archive, no forced row security, an unpartitioned archive, and
-// track_counts on. Runs inside the caller's sandbox and batch bounds.
+// Used only when the statement runs no code but PostgreSQL's own, so that
+// the predicate means the same in the INSERT and the DELETE and nothing else
+// deletes from the table: the policy's expressions call built-in functions
+// only; no trigger, rule or forced row security on the source or the
+// archive; the archive is a plain table without CHECK constraints,
+// generated columns, domains, expression or partial indexes, with built-in
+// defaults; both still have the names the statement uses; track_counts is
+// on. Runs inside the caller's sandbox and batch bounds.
 #pragma once
 
 #include <cstdint>
@@ -34,6 +39,10 @@ struct CopyFirstBatch {
   const Oid* types;
   const Datum* values;
 };
+
+// Whether the policy's analyzed expressions (Node*; filter may be nullptr)
+// call built-in functions only, and no domain: decided once per run plan.
+bool ExpressionsRunNoUserCode(void* expires_at, void* filter);
 
 // Whether the copy-first form may run for this batch. The source must be
 // locked already; takes the archive's RowExclusiveLock (the INSERT's own).
