@@ -88,13 +88,18 @@ std::string Returning(const BatchStatementSpec& spec) {
 // DELETE re-checks the predicate on the row it deletes and, through the
 // xmax test evaluated on the live tuple, passes over rows somebody locked
 // after the snapshot instead of waiting for them.
-std::string LockedClause(const BatchStatementSpec& spec, const std::string& where) {
+// not_mine_param > 0: rows whose xmax is that transaction id ($n, the
+// batch's own) are left out too, see CopyFirstStatement.
+std::string LockedClause(const BatchStatementSpec& spec, const std::string& where,
+                         int not_mine_param = 0) {
   std::ostringstream sql;
   sql << "locked AS MATERIALIZED (\n"
       << "  SELECT t.ctid AS row_id FROM ONLY " << spec.source << " t\n"
       << "  WHERE " << where << "\n"
-      << "    AND " << BuildPurgeablePredicate(spec) << " AND " << kLockMarked << "\n"
-      << "  FOR UPDATE OF t SKIP LOCKED\n"
+      << "    AND " << BuildPurgeablePredicate(spec) << " AND " << kLockMarked << "\n";
+  if (not_mine_param > 0)
+    sql << "    AND t.xmax OPERATOR(pg_catalog.<>) $" << not_mine_param << "\n";
+  sql << "  FOR UPDATE OF t SKIP LOCKED\n"
       << ")";
   return sql.str();
 }
@@ -120,13 +125,18 @@ std::string DeleteClauses(const BatchStatementSpec& spec, const std::string& whe
 // (its row count is the rows archived); the DELETE, a WITH clause nobody
 // reads, runs after it to completion, over the same snapshot. The INSERT
 // copies every visible purgeable row of the range; the DELETE removes those
-// of them it may (unmarked, or locked by the clause "locked", which the
-// INSERT's InitPlan runs first), so the rows deleted are a subset of the
-// rows copied. A row updated after the snapshot is never deleted instead of
-// its copy: the DELETE's re-check sees it locked by the batch itself, not in
-// "locked". The caller compares the two counts and rolls back unless they
-// are equal.
-std::string CopyFirstStatement(const BatchStatementSpec& spec, const std::string& where) {
+// of them it may (unmarked, or locked by the clause "locked"), so the rows
+// deleted are a subset of the rows copied, and the caller keeps the batch
+// only when both counts are equal.
+//
+// A row version updated after the snapshot must never be deleted in place
+// of the copied one. The DELETE re-checks its predicate on it (EvalPlanQual)
+// after locking it: its xmax is then the batch's own transaction id, so
+// "xmax = 0" fails, and "locked" leaves out every row whose xmax is that id
+// ($xid_param), whenever PostgreSQL first evaluates it, even in that very
+// re-check.
+std::string CopyFirstStatement(const BatchStatementSpec& spec, const std::string& where,
+                               int xid_param) {
   std::string target, select;
   for (std::size_t i = 0; i < spec.columns.size(); ++i) {
     if (i) {
@@ -137,14 +147,12 @@ std::string CopyFirstStatement(const BatchStatementSpec& spec, const std::string
     select += "t." + spec.columns[i];
   }
   std::ostringstream sql;
-  sql << "WITH " << LockedClause(spec, where) << ", moved AS (\n  "
+  sql << "WITH " << LockedClause(spec, where, xid_param) << ", moved AS (\n  "
       << DeleteStatement(spec, where) << ")\n"
       << "INSERT INTO " << spec.archive << " (" << target << ")\n"
       << "SELECT " << select << " FROM ONLY " << spec.source << " t\n"
       << "  WHERE " << where << "\n"
-      << "    AND " << BuildPurgeablePredicate(spec) << "\n"
-      << "    AND (SELECT pg_catalog.count(*) FROM locked) OPERATOR(pg_catalog.>=) "
-         "'0'::pg_catalog.int8\n";
+      << "    AND " << BuildPurgeablePredicate(spec) << "\n";
   return sql.str();
 }
 
@@ -228,7 +236,8 @@ BatchStatement BuildBatchStatement(const BatchStatementSpec& spec, bool has_curs
         out.row_count_is_deleted = true;
       } else {
         sql << "WITH " << DeleteClauses(spec, where) << CountsSelect(spec, "") << "\n";
-        out.copy_first_sql = CopyFirstStatement(spec, where);
+        out.copy_first_sql = CopyFirstStatement(spec, where, next_param);
+        out.copy_first_xid_param = next_param;
       }
       out.cursor_params = next_param - 3;
       out.cursor_columns = 0;

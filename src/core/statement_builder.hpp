@@ -71,6 +71,9 @@ struct BatchStatement {
   // the rows it deleted (the table's own statistics counter) and keeps the
   // batch only when both counts are equal, else runs `sql`. Empty otherwise.
   std::string copy_first_sql;
+  // copy_first_sql's one parameter more, after the others: the batch's own
+  // transaction id (xid), the one its row locks carry.
+  int copy_first_xid_param = 0;
   int cursor_params = 0;   // how many $3... parameters the statement takes
   int cursor_columns = 0;  // how many cursor columns the result row carries
 };

@@ -192,8 +192,7 @@ TEST(StatementBuilder, ArchiveMovesColumnsByName) {
 
 // The copy-first form of an archive batch (key walk): the INSERT is the
 // statement, copying every visible purgeable row of the range; the DELETE
-// is a WITH clause nobody reads, so PostgreSQL runs it after the INSERT;
-// the lock scan runs first, as the INSERT's InitPlan.
+// is a WITH clause nobody reads, so PostgreSQL runs it after the INSERT.
 TEST(StatementBuilder, ArchiveKeyWalkHasACopyFirstForm) {
   BatchStatementSpec spec = TokensSpec();
   spec.mode = Mode::kArchive;
@@ -216,18 +215,25 @@ TEST(StatementBuilder, ArchiveKeyWalkHasACopyFirstForm) {
     // Nobody reads the DELETE: no RETURNING, no count of it.
     EXPECT_EQ(sql.find("RETURNING"), std::string::npos);
     EXPECT_EQ(sql.find("FROM moved"), std::string::npos);
-    // The INSERT copies the whole range's purgeable rows, lock marks or not,
-    // once "locked" has run; the DELETE keeps the lock test.
+    // The INSERT copies the whole range's purgeable rows, lock marks or not;
+    // the DELETE keeps the lock test.
     const std::string insert = sql.substr(ins);
     EXPECT_NE(insert.find("(revoked_at) OPERATOR(pg_catalog.<) $1"), std::string::npos);
     EXPECT_EQ(insert.find("xmax"), std::string::npos);
-    EXPECT_NE(insert.find("(SELECT pg_catalog.count(*) FROM locked) OPERATOR(pg_catalog.>=)"),
-              std::string::npos);
+    EXPECT_EQ(insert.find("locked"), std::string::npos);
     EXPECT_NE(sql.substr(del, ins - del).find("t.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid"),
               std::string::npos);
-    // The same range, so the same parameters as the statement it stands for.
+    // The same range, so the same parameters as the statement it stands for,
+    // and one more: the batch's transaction id, whose locks "locked" leaves
+    // out.
     EXPECT_NE(insert.find("$3"), std::string::npos);
     EXPECT_EQ(insert.find("$4") != std::string::npos, has_cursor);
+    const int xid = has_cursor ? 5 : 4;
+    EXPECT_EQ(st.copy_first_xid_param, xid);
+    EXPECT_NE(sql.substr(0, del).find("AND t.xmax OPERATOR(pg_catalog.<>) $" + std::to_string(xid) +
+                                      "\n  FOR UPDATE OF t SKIP LOCKED"),
+              std::string::npos);
+    EXPECT_EQ(st.sql.find("$" + std::to_string(xid)), std::string::npos);
     EXPECT_EQ(sql.find("ON CONFLICT"), std::string::npos);
   }
 }

@@ -60,6 +60,7 @@ struct BuiltSql {
   char* last_key[2];
   char* preview;
   char* copy_first[2];
+  int copy_first_xid_param[2];
   bool range_row_count_is_deleted;  // range[]: a plain DELETE, see core
 };
 
@@ -72,7 +73,9 @@ BuiltSql BuildStatements(const PlainSpec* p) {
   char* out[kBuiltStrings] = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                               nullptr, nullptr, nullptr, nullptr, nullptr};
   bool row_count_is_deleted = false;
-  bool ok = CallCore(&err, [](const PlainSpec* in, char** sql, bool* range_deletes) {
+  int xid_param[2] = {0, 0};
+  bool ok = CallCore(&err, [](const PlainSpec* in, char** sql, bool* range_deletes,
+                              int* copy_first_xid) {
     core::BatchStatementSpec spec;
     spec.source = in->source;
     spec.expires_at = in->expires_at;
@@ -89,6 +92,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
         sql[2 + lower] = CoreStrdup(st.sql);
         *range_deletes = st.row_count_is_deleted;
         if (!st.copy_first_sql.empty()) sql[9 + lower] = CoreStrdup(st.copy_first_sql);
+        copy_first_xid[lower] = st.copy_first_xid_param;
         sql[4 + lower] = CoreStrdup(core::BuildKeyBoundQuery(spec, lower));
         sql[6 + lower] = CoreStrdup(core::BuildLastKeyQuery(spec, lower));
       }
@@ -104,7 +108,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
     }
     sql[8] = CoreStrdup(core::BuildPreviewStatement(spec));
     return core::Status::Ok();
-  }, p, out, &row_count_is_deleted);
+  }, p, out, &row_count_is_deleted, xid_param);
   if (!ok) {
     for (char* s : out) free(s);
     RaiseCoreError(&err);
@@ -118,6 +122,7 @@ BuiltSql BuildStatements(const PlainSpec* p) {
     built.bound[lower] = out[4 + lower] ? TakeCoreString(out[4 + lower]) : nullptr;
     built.last_key[lower] = out[6 + lower] ? TakeCoreString(out[6 + lower]) : nullptr;
     built.copy_first[lower] = out[9 + lower] ? TakeCoreString(out[9 + lower]) : nullptr;
+    built.copy_first_xid_param[lower] = xid_param[lower];
   }
   built.preview = TakeCoreString(out[8]);
   return built;
@@ -232,6 +237,7 @@ void PlanStatements(RunPlan* plan, const SourceInfo* source) {
     plan->sql_bound[lower] = sql.bound[lower];
     plan->sql_last_key[lower] = sql.last_key[lower];
     plan->sql_copy_first[lower] = sql.copy_first[lower];
+    plan->copy_first_xid_param[lower] = sql.copy_first_xid_param[lower];
   }
   plan->range_row_count_is_deleted = sql.range_row_count_is_deleted;
   plan->sql_preview = sql.preview;
@@ -643,7 +649,7 @@ void ReadCounts(const RunPlan* plan, int rc, BatchResult* result) {
 bool TryCopyFirstForm(const RunPlan* plan, const BatchArgs* args, BatchResult* result) {
   if (plan->path != core::AccessPath::kPrimaryKeyWalk || !CopyFirstAllowed(plan)) return false;
   CopyFirstBatch batch = {plan->sql_copy_first[plan->have_cursor], args->nargs, args->types,
-                          args->values};
+                          args->values, plan->copy_first_xid_param[plan->have_cursor]};
   return TryCopyFirst(plan, &batch, &result->deleted, &result->archived);
 }
 

@@ -47,6 +47,7 @@ struct RunPlan {
   char* sql_range[2];       // key walk: the batch [has lower bound]
   bool range_row_count_is_deleted;  // sql_range is a plain DELETE (delete mode)
   char* sql_copy_first[2];  // key walk, archive mode: copy-first form (copy_first.hpp)
+  int copy_first_xid_param[2];  // its last parameter, the batch's transaction id
   bool expressions_builtin;  // the policy's expressions call built-in functions only
   char* source_name;         // quoted, as the statements name the source
   char* sql_bound[2];       // key walk: end of the next range [has lower bound]

@@ -17,6 +17,7 @@ extern "C" {
 #include "access/relation.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/pg_am_d.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
@@ -53,9 +54,11 @@ bool RunsUserCode(Node* node, void* context) {
   return expression_tree_walker(node, RETENTION_WALKER(RunsUserCode), context);
 }
 
-// Triggers, rules and forced row security would run the owner's code.
-bool RelationRunsNoUserCode(Relation rel) {
-  return rel->trigdesc == nullptr && rel->rd_rules == nullptr &&
+// A plain heap table (the scheme rests on heap xmax semantics) whose
+// triggers, rules or forced row security would not run the owner's code.
+bool PlainHeapRunningNoUserCode(Relation rel) {
+  return rel->rd_rel->relkind == RELKIND_RELATION && rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+         rel->trigdesc == nullptr && rel->rd_rules == nullptr &&
          !(rel->rd_rel->relrowsecurity && rel->rd_rel->relforcerowsecurity);
 }
 
@@ -113,6 +116,8 @@ int64_t TuplesDeletedSoFar(Oid relid) {
                                            ObjectIdGetDatum(relid)));
 }
 
+constexpr int kMaxArgs = 2 + 2 * kMaxCursorColumns + 1;
+
 struct Attempt {
   const CopyFirstBatch* batch;
   Oid relid;
@@ -121,16 +126,42 @@ struct Attempt {
   bool differ;
 };
 
+// The batch's parameters and, after them, the transaction id its row locks
+// carry: this subtransaction's (core::BatchStatement::copy_first_xid_param).
+//
+// Why that id keeps a newer row version from being deleted (see
+// core/statement_builder.cpp, CopyFirstStatement): ExecDelete locks the
+// newest version with LockTupleExclusive before re-checking it, which waits
+// out every other locker, so its xmax is then exactly this id, as a plain
+// xid (a MultiXact would need another lock of this very transaction on a
+// version created after the statement's snapshot). Re-check this if the
+// batch's subtransaction ever locks rows before the statement, runs a
+// second statement, or "locked" changes its lock mode. Reviewed against
+// PostgreSQL 15 and 18 (heap_lock_tuple, heapam_tuple_lock, EvalPlanQual).
+void BindWithOwnXid(const CopyFirstBatch* batch, Oid* types, Datum* values) {
+  if (batch->nargs + 1 != batch->xid_param || batch->nargs + 1 > kMaxArgs)
+    elog(ERROR, "retention copy-first batch has %d parameters, its transaction id is $%d",
+         batch->nargs, batch->xid_param);
+  for (int i = 0; i < batch->nargs; ++i) {
+    types[i] = batch->types[i];
+    values[i] = batch->values[i];
+  }
+  types[batch->nargs] = XIDOID;
+  values[batch->nargs] = TransactionIdGetDatum(GetCurrentTransactionId());
+}
+
 // The statement, and what it did. SPI advances the command counter once
 // after it; a data-modifying statement that code in it ran would have
 // advanced it further: then the counts cannot be trusted (no such code can
 // run, see CopyFirstAllowed; checked all the same).
 void RunAttempt(Attempt* a) {
+  Oid types[kMaxArgs];
+  Datum values[kMaxArgs];
+  BindWithOwnXid(a->batch, types, values);
   CommandCounterIncrement();
   const CommandId command = GetCurrentCommandId(false);
   const int64_t before = TuplesDeletedSoFar(a->relid);
-  int rc = SPI_execute_with_args(a->batch->sql, a->batch->nargs, const_cast<Oid*>(a->batch->types),
-                                 const_cast<Datum*>(a->batch->values), NULL, false, 0);
+  int rc = SPI_execute_with_args(a->batch->sql, a->batch->nargs + 1, types, values, NULL, false, 0);
   if (rc != SPI_OK_INSERT)
     elog(ERROR, "retention batch returned an unexpected result: %s", SPI_result_code_string(rc));
   a->archived = static_cast<int64_t>(SPI_processed);
@@ -154,13 +185,13 @@ bool CopyFirstAllowed(const RunPlan* plan) {
       !pgstat_track_counts)
     return false;
   Relation source = relation_open(plan->policy->relid, NoLock);  // locked by the batch
-  bool allowed = RelationRunsNoUserCode(source) && NameIs(source, plan->source_name);
+  bool allowed = PlainHeapRunningNoUserCode(source) && NameIs(source, plan->source_name);
   relation_close(source, NoLock);
   if (!allowed) return false;
   Relation archive = try_relation_open(plan->policy->archive_relid, RowExclusiveLock);
   if (archive == nullptr) return false;
-  allowed = archive->rd_rel->relkind == RELKIND_RELATION && RelationRunsNoUserCode(archive) &&
-            NameIs(archive, plan->archive_name) && ArchiveInsertRunsNoUserCode(plan, archive);
+  allowed = PlainHeapRunningNoUserCode(archive) && NameIs(archive, plan->archive_name) &&
+            ArchiveInsertRunsNoUserCode(plan, archive);
   relation_close(archive, NoLock);
   return allowed;
 }

@@ -15,8 +15,8 @@
 // Used only when the statement runs no code but PostgreSQL's own, so that
 // the predicate means the same in the INSERT and the DELETE and nothing else
 // deletes from the table: the policy's expressions call built-in functions
-// only; no trigger, rule or forced row security on the source or the
-// archive; the archive is a plain table without CHECK constraints,
+// only; both tables are plain heap tables without trigger, rule or forced
+// row security; the archive has no CHECK constraints,
 // generated columns, domains, expression or partial indexes, with built-in
 // defaults; both still have the names the statement uses; track_counts is
 // on. Runs inside the caller's sandbox and batch bounds.
@@ -32,12 +32,14 @@ namespace pg_retention::pg {
 struct RunPlan;
 
 // The batch's statement, parameters bound as for the DELETE ... RETURNING
-// form (the same ones).
+// form (the same ones); TryCopyFirst adds the last one, the batch's own
+// transaction id.
 struct CopyFirstBatch {
   const char* sql;
   int nargs;
   const Oid* types;
   const Datum* values;
+  int xid_param;  // must be nargs + 1
 };
 
 // Whether the policy's analyzed expressions (Node*; filter may be nullptr)
