@@ -83,6 +83,7 @@ is($status, 'ok 2000 2000', 'copy-first run archives every expired row');
 like($log, $copy_first, 'the batch ran as INSERT with the DELETE in a WITH clause');
 unlike($log, qr/RETURNING t\.id, t\.token, t\.revoked_at/, 'no batch fell back to DELETE ... RETURNING');
 unlike($log, $fallback, 'no batch was run twice');
+unlike($log, qr/archive batches ran twice/, 'and the server log says nothing of it');
 check_places(1, 3000, 0, 'copy-first');
 
 # 2. Another session holds an expired row locked: its batch copies it but
@@ -98,6 +99,8 @@ like($log, $fallback, 'the batch with the locked row fell back');
 my ($copied, $deleted) = $log =~ $fallback;
 is($copied - $deleted, 1, 'it had copied exactly the locked row more than it deleted');
 like($log, qr/RETURNING t\.id, t\.token, t\.revoked_at/, 'it ran again with DELETE ... RETURNING');
+like($log, qr/LOG:  retention policy "public\.tokens": 1 of \d+ archive batches ran twice/,
+	'the server log says so once for the run');
 like($log, $copy_first, 'the other batches took the copy-first form');
 $holder->query_safe('COMMIT');
 $holder->quit;

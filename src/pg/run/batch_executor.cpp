@@ -650,7 +650,9 @@ bool TryCopyFirstForm(const RunPlan* plan, const BatchArgs* args, BatchResult* r
   if (plan->path != core::AccessPath::kPrimaryKeyWalk || !CopyFirstAllowed(plan)) return false;
   CopyFirstBatch batch = {plan->sql_copy_first[plan->have_cursor], args->nargs, args->types,
                           args->values, plan->copy_first_xid_param[plan->have_cursor]};
-  return TryCopyFirst(plan, &batch, &result->deleted, &result->archived);
+  if (TryCopyFirst(plan, &batch, &result->deleted, &result->archived)) return true;
+  result->ran_twice = true;
+  return false;
 }
 
 void CheckArchivedAll(const RunPlan* plan, const BatchResult* result) {

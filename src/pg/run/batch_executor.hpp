@@ -82,6 +82,7 @@ struct BatchResult {
   int64_t archived;
   int64_t visited;     // rows the batch looked at: candidates, or keys in its range
   bool walk_finished;  // nothing left to visit after this batch
+  bool ran_twice;      // copy-first, rolled back, then DELETE ... RETURNING
 };
 
 // Checks the policy still matches its table (renamed or dropped columns, a

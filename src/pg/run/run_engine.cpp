@@ -215,6 +215,7 @@ struct Run {
   bool extension_dropped;
   bool walk_finished;
   bool out_of_time;
+  int32_t batches_run_twice;  // copy-first batches that fell back (copy_first.hpp)
 };
 
 static_assert(std::is_trivially_destructible<Run>::value, "an error longjmps over a Run");
@@ -503,6 +504,7 @@ void RecordStep(Run* run, const BatchResult* result) {
   run->totals.rows_deleted += result->deleted;
   run->totals.rows_archived += result->archived;
   run->totals.batches++;
+  if (result->ran_twice) run->batches_run_twice++;
   RecordRunBatch(&run->record, result->deleted, result->archived);
   CommitStep(true, false);
   EndOriginBatch();  // the commit carried the origin; the session's is reset
@@ -662,6 +664,20 @@ void EndingCursor(const Run* run, RunEnding* ending) {
 // cancel that arrives meanwhile (the caller's statement_timeout, re-armed
 // when the batch timeout was disarmed) must not cut the bookkeeping short: it
 // is processed once the run is recorded.
+// A copy-first batch runs twice when a row of it was held by another
+// session or changed while it was copied: the price is paid again on every
+// run while such locks last, so the operator hears of it.
+void NoteBatchesRunTwice(const Run* run) {
+  if (run->batches_run_twice == 0) return;
+  ereport(LOG,
+          (errmsg("retention policy \"%s\": %d of %d archive batches ran twice",
+                  run->policy->name, run->batches_run_twice, run->totals.batches),
+           errdetail("A row of each was held by another session or changed while it was "
+                     "copied, so the batch was rolled back and run again with DELETE ... "
+                     "RETURNING."),
+           errhint("Rows that stay locked for long make every run pay this again.")));
+}
+
 RunTotals Finish(Run* run) {
   const PolicyRecord* policy = run->policy;
   if (run->extension_dropped) {
@@ -706,6 +722,7 @@ RunTotals Finish(Run* run) {
                    run->record.started_at);
   CommitStep(false);
   RESUME_INTERRUPTS();
+  NoteBatchesRunTwice(run);
   if (reraise) ReThrowError(error);
   if (error != nullptr)
     ereport(WARNING,
