@@ -2,6 +2,7 @@
 #include "pg/policy/expression.hpp"
 
 #include "pg/module/session.hpp"
+#include "pg/module/subtransaction.hpp"
 
 extern "C" {
 #include "postgres.h"
@@ -202,7 +203,8 @@ bool UntrustedFunction(Oid func, void* context) {
   return untrusted;
 }
 
-bool UntrustedType(Oid type, ObjectCheck* check) {
+bool UntrustedType(Oid type, void* context) {
+  ObjectCheck* check = static_cast<ObjectCheck*>(context);
   HeapTuple tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
   if (!HeapTupleIsValid(tup)) return false;
   Form_pg_type form = (Form_pg_type) GETSTRUCT(tup);
@@ -212,19 +214,29 @@ bool UntrustedType(Oid type, ObjectCheck* check) {
   return untrusted;
 }
 
-// Every function the expression calls (operators' and casts' included) and
-// every domain it coerces to (whose CHECK runs): owned by a trusted role.
-bool FindUntrustedObject(Node* node, void* context) {
+struct CodeSearch {
+  bool (*function)(Oid, void*);
+  bool (*domain)(Oid, void*);
+  void* context;
+};
+
+bool FindCode(Node* node, void* search_arg) {
   if (node == nullptr) return false;
-  ObjectCheck* check = static_cast<ObjectCheck*>(context);
+  const CodeSearch* search = static_cast<const CodeSearch*>(search_arg);
   if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
     set_opfuncid(reinterpret_cast<OpExpr*>(node));
   if (IsA(node, ScalarArrayOpExpr)) set_sa_opfuncid(reinterpret_cast<ScalarArrayOpExpr*>(node));
-  if (check_functions_in_node(node, UntrustedFunction, context)) return true;
+  if (check_functions_in_node(node, search->function, search->context)) return true;
   if (IsA(node, CoerceToDomain) &&
-      UntrustedType(reinterpret_cast<CoerceToDomain*>(node)->resulttype, check))
+      search->domain(reinterpret_cast<CoerceToDomain*>(node)->resulttype, search->context))
     return true;
-  return expression_tree_walker(node, RETENTION_WALKER(FindUntrustedObject), context);
+  return expression_tree_walker(node, RETENTION_WALKER(FindCode), search_arg);
+}
+
+// Every function the expression calls (operators' and casts' included) and
+// every domain it coerces to (whose CHECK runs): owned by a trusted role.
+bool FindUntrustedObject(Node* node, ObjectCheck* check) {
+  return FindFunctionOrDomain(node, UntrustedFunction, UntrustedType, check);
 }
 
 // True for the clock: now() and its SQL spellings (CURRENT_DATE,
@@ -322,36 +334,25 @@ char* SafeSearchPath(const ExpressionOwners* owners, char** unsafe) {
 // AnalyzeExpression with search_path = path; nullptr when it fails (the
 // error is discarded with the subtransaction).
 Node* ParseWithPath(Oid relid, const char* text, ExprRole role, const char* path) {
-  MemoryContext oldcontext = CurrentMemoryContext;
-  ResourceOwner oldowner = CurrentResourceOwner;
-  Node* volatile node = nullptr;
-  BeginInternalSubTransaction(NULL);
-  MemoryContextSwitchTo(oldcontext);
-  PG_TRY();
-  {
+  Node* node = nullptr;
+  ErrorData* error = InSubtransaction([&]() {
     SetLocalSetting("search_path", path);  // undone when the subtransaction ends
     node = static_cast<Node*>(AnalyzeExpression(relid, text, role).node);
-    ReleaseCurrentSubTransaction();
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(oldcontext);
-    ErrorData* error = CopyErrorData();
-    FlushErrorState();
-    RollbackAndReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-    // A cancel is the caller's, not a parse failure.
-    if (error->sqlerrcode == ERRCODE_QUERY_CANCELED) ReThrowError(error);
-    node = nullptr;
-  }
-  PG_END_TRY();
-  MemoryContextSwitchTo(oldcontext);
-  CurrentResourceOwner = oldowner;
-  return node;
+  });
+  if (error == nullptr) return node;
+  // A cancel is the caller's, not a parse failure.
+  if (error->sqlerrcode == ERRCODE_QUERY_CANCELED) ReThrowError(error);
+  FreeErrorData(error);
+  return nullptr;
 }
 
 }  // namespace
+
+bool FindFunctionOrDomain(void* node, bool (*function)(Oid, void*), bool (*domain)(Oid, void*),
+                          void* context) {
+  CodeSearch search = {function, domain, context};
+  return FindCode(static_cast<Node*>(node), &search);
+}
 
 AnalyzedExpression AnalyzeUserExpression(Oid relid, const char* text, ExprRole role,
                                          const ExpressionOwners* owners) {

@@ -58,6 +58,12 @@ AnalyzedExpression AnalyzeStoredExpression(Oid relid, const char* text, ExprRole
 
 // Sorted union of the attribute numbers of two expressions; *count receives
 // the number. palloc'd.
+// Whether node calls a function (operators' and casts' included) for which
+// function(oid, context) is true, or coerces to a domain for which
+// domain(type oid, context) is; stops at the first. node is a Node*.
+bool FindFunctionOrDomain(void* node, bool (*function)(Oid, void*), bool (*domain)(Oid, void*),
+                          void* context);
+
 int16_t* MergeAttnums(const AnalyzedExpression* a, const AnalyzedExpression* b, int* count);
 
 }  // namespace pg_retention::pg

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "pg/module/subtransaction.hpp"
+#include "pg/policy/expression.hpp"
 #include "pg/run/batch_executor.hpp"
 
 extern "C" {
@@ -22,7 +23,6 @@ extern "C" {
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "nodes/nodeFuncs.h"
 #include "pgstat.h"
 #include "rewrite/rewriteHandler.h"
 #include "storage/lockdefs.h"
@@ -33,7 +33,6 @@ extern "C" {
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "pg/pg_compat.h"
 }
 
 namespace pg_retention::pg {
@@ -41,17 +40,12 @@ namespace pg_retention::pg {
 namespace {
 
 bool IsUserFunction(Oid func, void*) { return func >= FirstNormalObjectId; }
+bool IsDomain(Oid, void*) { return true; }  // its CHECK constraints are code
 
 // Any function, operator or cast of the node that is not PostgreSQL's own,
-// or a domain (whose CHECK constraints are code).
-bool RunsUserCode(Node* node, void* context) {
-  if (node == nullptr) return false;
-  if (IsA(node, OpExpr) || IsA(node, DistinctExpr) || IsA(node, NullIfExpr))
-    set_opfuncid(reinterpret_cast<OpExpr*>(node));
-  if (IsA(node, ScalarArrayOpExpr)) set_sa_opfuncid(reinterpret_cast<ScalarArrayOpExpr*>(node));
-  if (check_functions_in_node(node, IsUserFunction, context)) return true;
-  if (IsA(node, CoerceToDomain)) return true;
-  return expression_tree_walker(node, RETENTION_WALKER(RunsUserCode), context);
+// or a domain.
+bool RunsUserCode(Node* node) {
+  return node != nullptr && FindFunctionOrDomain(node, IsUserFunction, IsDomain, nullptr);
 }
 
 // A plain heap table (the scheme rests on heap xmax semantics) whose
@@ -100,7 +94,7 @@ bool ArchiveInsertRunsNoUserCode(const RunPlan* plan, Relation rel) {
     if (att->attisdropped) continue;
     if (get_typtype(att->atttypid) == TYPTYPE_DOMAIN) return false;
     if (!att->atthasdef || SourceHasColumn(plan, NameStr(att->attname))) continue;
-    if (RunsUserCode(build_column_default(rel, att->attnum), nullptr)) return false;
+    if (RunsUserCode(build_column_default(rel, att->attnum))) return false;
   }
   List* indexes = RelationGetIndexList(rel);
   ListCell* lc;
@@ -176,8 +170,7 @@ void RunAttempt(Attempt* a) {
 }  // namespace
 
 bool ExpressionsRunNoUserCode(void* expires_at, void* filter) {
-  return !RunsUserCode(static_cast<Node*>(expires_at), nullptr) &&
-         !RunsUserCode(static_cast<Node*>(filter), nullptr);
+  return !RunsUserCode(static_cast<Node*>(expires_at)) && !RunsUserCode(static_cast<Node*>(filter));
 }
 
 bool CopyFirstAllowed(const RunPlan* plan) {
