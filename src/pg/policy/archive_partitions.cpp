@@ -11,6 +11,7 @@
 #include "pg/module/guard.hpp"
 #include "pg/module/gucs.hpp"
 #include "pg/module/session.hpp"
+#include "pg/module/subtransaction.hpp"
 #include "pg/policy/catalog.hpp"
 
 extern "C" {
@@ -104,12 +105,7 @@ void CreatePartition(Oid archive, const char* bounds, const char* suffix) {
   char* parent = quote_qualified_identifier(schema, get_rel_name(archive));
   char* part = quote_qualified_identifier(schema, name);
   const char* owner = quote_identifier(GetUserNameFromId(RelationOwner(archive), false));
-  MemoryContext oldcontext = CurrentMemoryContext;
-  ResourceOwner oldowner = CurrentResourceOwner;
-  BeginInternalSubTransaction(NULL);
-  MemoryContextSwitchTo(oldcontext);
-  PG_TRY();
-  {
+  ErrorData* error = InSubtransaction([&]() {
     char timeout[32];
     snprintf(timeout, sizeof(timeout), "%d", guc_lock_timeout_ms);
     SetLocalSetting("lock_timeout", timeout);
@@ -120,24 +116,12 @@ void CreatePartition(Oid archive, const char* bounds, const char* suffix) {
     Exec(psprintf("ALTER TABLE %s ATTACH PARTITION %s %s", parent, part,
                   bounds ? bounds : "DEFAULT"));
     EndSandbox(&sandbox);
-    ReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-  }
-  PG_CATCH();
-  {
-    MemoryContextSwitchTo(oldcontext);
-    ErrorData* error = CopyErrorData();
-    FlushErrorState();
-    RollbackAndReleaseCurrentSubTransaction();
-    MemoryContextSwitchTo(oldcontext);
-    CurrentResourceOwner = oldowner;
-    ereport(WARNING, (errmsg("could not create partition %s of archive table %s: %s", part, parent,
-                             error->message),
-                      errhint("It is tried again at the next run of the policy.")));
-    FreeErrorData(error);
-  }
-  PG_END_TRY();
+  });
+  if (error == nullptr) return;
+  ereport(WARNING, (errmsg("could not create partition %s of archive table %s: %s", part, parent,
+                           error->message),
+                    errhint("It is tried again at the next run of the policy.")));
+  FreeErrorData(error);
 }
 
 void CreatePartitions(Oid archive, IntervalDatum interval) {
